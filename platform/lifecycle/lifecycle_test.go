@@ -1,0 +1,82 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"reflect"
+	"testing"
+	"time"
+)
+
+type recorder struct{ events []string }
+
+func (r *recorder) comp(name string, startErr error) Component {
+	return Func{
+		ComponentName: name,
+		OnStart: func(context.Context) error {
+			r.events = append(r.events, "start "+name)
+			return startErr
+		},
+		OnStop: func(context.Context) error {
+			r.events = append(r.events, "stop "+name)
+			return nil
+		},
+	}
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestStartInOrderStopInReverse(t *testing.T) {
+	var r recorder
+	g := NewGroup(quiet())
+	g.Add(r.comp("postgres", nil), r.comp("kafka", nil), r.comp("http", nil))
+	if err := g.Start(context.Background(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"start postgres", "start kafka", "start http", "stop http", "stop kafka", "stop postgres"}
+	if !reflect.DeepEqual(r.events, want) {
+		t.Fatalf("events = %v, want %v", r.events, want)
+	}
+}
+
+func TestFailedStartStopsWhatStarted(t *testing.T) {
+	var r recorder
+	g := NewGroup(quiet())
+	boom := errors.New("port in use")
+	g.Add(r.comp("postgres", nil), r.comp("kafka", boom), r.comp("http", nil))
+	err := g.Start(context.Background(), time.Second)
+	if !errors.Is(err, boom) {
+		t.Fatalf("Start error = %v, want %v", err, boom)
+	}
+	want := []string{"start postgres", "start kafka", "stop postgres"}
+	if !reflect.DeepEqual(r.events, want) {
+		t.Fatalf("events = %v, want %v", r.events, want)
+	}
+}
+
+func TestStopCallsEveryComponentEvenAfterAnError(t *testing.T) {
+	var stopped []string
+	mk := func(name string, err error) Component {
+		return Func{ComponentName: name, OnStop: func(context.Context) error {
+			stopped = append(stopped, name)
+			return err
+		}}
+	}
+	g := NewGroup(quiet())
+	g.Add(mk("a", nil), mk("b", errors.New("stuck")), mk("c", nil))
+	if err := g.Start(context.Background(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	err := g.Stop(context.Background())
+	if err == nil || err.Error() != "stop b: stuck" {
+		t.Fatalf("Stop error = %v", err)
+	}
+	if want := []string{"c", "b", "a"}; !reflect.DeepEqual(stopped, want) {
+		t.Fatalf("stopped = %v, want %v", stopped, want)
+	}
+}
