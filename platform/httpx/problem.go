@@ -1,0 +1,143 @@
+// Package httpx is the HTTP plumbing every API shares: RFC 9457 problem details, JSON
+// bodies with bounds, request ids, tracing, RED metrics, access logs, the router that
+// makes every route declare who may call it, and the server component. It holds no
+// handlers of its own beyond what a bare server needs.
+package httpx
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/codexion/codexion/platform"
+	"github.com/codexion/codexion/platform/logging"
+)
+
+// ProblemContentType is RFC 9457's media type.
+const ProblemContentType = "application/problem+json"
+
+// ProblemTypeBase prefixes every problem type URI; the suffix is the stable code.
+const ProblemTypeBase = "https://codexion.dev/problems/"
+
+// Problem is an RFC 9457 problem details body with Codexion's stable code.
+type Problem struct {
+	Type      string                `json:"type"`
+	Title     string                `json:"title"`
+	Status    int                   `json:"status"`
+	Detail    string                `json:"detail,omitempty"`
+	Instance  string                `json:"instance,omitempty"`
+	Code      string                `json:"code"`
+	RequestID string                `json:"request_id,omitempty"`
+	Errors    []platform.FieldError `json:"errors,omitempty"`
+}
+
+// WriteError writes err as problem+json. A platform.Error keeps its kind, code and
+// message; anything else is an internal error whose detail is logged, not sent.
+func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var pe *platform.Error
+	p := Problem{Instance: r.URL.Path, RequestID: logging.RequestID(r.Context())}
+	if errors.As(err, &pe) && pe.Kind != platform.KindInternal {
+		p.Status = pe.Kind.HTTPStatus()
+		p.Code = pe.Code
+		if p.Code == "" {
+			p.Code = pe.Kind.String()
+		}
+		p.Detail = pe.Message
+		if p.Detail == "" {
+			p.Detail = pe.Error()
+		}
+		p.Errors = pe.Fields
+		if pe.Kind == platform.KindUnavailable && log != nil {
+			log.WarnContext(r.Context(), "dependency unavailable", "err", err)
+		}
+	} else {
+		p.Status = http.StatusInternalServerError
+		p.Code = "internal"
+		p.Detail = "internal error; report request id " + p.RequestID
+		if log != nil {
+			log.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
+		}
+	}
+	p.Type = ProblemTypeBase + p.Code
+	p.Title = http.StatusText(p.Status)
+	WriteProblem(w, p)
+}
+
+// WriteProblem writes p with its status.
+func WriteProblem(w http.ResponseWriter, p Problem) {
+	h := w.Header()
+	h.Set("Content-Type", ProblemContentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if p.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+		h.Set("WWW-Authenticate", `Bearer realm="codexion"`)
+	}
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// DecodeJSON reads one JSON object from r's body into v. Unknown fields, trailing data,
+// an empty body and a body past its bound are each an error saying what to fix.
+func DecodeJSON(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return platform.E(platform.KindInvalid, "unsupported_media_type",
+			"Content-Type is %q; send application/json", ct)
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		if tooLarge(err) {
+			return decodeError(err)
+		}
+		return platform.Invalid("body must hold one JSON object and nothing after it")
+	}
+	return nil
+}
+
+func tooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+func decodeError(err error) error {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+		mbe *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return platform.E(platform.KindTooLarge, "body_too_large", "body is larger than %d bytes", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return platform.Invalid("body is empty; send a JSON object")
+	case errors.As(err, &syn):
+		return platform.Invalid("body is not valid JSON at byte %d: %v", syn.Offset, syn)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return platform.Invalid("body is cut short: the JSON is incomplete")
+	case errors.As(err, &typ):
+		if typ.Field != "" {
+			return platform.Invalid("field %q must be a %s, not a JSON %s", typ.Field, typ.Type, typ.Value)
+		}
+		return platform.Invalid("body must be a JSON %s, not a JSON %s", typ.Type, typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return platform.Invalid("unknown field %s; check the field names in the API reference",
+			strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return platform.Invalid("body: %v", fmt.Errorf("%w", err))
+	}
+}

@@ -1,0 +1,98 @@
+package httpx
+
+import (
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/codexion/codexion/platform/logging"
+)
+
+// Access says who may call a route. Every route declares one; there is no default.
+type Access struct {
+	public bool
+	roles  []string
+}
+
+// Public routes need no token: health, metrics, discovery documents.
+var Public = Access{public: true}
+
+// Roles lets through callers holding any of roles.
+func Roles(roles ...string) Access {
+	if len(roles) == 0 {
+		panic("httpx.Roles needs at least one role; use httpx.Public for open routes")
+	}
+	return Access{roles: slices.Clone(roles)}
+}
+
+// IsPublic reports whether the route needs no token.
+func (a Access) IsPublic() bool { return a.public }
+
+// Allowed lists the roles that may call the route.
+func (a Access) Allowed() []string { return a.roles }
+
+// Guard wraps a handler with the authentication and role check for access.
+type Guard func(access Access, next http.Handler) http.Handler
+
+// Router is a ServeMux whose every route declares its access.
+type Router struct {
+	mux   *http.ServeMux
+	guard Guard
+	log   *slog.Logger
+	rules []Rule
+}
+
+// Rule records a route and who may call it, for docs and tests.
+type Rule struct {
+	Pattern string
+	Access  Access
+}
+
+// NewRouter returns a router that applies guard to every non-public route.
+func NewRouter(log *slog.Logger, guard Guard) *Router {
+	r := &Router{mux: http.NewServeMux(), guard: guard, log: log}
+	r.mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
+		WriteProblem(w, Problem{
+			Type: ProblemTypeBase + "route_not_found", Title: http.StatusText(http.StatusNotFound),
+			Status: http.StatusNotFound, Code: "route_not_found", Instance: req.URL.Path,
+			RequestID: logging.RequestID(req.Context()),
+			Detail:    "no route " + req.Method + " " + req.URL.Path + "; see /v1/openapi.json",
+		})
+	})
+	return r
+}
+
+// Handle registers h for pattern ("GET /v1/things/{id}") with its access rule.
+func (r *Router) Handle(pattern string, access Access, h http.Handler) {
+	if !access.public && len(access.roles) == 0 {
+		panic("route " + pattern + " declares no access")
+	}
+	if !access.public {
+		h = r.guard(access, h)
+	}
+	r.rules = append(r.rules, Rule{Pattern: pattern, Access: access})
+	r.mux.Handle(pattern, routed(pattern, h))
+}
+
+// HandleFunc is Handle for a function.
+func (r *Router) HandleFunc(pattern string, access Access, h http.HandlerFunc) {
+	r.Handle(pattern, access, h)
+}
+
+// Rules lists registered routes in registration order.
+func (r *Router) Rules() []Rule { return slices.Clone(r.rules) }
+
+func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.mux.ServeHTTP(w, req) }
+
+// routed records the matched pattern for metrics, logs and the span name.
+func routed(pattern string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if info := infoFrom(req.Context()); info != nil {
+			info.route = pattern
+		}
+		trace.SpanFromContext(req.Context()).SetName(pattern)
+		h.ServeHTTP(w, req)
+	})
+}
