@@ -1,0 +1,115 @@
+// Package pgtest gives each test its own database on a real PostgreSQL server: the one
+// named by CODEXION_TEST_DATABASE_URL, or else the project's private test cluster, which
+// it starts with deploy/dev/postgres.sh (and leaves running for the next package).
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+var (
+	once     sync.Once
+	adminURL string
+	adminErr error
+)
+
+// AdminURL returns the URL of the server tests use, starting the test cluster if needed.
+func AdminURL(t testing.TB) string {
+	t.Helper()
+	once.Do(func() { adminURL, adminErr = resolve() })
+	if adminErr != nil {
+		t.Fatalf("test postgres: %v", adminErr)
+	}
+	return adminURL
+}
+
+func resolve() (string, error) {
+	if u := os.Getenv("CODEXION_TEST_DATABASE_URL"); u != "" {
+		return u, nil
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "deploy/dev/postgres.sh"), "start")
+	cmd.Env = append(os.Environ(),
+		"CODEXION_PG_DIR="+filepath.Join(root, ".codexion/test-postgres"),
+		"CODEXION_PG_PORT=auto",
+		"CODEXION_PG_FAST=1",
+	)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("deploy/dev/postgres.sh start: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1], nil
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// New creates an empty database for this test, drops it when the test ends, and
+// returns its URL.
+func New(t testing.TB) string {
+	t.Helper()
+	admin := AdminURL(t)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "t_" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("connect to test postgres: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
