@@ -1,0 +1,219 @@
+// Package app is Codexion's composition root: it builds every part from the config with
+// plain constructors, declares the start order once, and stops in reverse. It is the only
+// package that knows every part; `codexion` subcommands and end-to-end tests both use it.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/codexion/codexion/connectors/kafka"
+	"github.com/codexion/codexion/connectors/objectstore"
+	"github.com/codexion/codexion/platform/auth"
+	"github.com/codexion/codexion/platform/config"
+	"github.com/codexion/codexion/platform/health"
+	"github.com/codexion/codexion/platform/httpx"
+	"github.com/codexion/codexion/platform/lifecycle"
+	"github.com/codexion/codexion/platform/postgres"
+	"github.com/codexion/codexion/platform/telemetry"
+	"github.com/codexion/codexion/workflows"
+)
+
+// Mode selects which parts a process runs.
+type Mode string
+
+const (
+	ModeServe  Mode = "serve"  // the HTTP API
+	ModeWorker Mode = "worker" // the Temporal worker, with health and metrics over HTTP
+	ModeDev    Mode = "dev"    // everything, on the embedded stack
+)
+
+// JWKSPath is where the dev issuer publishes its keys.
+const JWKSPath = "/.well-known/jwks.json"
+
+// App is a built process: its parts and their start order.
+type App struct {
+	Config   config.Config
+	Mode     Mode
+	Log      *slog.Logger
+	Registry *prometheus.Registry
+	Router   *httpx.Router
+	Checks   *health.Checks
+
+	DB       *postgres.Pool
+	Temporal *workflows.Client
+	Objects  *objectstore.Store
+	Server   *httpx.Server
+
+	group *lifecycle.Group
+}
+
+// Migrations lists every domain's migrations, in the order they apply.
+func Migrations() []postgres.Source {
+	return nil
+}
+
+// New builds the parts for mode from cfg. Nothing starts until Start.
+func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, extra ...func(*App)) (*App, error) {
+	switch mode {
+	case ModeServe, ModeDev:
+		if err := cfg.RequireDependencies(); err != nil {
+			return nil, err
+		}
+	case ModeWorker:
+		if cfg.Temporal.Address == "" {
+			return nil, fmt.Errorf("temporal.address is required for the worker (set CODEXION_TEMPORAL_ADDRESS)")
+		}
+	}
+	a := &App{
+		Config:   cfg,
+		Mode:     mode,
+		Log:      log,
+		Registry: telemetry.NewRegistry(),
+		Checks:   &health.Checks{},
+		group:    lifecycle.NewGroup(log),
+	}
+	tracing, err := telemetry.NewTracing(ctx, cfg.Telemetry.ServiceName, cfg.Telemetry.OTLPEndpoint)
+	if err != nil {
+		return nil, err
+	}
+
+	var guard httpx.Guard = refuseAll
+	if cfg.Auth.Issuer != "" {
+		verifier := auth.NewVerifier(auth.VerifierOptions{
+			Issuer:     cfg.Auth.Issuer,
+			JWKSURL:    cfg.Auth.JWKSURL,
+			Audience:   cfg.Auth.Audience,
+			RolesClaim: cfg.Auth.RolesClaim,
+		})
+		guard = auth.Guard(verifier, log)
+	}
+	a.Router = httpx.NewRouter(log, guard)
+	a.Checks.Routes(a.Router)
+	a.Router.Handle("GET /metrics", httpx.Public, telemetry.MetricsHandler(a.Registry))
+
+	handler := httpx.Chain(a.Router, log, httpx.NewMetrics(a.Registry), tracing.Tracer("codexion/http"),
+		tracing.Propagator, cfg.HTTP.MaxBodyBytes)
+	a.Server = httpx.NewServer(httpx.ServerOptions{
+		Addr:              cfg.HTTP.Addr,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+	}, handler, log)
+
+	// The start order, declared once. Stop runs it backwards.
+	a.group.Add(tracing)
+	if mode != ModeWorker {
+		a.DB = postgres.NewPool(cfg.Database.URL, cfg.Database.MaxConns)
+		a.group.Add(a.DB)
+		a.Checks.Add("postgres", a.DB.Check)
+		if mode == ModeDev {
+			a.group.Add(lifecycle.Func{ComponentName: "migrations", OnStart: a.migrate})
+		}
+		brokers := kafka.Cluster{Brokers: cfg.Kafka.Brokers}
+		a.Checks.Add("kafka", brokers.Check)
+		objects, err := objectstore.Open(objectstore.Options{
+			Endpoint: cfg.S3.Endpoint, AccessKey: cfg.S3.AccessKey, SecretKey: cfg.S3.SecretKey,
+			Bucket: cfg.S3.Bucket, Region: cfg.S3.Region, UseTLS: cfg.S3.UseTLS,
+		})
+		if err != nil {
+			return nil, err
+		}
+		a.Objects = objects
+		if mode == ModeDev {
+			a.group.Add(lifecycle.Func{ComponentName: "objectstore-bucket", OnStart: objects.EnsureBucket})
+		}
+		a.Checks.Add("objectstore", objects.Check)
+	}
+	a.Temporal = &workflows.Client{Address: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Log: log}
+	a.group.Add(a.Temporal)
+	a.Checks.Add("temporal", a.Temporal.Check)
+
+	if mode != ModeWorker {
+		a.apiRoutes()
+	}
+	for _, fn := range extra {
+		fn(a)
+	}
+	a.group.Add(a.Server)
+	if mode != ModeServe {
+		a.group.Add(&workflows.Worker{Client: a.Temporal, TaskQueue: cfg.Temporal.TaskQueue, Log: log})
+	}
+	return a, nil
+}
+
+func (a *App) migrate(ctx context.Context) error {
+	applied, err := postgres.Up(ctx, a.DB.Pool, Migrations())
+	if err != nil {
+		return err
+	}
+	for _, m := range applied {
+		a.Log.Info("migration applied", "source", m.Source, "version", m.Version, "name", m.Name)
+	}
+	return nil
+}
+
+// apiRoutes registers the platform's own API routes.
+func (a *App) apiRoutes() {
+	a.Router.HandleFunc("GET /v1/whoami", httpx.Roles(auth.AllRoles...), func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.PrincipalFrom(r.Context())
+		httpx.WriteJSON(w, http.StatusOK, p)
+	})
+	a.Router.HandleFunc("GET /v1/admin/config", httpx.Roles(auth.RoleAdmin), func(w http.ResponseWriter, _ *http.Request) {
+		cfg := a.Config
+		out := map[string]string{}
+		for _, f := range config.Fields(&cfg) {
+			v := f.String()
+			if f.Secret {
+				v = config.RedactValue(v)
+			}
+			out[f.Path] = v
+		}
+		httpx.WriteJSON(w, http.StatusOK, out)
+	})
+}
+
+// refuseAll guards routes when no issuer is configured: nobody can be authenticated.
+func refuseAll(_ httpx.Access, _ http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteProblem(w, httpx.Problem{
+			Type: httpx.ProblemTypeBase + "unauthenticated", Title: http.StatusText(http.StatusUnauthorized),
+			Status: http.StatusUnauthorized, Code: "unauthenticated", Instance: r.URL.Path,
+			Detail: "no identity provider is configured (auth.issuer); this route cannot authenticate anyone",
+		})
+	})
+}
+
+// Start starts every part in order; on failure it stops what had started.
+func (a *App) Start(ctx context.Context) error {
+	return a.group.Start(ctx, a.Config.ShutdownTimeout)
+}
+
+// Stop stops every part in reverse order within the configured deadline.
+func (a *App) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+	defer cancel()
+	return a.group.Stop(ctx)
+}
+
+// Components lists the start order.
+func (a *App) Components() []string { return a.group.Names() }
+
+// Run starts the app, waits for ctx to end (a signal), and stops it.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	a.Log.Info("stopping", "deadline", a.Config.ShutdownTimeout.String())
+	began := time.Now()
+	err := a.Stop()
+	a.Log.Info("stopped", "took_ms", time.Since(began).Milliseconds())
+	return err
+}

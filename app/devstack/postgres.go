@@ -1,0 +1,68 @@
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/codexion/codexion/platform"
+)
+
+// Postgres is the private cluster that deploy/dev/postgres.sh runs.
+type Postgres struct {
+	Script string // path of postgres.sh
+	Dir    string // cluster folder
+	Port   int
+
+	url string
+}
+
+func (p *Postgres) Name() string { return "dev-postgres" }
+
+// URL is the cluster's database URL once started.
+func (p *Postgres) URL() string { return p.url }
+
+func (p *Postgres) run(ctx context.Context, verb string) (string, error) {
+	cmd := exec.CommandContext(ctx, p.Script, verb)
+	cmd.Env = append(os.Environ(), "CODEXION_PG_DIR="+p.Dir, "CODEXION_PG_PORT="+strconv.Itoa(p.Port))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 {
+			return "", platform.Invalid("%s", msg)
+		}
+		return "", fmt.Errorf("%s %s: %s", filepath.Base(p.Script), verb, msg)
+	}
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+// Start initialises the cluster on first use and starts it; a cluster already running
+// from an earlier, interrupted run is reused.
+func (p *Postgres) Start(ctx context.Context) error {
+	out, err := p.run(ctx, "start")
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(out, "\n")
+	p.url = lines[len(lines)-1]
+	if !strings.HasPrefix(p.url, "postgres://") {
+		return fmt.Errorf("postgres.sh start printed %q, not a database URL", p.url)
+	}
+	return nil
+}
+
+// Stop stops the cluster.
+func (p *Postgres) Stop(ctx context.Context) error {
+	_, err := p.run(ctx, "stop")
+	return err
+}
