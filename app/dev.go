@@ -91,7 +91,7 @@ func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, e
 	}
 	if cfg.Temporal.Address == "" {
 		temporal = &devstack.TemporalServer{
-			Script: scripts["temporal.sh"], BinDir: filepath.Join(dataDir, "bin"), Dir: filepath.Join(dataDir, "temporal"),
+			Script: scripts["temporal.sh"], BinDir: filepath.Join(dataDir, "bin"), CLI: cfg.Dev.TemporalCLI, Dir: filepath.Join(dataDir, "temporal"),
 			Addr: cfg.Dev.TemporalAddr, UIPort: cfg.Dev.TemporalUIPort, Log: log,
 		}
 		stack.Add(temporal)

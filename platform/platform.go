@@ -14,14 +14,14 @@ import (
 type Kind uint8
 
 const (
-	KindInternal    Kind = iota // a bug or an unexpected failure; the caller cannot fix it
-	KindInvalid                 // the input is wrong; the message says what to fix
-	KindNotFound                // the thing named does not exist
-	KindConflict                // the request clashes with current state
-	KindForbidden               // the caller is known but not allowed
-	KindUnauthenticated         // the caller is not known
-	KindUnavailable             // a dependency is down; retrying later may work
-	KindTooLarge                // the request body exceeds its bound
+	KindInternal        Kind = iota // a bug or an unexpected failure; the caller cannot fix it
+	KindInvalid                     // the input is wrong; the message says what to fix
+	KindNotFound                    // the thing named does not exist
+	KindConflict                    // the request clashes with current state
+	KindForbidden                   // the caller is known but not allowed
+	KindUnauthenticated             // the caller is not known
+	KindUnavailable                 // a dependency is down; retrying later may work
+	KindTooLarge                    // the request body exceeds its bound
 )
 
 var kindNames = [...]string{

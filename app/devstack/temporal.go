@@ -28,7 +28,8 @@ const temporalReadyTimeout = 90 * time.Second
 // child process with its state in a SQLite file.
 type TemporalServer struct {
 	Script string // path of temporal.sh, used to install the CLI when absent
-	BinDir string // where the CLI lives (.codexion/bin)
+	BinDir string // where the CLI is installed when absent (.codexion/bin)
+	CLI    string // an installed CLI to use instead, if set
 	Dir    string // state folder
 	Addr   string // 127.0.0.1:7233
 	UIPort int    // 0 runs it headless
@@ -43,6 +44,12 @@ func (t *TemporalServer) Name() string { return "dev-temporal" }
 
 // Binary returns the CLI's path, installing it with temporal.sh when absent.
 func (t *TemporalServer) Binary(ctx context.Context) (string, error) {
+	if t.CLI != "" {
+		if _, err := os.Stat(t.CLI); err != nil {
+			return "", platform.Invalid("dev.temporal_cli %s: %v", t.CLI, err)
+		}
+		return t.CLI, nil
+	}
 	bin := filepath.Join(t.BinDir, "temporal")
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil

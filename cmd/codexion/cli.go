@@ -26,10 +26,6 @@ type cli struct {
 	stderr      io.Writer
 }
 
-func newCLI(stopSignals func()) *cli {
-	return &cli{stopSignals: stopSignals, stdout: os.Stdout, stderr: os.Stderr}
-}
-
 func (c *cli) root() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "codexion",

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,18 +18,20 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, stop, os.Args[1:]))
+	os.Exit(run(ctx, stop, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(ctx context.Context, stopSignals func(), args []string) int {
-	cli := newCLI(stopSignals)
+func run(ctx context.Context, stopSignals func(), args []string, stdout, stderr io.Writer) int {
+	cli := &cli{stopSignals: stopSignals, stdout: stdout, stderr: stderr}
 	root := cli.root()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(os.Stderr, "codexion: "+err.Error())
+	fmt.Fprintln(stderr, "codexion: "+err.Error())
 	var usage usageError
 	if errors.As(err, &usage) || !cli.started || platform.KindOf(err) == platform.KindInvalid {
 		return 2

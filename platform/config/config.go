@@ -81,8 +81,9 @@ type Dev struct {
 	PostgresPort   int    `yaml:"postgres_port" help:"port of the private PostgreSQL cluster"`
 	KafkaAddr      string `yaml:"kafka_addr" help:"address of the embedded Kafka-protocol broker"`
 	TemporalAddr   string `yaml:"temporal_addr" help:"address of the Temporal dev server"`
-	TemporalUIPort int    `yaml:"temporal_ui_port" help:"port of the Temporal dev server's UI"`
+	TemporalUIPort int    `yaml:"temporal_ui_port" help:"port of the Temporal dev server's UI; 0 runs it headless"`
 	S3Addr         string `yaml:"s3_addr" help:"address of the embedded S3-compatible server"`
+	TemporalCLI    string `yaml:"temporal_cli" help:"path of an installed temporal CLI; default <data_dir>/bin/temporal, built when absent"`
 }
 
 // Default returns the configuration used when nothing else is set.

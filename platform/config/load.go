@@ -40,9 +40,9 @@ type Loaded struct {
 
 // Options says where to look.
 type Options struct {
-	File         string            // explicit file; missing is an error. Empty: DefaultFile if present.
+	File         string              // explicit file; missing is an error. Empty: DefaultFile if present.
 	Env          func(string) string // os.Getenv when nil
-	Flags        *pflag.FlagSet    // flags registered by RegisterFlags; may be nil
+	Flags        *pflag.FlagSet      // flags registered by RegisterFlags; may be nil
 	ReadSecretFn func(string) ([]byte, error)
 }
 

@@ -46,7 +46,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkPort("dev.postgres_port", c.Dev.PostgresPort)
-	checkPort("dev.temporal_ui_port", c.Dev.TemporalUIPort)
+	if c.Dev.TemporalUIPort != 0 {
+		checkPort("dev.temporal_ui_port", c.Dev.TemporalUIPort)
+	}
 
 	positive := map[string]int64{
 		"http.read_header_timeout": int64(c.HTTP.ReadHeaderTimeout),
@@ -87,7 +89,7 @@ func (c *Config) Validate() error {
 	}
 	if len(problems) > 0 {
 		slices.Sort(problems)
-		return platform.Invalid("invalid configuration:\n  %s", strings.Join(problems, "\n  "))
+		return platform.Invalid("invalid configuration: %s", strings.Join(problems, "; "))
 	}
 	return nil
 }
