@@ -42,7 +42,7 @@ func (c *Client) Start(ctx context.Context) error {
 
 func (c *Client) Stop(context.Context) error {
 	if c.Client != nil {
-		c.Client.Close()
+		c.Close()
 	}
 	return nil
 }

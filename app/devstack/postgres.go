@@ -3,6 +3,7 @@ package devstack
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -38,7 +39,7 @@ func (p *Postgres) run(ctx context.Context, verb string) (string, error) {
 		if msg == "" {
 			msg = err.Error()
 		}
-		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && ee.ExitCode() == 2 {
 			return "", platform.Invalid("%s", msg)
 		}
 		return "", fmt.Errorf("%s %s: %s", filepath.Base(p.Script), verb, msg)

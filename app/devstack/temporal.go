@@ -3,6 +3,7 @@ package devstack
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -61,10 +62,10 @@ func (t *TemporalServer) Binary(ctx context.Context) (string, error) {
 	cmd.Stderr = io.MultiWriter(&stderr, os.Stderr)
 	out, err := cmd.Output()
 	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) && ee.ExitCode() == 2 {
 			return "", platform.Invalid("%s", strings.TrimSpace(stderr.String()))
 		}
-		return "", fmt.Errorf("install Temporal CLI: %v: %s", err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("install Temporal CLI: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.TrimSpace(string(out)), nil
 }
@@ -134,7 +135,7 @@ func (t *TemporalServer) waitReady(ctx context.Context) error {
 	for {
 		select {
 		case <-t.exited:
-			return fmt.Errorf("Temporal dev server exited during start: %s", strings.TrimSpace(t.logBuf.String()))
+			return fmt.Errorf("the Temporal dev server exited during start: %s", strings.TrimSpace(t.logBuf.String()))
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -143,7 +144,7 @@ func (t *TemporalServer) waitReady(ctx context.Context) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("Temporal dev server did not answer on %s within %s; see %s",
+			return fmt.Errorf("the Temporal dev server did not answer on %s within %s; see %s",
 				t.Addr, temporalReadyTimeout, filepath.Join(t.Dir, "server.log"))
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -174,7 +175,7 @@ func (t *TemporalServer) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL)
 		<-t.exited
-		return fmt.Errorf("Temporal dev server did not stop in time; killed")
+		return fmt.Errorf("the Temporal dev server did not stop in time; killed")
 	}
 }
 

@@ -18,7 +18,7 @@ import (
 )
 
 // idp is a real HTTP identity provider: discovery document and JWKS over HTTP.
-func idp(t *testing.T) (*DevIssuer, *httptest.Server, *atomic.Int32) {
+func idp(t testing.TB) (*DevIssuer, *httptest.Server, *atomic.Int32) {
 	t.Helper()
 	var fetches atomic.Int32
 	mux := http.NewServeMux()

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,8 @@ const (
 	jwksMinRefetch      = 10 * time.Second // an unknown kid refetches at most this often
 	jwksMaxAge          = 15 * time.Minute
 	allowedClockSkew    = 60 * time.Second
+	verifiedCacheSize   = 10_000          // tokens remembered after a successful check
+	verifiedCacheTTL    = 5 * time.Minute // longest a remembered token skips re-verification
 	discoveryPathSuffix = "/.well-known/openid-configuration"
 )
 
@@ -46,6 +49,9 @@ type VerifierOptions struct {
 type Verifier struct {
 	opts VerifierOptions
 
+	cacheMu  sync.Mutex
+	verified map[[32]byte]cachedPrincipal
+
 	mu        sync.Mutex
 	keys      jose.JSONWebKeySet
 	jwksURL   string
@@ -60,7 +66,37 @@ func NewVerifier(opts VerifierOptions) *Verifier {
 	if opts.RolesClaim == "" {
 		opts.RolesClaim = "roles"
 	}
-	return &Verifier{opts: opts, jwksURL: opts.JWKSURL}
+	return &Verifier{opts: opts, jwksURL: opts.JWKSURL, verified: map[[32]byte]cachedPrincipal{}}
+}
+
+// cachedPrincipal is a token that verified, remembered so that a client sending the
+// same token on every request pays for one signature check, not one per request.
+type cachedPrincipal struct {
+	p     Principal
+	until time.Time // the earlier of the token's expiry and verifiedCacheTTL
+}
+
+func (v *Verifier) cached(sum [32]byte, now time.Time) (Principal, bool) {
+	v.cacheMu.Lock()
+	defer v.cacheMu.Unlock()
+	c, ok := v.verified[sum]
+	if !ok || now.After(c.until) {
+		return Principal{}, false
+	}
+	return c.p, true
+}
+
+func (v *Verifier) remember(sum [32]byte, p Principal, expiry, now time.Time) {
+	until := now.Add(verifiedCacheTTL)
+	if expiry.Before(until) {
+		until = expiry
+	}
+	v.cacheMu.Lock()
+	defer v.cacheMu.Unlock()
+	if len(v.verified) >= verifiedCacheSize {
+		clear(v.verified) // crude but bounded; a full cache only costs re-verification
+	}
+	v.verified[sum] = cachedPrincipal{p: p, until: until}
 }
 
 func unauthenticated(format string, args ...any) *platform.Error {
@@ -72,6 +108,11 @@ func unauthenticated(format string, args ...any) *platform.Error {
 func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if len(raw) > maxTokenBytes {
 		return Principal{}, unauthenticated("bearer token is longer than %d bytes", maxTokenBytes)
+	}
+	now := time.Now()
+	sum := sha256.Sum256([]byte(raw))
+	if p, ok := v.cached(sum, now); ok {
+		return p, nil
 	}
 	tok, err := jwt.ParseSigned(raw, signatureAlgorithms)
 	if err != nil {
@@ -90,7 +131,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if err := tok.Claims(key, &std, &all); err != nil {
 		return Principal{}, unauthenticated("bearer token signature does not verify against the issuer's keys")
 	}
-	exp := jwt.Expected{Issuer: v.opts.Issuer, Time: time.Now()}
+	exp := jwt.Expected{Issuer: v.opts.Issuer, Time: now}
 	if v.opts.Audience != "" {
 		exp.AnyAudience = jwt.Audience{v.opts.Audience}
 	}
@@ -109,7 +150,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if std.Expiry == nil {
 		return Principal{}, unauthenticated("bearer token has no exp claim; tokens must expire")
 	}
-	return Principal{Subject: std.Subject, Issuer: std.Issuer, Roles: rolesFrom(all, v.opts.RolesClaim)}, nil
+	p := Principal{Subject: std.Subject, Issuer: std.Issuer, Roles: rolesFrom(all, v.opts.RolesClaim)}
+	v.remember(sum, p, std.Expiry.Time(), now)
+	return p, nil
 }
 
 func rolesFrom(claims map[string]any, path string) []string {

@@ -46,7 +46,7 @@ func (p *Pool) Start(ctx context.Context) error {
 
 func (p *Pool) Stop(context.Context) error {
 	if p.Pool != nil {
-		p.Pool.Close()
+		p.Close()
 	}
 	return nil
 }

@@ -1,0 +1,80 @@
+# Codexion — `make help` lists the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO            ?= go
+DATA_DIR      ?= .codexion
+BIN_DIR       := $(DATA_DIR)/bin
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT        ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS       := -X github.com/codexion/codexion/platform/buildinfo.Version=$(VERSION) \
+                 -X github.com/codexion/codexion/platform/buildinfo.Commit=$(COMMIT)
+GOLANGCI_LINT_VERSION ?= v2.15.0
+CYCLONEDX_GOMOD_VERSION ?= v1.10.0
+TEST_TIMEOUT  ?= 15m
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/codexion
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/codexion ./cmd/codexion
+
+.PHONY: run
+run: build ## bring up the dev stack (Postgres, Kafka, Temporal, S3) and the API; Ctrl-C stops it
+	./bin/codexion dev
+
+.PHONY: temporal-cli
+temporal-cli: ## install the Temporal CLI (dev server) into .codexion/bin
+	@deploy/dev/temporal.sh install >/dev/null
+
+.PHONY: test
+test: temporal-cli ## run every test against real Postgres, kfake, Temporal and S3
+	@status=0; $(GO) test -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
+	  CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/test-postgres deploy/dev/postgres.sh stop || true; \
+	  exit $$status
+
+.PHONY: test-race
+test-race: temporal-cli ## run the tests with the race detector
+	@status=0; $(GO) test -race -timeout 30m ./... || status=$$?; \
+	  CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/test-postgres deploy/dev/postgres.sh stop || true; \
+	  exit $$status
+
+.PHONY: bench
+bench: ## run benchmarks and print ratios against their in-process baselines
+	@mkdir -p $(DATA_DIR)
+	@status=0; $(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee $(DATA_DIR)/bench.txt || status=$$?; \
+	  CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/test-postgres deploy/dev/postgres.sh stop || true; \
+	  [ $$status = 0 ] && deploy/bench/ratios.sh $(DATA_DIR)/bench.txt
+
+.PHONY: lint
+lint: ## gofmt, go vet and golangci-lint (pinned)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	@[ -x $(BIN_DIR)/golangci-lint ] || GOBIN=$(CURDIR)/$(BIN_DIR) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	$(BIN_DIR)/golangci-lint run ./...
+
+.PHONY: sbom
+sbom: ## write a CycloneDX SBOM of the binary's modules to bin/codexion.cdx.json
+	@mkdir -p bin
+	@[ -x $(BIN_DIR)/cyclonedx-gomod ] || GOBIN=$(CURDIR)/$(BIN_DIR) $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$(CYCLONEDX_GOMOD_VERSION)
+	$(BIN_DIR)/cyclonedx-gomod app -json -licenses=false -main cmd/codexion -output bin/codexion.cdx.json .
+	@echo "wrote bin/codexion.cdx.json"
+
+.PHONY: hooks
+hooks: ## install the git pre-commit hook (gofmt and go vet)
+	git config core.hooksPath .githooks
+	@echo "pre-commit hook installed from .githooks/"
+
+.PHONY: notebooks
+notebooks: ## run every notebook in notebooks/ against the running dev stack (start it with make run)
+	python3 deploy/notebooks/run.py notebooks
+
+.PHONY: clean-data
+clean-data: ## stop leftover dev clusters and remove .codexion/ (all dev data)
+	-CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/postgres deploy/dev/postgres.sh stop
+	-CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/test-postgres deploy/dev/postgres.sh stop
+	rm -rf $(DATA_DIR)
