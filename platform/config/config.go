@@ -26,8 +26,8 @@ type Config struct {
 }
 
 type Log struct {
-	Level  string `yaml:"level" help:"debug, info, warn or error" oneof:"debug,info,warn,error"`
-	Format string `yaml:"format" help:"auto (text on a terminal, JSON otherwise), json or text" oneof:"auto,json,text"`
+	Level  string `yaml:"level" help:"least severe level that is logged" oneof:"debug,info,warn,error"`
+	Format string `yaml:"format" help:"auto is text on a terminal and JSON otherwise" oneof:"auto,json,text"`
 }
 
 type HTTP struct {
