@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/codexion/codexion/internal/testenv"
 	"github.com/codexion/codexion/platform/config"
 	"github.com/codexion/codexion/platform/health"
 )
@@ -34,17 +34,6 @@ func freePort(t *testing.T) int {
 }
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
-
-// temporalCLI installs the Temporal CLI with the project's script (once per machine).
-func temporalCLI(t *testing.T) string {
-	t.Helper()
-	root, _ := filepath.Abs("..")
-	out, err := exec.Command(filepath.Join(root, "deploy/dev/temporal.sh"), "install").Output()
-	if err != nil {
-		t.Fatalf("install temporal CLI: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 // devConfig is a dev stack on free ports with its data in a fresh folder.
 func devConfig(t *testing.T) config.Config {
@@ -67,7 +56,7 @@ func devConfig(t *testing.T) config.Config {
 		TemporalAddr:   addr(freePort(t)),
 		TemporalUIPort: 0,
 		S3Addr:         addr(freePort(t)),
-		TemporalCLI:    temporalCLI(t),
+		TemporalCLI:    testenv.TemporalCLI(t),
 	}
 	return cfg
 }

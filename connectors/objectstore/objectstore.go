@@ -5,6 +5,7 @@ package objectstore
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -66,4 +67,31 @@ func (s *Store) Check(ctx context.Context) error {
 		return fmt.Errorf("bucket %s does not exist at %s", s.Bucket, s.Client.EndpointURL().Host)
 	}
 	return nil
+}
+
+// partBytes is the multipart part size; objects larger than it upload in parts.
+const partBytes = 8 << 20
+
+// Put stores size bytes from r under key. Over plain HTTP the payload is sent unsigned:
+// streaming-signed multipart uploads are corrupted by some S3-compatible servers there,
+// and the transport offers no integrity to protect anyway.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) (minio.UploadInfo, error) {
+	info, err := s.Client.PutObject(ctx, s.Bucket, key, r, size, minio.PutObjectOptions{
+		ContentType:          contentType,
+		PartSize:             partBytes,
+		DisableContentSha256: s.Client.EndpointURL().Scheme == "http",
+	})
+	if err != nil {
+		return minio.UploadInfo{}, fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	return info, nil
+}
+
+// Get opens the object at key for reading; the caller closes it.
+func (s *Store) Get(ctx context.Context, key string) (*minio.Object, error) {
+	obj, err := s.Client.GetObject(ctx, s.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	return obj, nil
 }
