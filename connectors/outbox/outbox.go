@@ -1,0 +1,58 @@
+// Package outbox is the transactional outbox: a domain appends an event row in the same
+// SQL transaction as the change it describes, so an event exists if and only if its change
+// committed. The relay (which publishes rows to Kafka in id order) reads the same table.
+package outbox
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/codexion/codexion/platform/postgres"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations is the outbox table's migration source.
+func Migrations() postgres.Source {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return postgres.Source{Name: "outbox", FS: sub}
+}
+
+// Event is one outbox row before it is written.
+type Event struct {
+	AggregateType string // e.g. "ledger.entry"
+	AggregateID   string // the Kafka partition key
+	Type          string // e.g. "codexion.ledger.entry.posted.v1"
+	Source        string // e.g. "codexion/ledger/acme"
+	Payload       any    // marshalled to JSON
+}
+
+// NewID returns a time-ordered id (UUIDv7): ids sort in creation order.
+func NewID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+// Queue adds the insert of e to batch b, to run inside the caller's transaction. The
+// W3C traceparent of ctx rides along so a trace continues through the relay.
+func Queue(ctx context.Context, b *pgx.Batch, e Event) (uuid.UUID, error) {
+	payload, err := json.Marshal(e.Payload)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("outbox payload of %s: %w", e.Type, err)
+	}
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	var traceparent *string
+	if tp := carrier.Get("traceparent"); tp != "" {
+		traceparent = &tp
+	}
+	id := NewID()
+	b.Queue(`INSERT INTO codexion_outbox (id, aggregate_type, aggregate_id, event_type, source, payload, traceparent)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, e.AggregateType, e.AggregateID, e.Type, e.Source, payload, traceparent)
+	return id, nil
+}

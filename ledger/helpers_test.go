@@ -1,0 +1,12 @@
+package ledger
+
+import (
+	"errors"
+	"time"
+
+	"github.com/codexion/codexion/platform"
+)
+
+var zeroTime time.Time
+
+func asPlatform(err error, pe **platform.Error) bool { return errors.As(err, pe) }

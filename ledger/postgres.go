@@ -1,0 +1,418 @@
+package ledger
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/codexion/codexion/platform"
+	"github.com/codexion/codexion/platform/postgres"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations is the ledger's migration source.
+func Migrations() postgres.Source {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return postgres.Source{Name: "ledger", FS: sub}
+}
+
+// maxTxAttempts bounds retries of a transaction that hit a deadlock or a serialization
+// failure; past it the client gets 503 with a retry hint, never a 500.
+const maxTxAttempts = 8
+
+// Store is the ledger's PostgreSQL storage.
+type Store struct {
+	db *pgxpool.Pool
+
+	mu    sync.RWMutex
+	books map[string]bookRef // by code; books are never renamed or deleted
+}
+
+type bookRef struct {
+	ID               int64
+	Code             string
+	Currency         string
+	RetainedEarnings string
+}
+
+// NewStore returns a store over db.
+func NewStore(db *pgxpool.Pool) *Store {
+	return &Store{db: db, books: map[string]bookRef{}}
+}
+
+// inTx runs fn in a transaction, retrying it on deadlocks and serialization failures
+// with jittered backoff. fn must be safe to run again from the start.
+func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	var err error
+	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
+		err = pgx.BeginFunc(ctx, s.db, fn)
+		if !retryable(err) {
+			return err
+		}
+		backoff := time.Duration(1<<min(attempt, 6)) * time.Millisecond
+		select {
+		case <-time.After(backoff/2 + rand.N(backoff)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return platform.Unavailable(err, "the ledger is busy (%d attempts hit lock conflicts); retry the request with the same Idempotency-Key", maxTxAttempts)
+}
+
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// book resolves a book code, from cache when known.
+func (s *Store) book(ctx context.Context, q querier, code string) (bookRef, error) {
+	s.mu.RLock()
+	b, ok := s.books[code]
+	s.mu.RUnlock()
+	if ok {
+		return b, nil
+	}
+	var re *string
+	err := q.QueryRow(ctx, `SELECT id, code, base_currency, retained_earnings_account FROM ledger_books WHERE code = $1`, code).
+		Scan(&b.ID, &b.Code, &b.Currency, &re)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return bookRef{}, platform.E(platform.KindNotFound, "book_not_found", "book %q does not exist", code)
+	}
+	if err != nil {
+		return bookRef{}, err
+	}
+	if re != nil {
+		b.RetainedEarnings = *re
+	}
+	s.mu.Lock()
+	s.books[code] = b
+	s.mu.Unlock()
+	return b, nil
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// BookInput creates a book.
+type BookInput struct {
+	Code                    string `json:"code"`
+	Name                    string `json:"name"`
+	BaseCurrency            string `json:"base_currency"`
+	RetainedEarningsAccount string `json:"retained_earnings_account,omitempty"`
+}
+
+// CreateBook creates a book with the default journals.
+func (s *Store) CreateBook(ctx context.Context, in BookInput) (*Book, error) {
+	var v validationError
+	if !ValidCode(in.Code) {
+		v.add("code", "%q is not a code: use letters, digits, '.', '_' or '-', at most %d", in.Code, maxCodeLen)
+	}
+	if in.Name == "" || len(in.Name) > maxTextLen {
+		v.add("name", "is required, at most %d characters", maxTextLen)
+	}
+	if _, ok := MinorUnits(in.BaseCurrency); !ok {
+		v.add("base_currency", "%q is not an ISO 4217 code this ledger knows", in.BaseCurrency)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var b Book
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var id int64
+		var re *string
+		if in.RetainedEarningsAccount != "" {
+			re = &in.RetainedEarningsAccount
+		}
+		err := tx.QueryRow(ctx, `INSERT INTO ledger_books (code, name, base_currency, retained_earnings_account) VALUES ($1, $2, $3, $4)
+			RETURNING id, code, name, base_currency, coalesce(retained_earnings_account, ''), created_at`, in.Code, in.Name, in.BaseCurrency, re).
+			Scan(&id, &b.Code, &b.Name, &b.BaseCurrency, &b.RetainedEarningsAccount, &b.CreatedAt)
+		if pgCode(err) == "23505" {
+			return platform.E(platform.KindConflict, "book_exists", "book %q already exists", in.Code)
+		}
+		if err != nil {
+			return err
+		}
+		for _, j := range DefaultJournals {
+			if _, err := tx.Exec(ctx, `INSERT INTO ledger_journals (book_id, code, name) VALUES ($1, $2, $3)`, id, j.Code, j.Name); err != nil {
+				return err
+			}
+		}
+		_, err = queueEvent(ctx, tx, in.Code, "ledger.book", in.Code, "codexion.ledger.book.created.v1", b)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// Page bounds a list.
+type Page struct {
+	Cursor string
+	Limit  int
+}
+
+// Bounds of list pages.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+func (p Page) limit() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultPageSize
+	case p.Limit > MaxPageSize:
+		return MaxPageSize
+	}
+	return p.Limit
+}
+
+// ListBooks lists books by code after the cursor.
+func (s *Store) ListBooks(ctx context.Context, p Page) ([]Book, string, error) {
+	rows, err := s.db.Query(ctx, `SELECT code, name, base_currency, coalesce(retained_earnings_account, ''), created_at
+		FROM ledger_books WHERE code > $1 ORDER BY code LIMIT $2`, p.Cursor, p.limit()+1)
+	if err != nil {
+		return nil, "", err
+	}
+	books, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Book, error) {
+		var b Book
+		err := r.Scan(&b.Code, &b.Name, &b.BaseCurrency, &b.RetainedEarningsAccount, &b.CreatedAt)
+		return b, err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(books) > p.limit() {
+		books = books[:p.limit()]
+		next = books[len(books)-1].Code
+	}
+	return books, next, nil
+}
+
+// AccountInput creates an account.
+type AccountInput struct {
+	Book        string      `json:"book"`
+	Code        string      `json:"code"`
+	Name        string      `json:"name"`
+	Type        AccountType `json:"type"`
+	Parent      string      `json:"parent,omitempty"`
+	Currency    string      `json:"currency,omitempty"`
+	BalanceRule BalanceRule `json:"balance_rule,omitempty"`
+}
+
+// CreateAccount adds an account to a book's chart.
+func (s *Store) CreateAccount(ctx context.Context, in AccountInput) (*Account, error) {
+	var v validationError
+	if in.Book == "" {
+		v.add("book", "is required")
+	}
+	if !ValidCode(in.Code) {
+		v.add("code", "%q is not a code: use letters, digits, '.', '_' or '-', at most %d", in.Code, maxCodeLen)
+	}
+	if in.Name == "" || len(in.Name) > maxTextLen {
+		v.add("name", "is required, at most %d characters", maxTextLen)
+	}
+	if !validType(in.Type) {
+		v.add("type", "%q is not one of asset, liability, equity, income, expense", in.Type)
+	}
+	if in.Currency != "" {
+		if _, ok := MinorUnits(in.Currency); !ok {
+			v.add("currency", "%q is not an ISO 4217 code this ledger knows", in.Currency)
+		}
+	}
+	if in.BalanceRule == "" {
+		in.BalanceRule = EitherSide
+	}
+	if in.BalanceRule != EitherSide && in.BalanceRule != DebitSide && in.BalanceRule != CreditSide {
+		v.add("balance_rule", "%q is not one of either, debit, credit", in.BalanceRule)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var a Account
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		b, err := s.book(ctx, tx, in.Book)
+		if err != nil {
+			return err
+		}
+		var parentID *int64
+		if in.Parent != "" {
+			var pid int64
+			var ptype AccountType
+			err := tx.QueryRow(ctx, `SELECT id, type FROM ledger_accounts WHERE book_id = $1 AND code = $2`, b.ID, in.Parent).Scan(&pid, &ptype)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return &platform.Error{Kind: platform.KindInvalid, Code: "invalid_account",
+					Message: fmt.Sprintf("parent: account %s does not exist in book %s", in.Parent, in.Book),
+					Fields:  []platform.FieldError{{Field: "parent", Message: "account " + in.Parent + " does not exist"}}}
+			}
+			if err != nil {
+				return err
+			}
+			if ptype != in.Type {
+				return &platform.Error{Kind: platform.KindInvalid, Code: "invalid_account",
+					Message: fmt.Sprintf("parent: account %s is %s; a child must have its parent's type (%s given)", in.Parent, ptype, in.Type),
+					Fields:  []platform.FieldError{{Field: "parent", Message: "type differs from the parent's"}}}
+			}
+			parentID = &pid
+		}
+		var ccy *string
+		if in.Currency != "" {
+			ccy = &in.Currency
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO ledger_accounts (book_id, code, name, type, parent_id, currency, balance_rule)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING status, created_at`,
+			b.ID, in.Code, in.Name, in.Type, parentID, ccy, in.BalanceRule).Scan(&a.Status, &a.CreatedAt)
+		if pgCode(err) == "23505" {
+			return platform.E(platform.KindConflict, "account_exists", "account %s already exists in book %s", in.Code, in.Book)
+		}
+		if err != nil {
+			return err
+		}
+		a.Book, a.Code, a.Name, a.Type, a.Parent, a.Currency, a.BalanceRule = in.Book, in.Code, in.Name, in.Type, in.Parent, in.Currency, in.BalanceRule
+		_, err = queueEvent(ctx, tx, in.Book, "ledger.account", in.Book+"/"+in.Code, "codexion.ledger.account.created.v1", a)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+func validType(t AccountType) bool {
+	for _, x := range AccountTypes {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// ListAccounts lists a book's accounts by code after the cursor.
+func (s *Store) ListAccounts(ctx context.Context, book string, p Page) ([]Account, string, error) {
+	b, err := s.book(ctx, s.db, book)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.db.Query(ctx, `SELECT a.code, a.name, a.type, coalesce(p.code, ''), coalesce(a.currency, ''), a.status, a.balance_rule, a.created_at
+		FROM ledger_accounts a LEFT JOIN ledger_accounts p ON p.id = a.parent_id
+		WHERE a.book_id = $1 AND a.code > $2 ORDER BY a.code LIMIT $3`, b.ID, p.Cursor, p.limit()+1)
+	if err != nil {
+		return nil, "", err
+	}
+	accs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Account, error) {
+		a := Account{Book: book}
+		err := r.Scan(&a.Code, &a.Name, &a.Type, &a.Parent, &a.Currency, &a.Status, &a.BalanceRule, &a.CreatedAt)
+		return a, err
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(accs) > p.limit() {
+		accs = accs[:p.limit()]
+		next = accs[len(accs)-1].Code
+	}
+	return accs, next, nil
+}
+
+// GetAccount returns an account with its balances as of asOf (today when zero) and the
+// roll-up over its subtree in the book currency.
+func (s *Store) GetAccount(ctx context.Context, book, code string, asOf time.Time) (*Account, error) {
+	b, err := s.book(ctx, s.db, book)
+	if err != nil {
+		return nil, err
+	}
+	a := Account{Book: book}
+	var id int64
+	err = s.db.QueryRow(ctx, `SELECT a.id, a.code, a.name, a.type, coalesce(p.code, ''), coalesce(a.currency, ''), a.status, a.balance_rule, a.created_at
+		FROM ledger_accounts a LEFT JOIN ledger_accounts p ON p.id = a.parent_id WHERE a.book_id = $1 AND a.code = $2`, b.ID, code).
+		Scan(&id, &a.Code, &a.Name, &a.Type, &a.Parent, &a.Currency, &a.Status, &a.BalanceRule, &a.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, platform.E(platform.KindNotFound, "account_not_found", "account %s does not exist in book %s", code, book)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rows pgx.Rows
+	if asOf.IsZero() {
+		rows, err = s.db.Query(ctx, `SELECT currency, debit::text, credit::text, (debit - credit)::text, (book_debit - book_credit)::text
+			FROM ledger_balances WHERE account_id = $1 ORDER BY currency`, id)
+	} else {
+		rows, err = s.db.Query(ctx, `SELECT currency, sum(greatest(amount, 0))::text, sum(greatest(-amount, 0))::text, sum(amount)::text, sum(book_amount)::text
+			FROM ledger_lines WHERE account_id = $1 AND posting_date <= $2 GROUP BY currency ORDER BY currency`, id, asOf)
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.Balances, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Balance, error) {
+		var bal Balance
+		err := r.Scan(&bal.Currency, &bal.Debit, &bal.Credit, &bal.Balance, &bal.BookBalance)
+		return bal, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range a.Balances {
+		fixBalance(&a.Balances[i], a.Balances[i].Currency, b.Currency)
+		if !asOf.IsZero() {
+			a.Balances[i].AsOf = asOf.Format(DateLayout)
+		}
+	}
+	var dateFilter any
+	if !asOf.IsZero() {
+		dateFilter = asOf
+	}
+	roll := Balance{Currency: b.Currency}
+	err = s.db.QueryRow(ctx, `WITH RECURSIVE tree AS (
+			SELECT id FROM ledger_accounts WHERE id = $1
+			UNION ALL SELECT c.id FROM ledger_accounts c JOIN tree t ON c.parent_id = t.id)
+		SELECT coalesce(sum(greatest(l.book_amount, 0)), 0)::text, coalesce(sum(greatest(-l.book_amount, 0)), 0)::text, coalesce(sum(l.book_amount), 0)::text
+		FROM ledger_lines l WHERE l.account_id IN (SELECT id FROM tree) AND ($2::date IS NULL OR l.posting_date <= $2::date)`, id, dateFilter).
+		Scan(&roll.Debit, &roll.Credit, &roll.Balance)
+	if err != nil {
+		return nil, err
+	}
+	roll.BookBalance = roll.Balance
+	fixBalance(&roll, b.Currency, b.Currency)
+	a.Rollup = &roll
+	return &a, nil
+}
+
+// fixBalance renders a balance's amounts with the currency's minor units.
+func fixBalance(b *Balance, ccy, bookCcy string) {
+	for _, p := range []*string{&b.Debit, &b.Credit, &b.Balance} {
+		*p = formatText(*p, ccy)
+	}
+	b.BookBalance = formatText(b.BookBalance, bookCcy)
+}
+
+func formatText(s, ccy string) string {
+	d, err := ParseAmount(s)
+	if err != nil {
+		return s
+	}
+	return FormatAmount(d, ccy)
+}

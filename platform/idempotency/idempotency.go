@@ -1,0 +1,112 @@
+// Package idempotency makes retried writes safe. A write that carries an Idempotency-Key
+// claims the key inside its own database transaction and stores its response there too,
+// so the key and the effect commit or roll back together: a retry with the same key and
+// the same request gets the first response again, and with a different request gets 409.
+package idempotency
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/http"
+	"unicode"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/codexion/codexion/platform"
+	"github.com/codexion/codexion/platform/postgres"
+)
+
+// Header is the request header that carries the key; ReplayedHeader marks a replay.
+const (
+	Header         = "Idempotency-Key"
+	ReplayedHeader = "Idempotency-Replayed"
+	maxKeyLen      = 255
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations is the idempotency table's migration source.
+func Migrations() postgres.Source {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return postgres.Source{Name: "idempotency", FS: sub}
+}
+
+// Key is a validated idempotency key with the hash of the request it came with.
+type Key struct {
+	Scope string
+	Value string
+	Hash  [32]byte
+}
+
+// FromRequest reads the key header. ok is false when there is none; a malformed key is
+// an error. body is the request's canonical bytes, hashed to tell a retry from misuse.
+func FromRequest(r *http.Request, scope string, body []byte) (Key, bool, error) {
+	v := r.Header.Get(Header)
+	if v == "" {
+		return Key{}, false, nil
+	}
+	if len(v) > maxKeyLen {
+		return Key{}, false, platform.Invalid("%s is longer than %d characters", Header, maxKeyLen)
+	}
+	for _, c := range v {
+		if c > unicode.MaxASCII || !unicode.IsPrint(c) {
+			return Key{}, false, platform.Invalid("%s must be printable ASCII", Header)
+		}
+	}
+	return Key{Scope: scope, Value: v, Hash: sha256.Sum256(body)}, true, nil
+}
+
+// Stored is an earlier response to replay.
+type Stored struct {
+	Status   int
+	Response json.RawMessage
+}
+
+// Claim takes the key inside tx. If an earlier request committed it, Claim returns its
+// response (for the same request) or a Conflict (for a different one). If a concurrent
+// request holds it, Claim waits for that transaction to end, so two retries racing each
+// other still apply once.
+func Claim(ctx context.Context, tx pgx.Tx, k Key) (*Stored, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO codexion_idempotency (scope, key, request_hash, status, response)
+		VALUES ($1, $2, $3, 0, 'null') ON CONFLICT (scope, key) DO NOTHING`, k.Scope, k.Value, k.Hash[:])
+	if err != nil {
+		return nil, err
+	}
+	if tag.RowsAffected() == 1 {
+		return nil, nil
+	}
+	var (
+		hash []byte
+		s    Stored
+	)
+	err = tx.QueryRow(ctx, `SELECT request_hash, status, response FROM codexion_idempotency WHERE scope = $1 AND key = $2`,
+		k.Scope, k.Value).Scan(&hash, &s.Status, &s.Response)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, platform.E(platform.KindConflict, "idempotency_key_in_flight",
+			"a request with %s %q is being processed; retry shortly", Header, k.Value)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if string(hash) != string(k.Hash[:]) {
+		return nil, platform.E(platform.KindConflict, "idempotency_key_reused",
+			"%s %q was already used with a different request body; use a new key for a new request", Header, k.Value)
+	}
+	return &s, nil
+}
+
+// Save records the response for a claimed key; it commits with tx.
+func Save(ctx context.Context, tx pgx.Tx, k Key, status int, response any) error {
+	body, err := json.Marshal(response)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE codexion_idempotency SET status = $3, response = $4 WHERE scope = $1 AND key = $2`,
+		k.Scope, k.Value, status, body)
+	return err
+}
