@@ -14,10 +14,14 @@ import (
 
 	"github.com/codexion/codexion/connectors/kafka"
 	"github.com/codexion/codexion/connectors/objectstore"
+	"github.com/codexion/codexion/connectors/outbox"
+	"github.com/codexion/codexion/ledger"
+	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/config"
 	"github.com/codexion/codexion/platform/health"
 	"github.com/codexion/codexion/platform/httpx"
+	"github.com/codexion/codexion/platform/idempotency"
 	"github.com/codexion/codexion/platform/lifecycle"
 	"github.com/codexion/codexion/platform/postgres"
 	"github.com/codexion/codexion/platform/telemetry"
@@ -46,6 +50,7 @@ type App struct {
 	Checks   *health.Checks
 
 	DB       *postgres.Pool
+	Ledger   *ledger.Store
 	Temporal *workflows.Client
 	Objects  *objectstore.Store
 	Server   *httpx.Server
@@ -55,7 +60,7 @@ type App struct {
 
 // Migrations lists every domain's migrations, in the order they apply.
 func Migrations() []postgres.Source {
-	return nil
+	return []postgres.Source{idempotency.Migrations(), outbox.Migrations(), ledger.Migrations()}
 }
 
 // New builds the parts for mode from cfg. Nothing starts until Start.
@@ -110,12 +115,17 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 	// The start order, declared once. Stop runs it backwards.
 	a.group.Add(tracing)
 	if mode != ModeWorker {
-		a.DB = postgres.NewPool(cfg.Database.URL, cfg.Database.MaxConns)
+		if a.DB, err = postgres.NewPool(cfg.Database.URL, cfg.Database.MaxConns); err != nil {
+			return nil, err
+		}
 		a.group.Add(a.DB)
 		a.Checks.Add("postgres", a.DB.Check)
 		if mode == ModeDev {
 			a.group.Add(lifecycle.Func{ComponentName: "migrations", OnStart: a.migrate})
+		} else {
+			a.group.Add(lifecycle.Func{ComponentName: "schema-check", OnStart: a.checkSchema})
 		}
+		a.Ledger = ledger.NewStore(a.DB.Pool)
 		brokers := kafka.Cluster{Brokers: cfg.Kafka.Brokers}
 		a.Checks.Add("kafka", brokers.Check)
 		objects, err := objectstore.Open(objectstore.Options{
@@ -137,6 +147,7 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 
 	if mode != ModeWorker {
 		a.apiRoutes()
+		ledger.NewHandler(a.Ledger, log).Routes(a.Router)
 	}
 	for _, fn := range extra {
 		fn(a)
@@ -155,6 +166,21 @@ func (a *App) migrate(ctx context.Context) error {
 	}
 	for _, m := range applied {
 		a.Log.Info("migration applied", "source", m.Source, "version", m.Version, "name", m.Name)
+	}
+	return nil
+}
+
+// checkSchema refuses to serve a database with pending migrations.
+func (a *App) checkSchema(ctx context.Context) error {
+	st, err := postgres.List(ctx, a.DB.Pool, Migrations())
+	if err != nil {
+		return err
+	}
+	for _, m := range st {
+		if m.AppliedAt == nil {
+			return platform.E(platform.KindUnavailable, "schema_outdated",
+				"database is missing migration %s %04d_%s; run `codexion migrate up` first", m.Source, m.Version, m.Name)
+		}
 	}
 	return nil
 }

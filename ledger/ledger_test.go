@@ -15,7 +15,10 @@ import (
 // newStore gives a test its own migrated database.
 func newStore(t testing.TB) (*Store, *postgres.Pool) {
 	t.Helper()
-	db := postgres.NewPool(pgtest.New(t), 32)
+	db, err := postgres.NewPool(pgtest.New(t), 32)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	if err := db.Start(ctx); err != nil {
 		t.Fatal(err)

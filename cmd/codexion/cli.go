@@ -173,7 +173,10 @@ func (c *cli) migrateCmd() *cobra.Command {
 			if l.Config.Database.URL == "" {
 				return platform.Invalid("database.url is required: set CODEXION_DATABASE_URL")
 			}
-			db := postgres.NewPool(l.Config.Database.URL, 2)
+			db, err := postgres.NewPool(l.Config.Database.URL, 2)
+			if err != nil {
+				return err
+			}
 			if err := db.Start(cmd.Context()); err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,11 +92,40 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // DecodeJSON reads one JSON object from r's body into v. Unknown fields, trailing data,
 // an empty body and a body past its bound are each an error saying what to fix.
 func DecodeJSON(r *http.Request, v any) error {
+	if err := checkContentType(r); err != nil {
+		return err
+	}
+	return decode(r.Body, v)
+}
+
+// ReadJSONBody reads the whole body (within the server's bound) for callers that need
+// its bytes too, e.g. to hash them for an idempotency key; decode it with DecodeJSONBytes.
+func ReadJSONBody(r *http.Request) ([]byte, error) {
+	if err := checkContentType(r); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, decodeError(err)
+	}
+	return data, nil
+}
+
+// DecodeJSONBytes is DecodeJSON over bytes already read.
+func DecodeJSONBytes(data []byte, v any) error {
+	return decode(bytes.NewReader(data), v)
+}
+
+func checkContentType(r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return platform.E(platform.KindInvalid, "unsupported_media_type",
 			"Content-Type is %q; send application/json", ct)
 	}
-	dec := json.NewDecoder(r.Body)
+	return nil
+}
+
+func decode(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
@@ -131,7 +161,9 @@ func decodeError(err error) error {
 		return platform.Invalid("body is cut short: the JSON is incomplete")
 	case errors.As(err, &typ):
 		if typ.Field != "" {
-			return platform.Invalid("field %q must be a %s, not a JSON %s", typ.Field, typ.Type, typ.Value)
+			e := platform.Invalid("field %q must be a %s, not a JSON %s", typ.Field, typ.Type, typ.Value)
+			e.Fields = []platform.FieldError{{Field: typ.Field, Message: fmt.Sprintf("must be a %s, not a JSON %s", typ.Type, typ.Value)}}
+			return e
 		}
 		return platform.Invalid("body must be a JSON %s, not a JSON %s", typ.Type, typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

@@ -11,51 +11,45 @@ import (
 	"github.com/codexion/codexion/platform"
 )
 
-// Pool is the pgx pool as a lifecycle component.
+// Pool is the pgx pool as a lifecycle component. The pool exists from construction (it
+// connects lazily), so parts built before start can hold it; Start checks the server.
 type Pool struct {
-	url      string
-	maxConns int32
+	host string
+	port uint16
 	*pgxpool.Pool
 }
 
-// NewPool returns a pool that connects when started.
-func NewPool(url string, maxConns int32) *Pool {
-	return &Pool{url: url, maxConns: maxConns}
+// NewPool parses url and builds the pool without connecting.
+func NewPool(url string, maxConns int32) (*Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, platform.Invalid("database.url: %v", err)
+	}
+	cfg.MaxConns = maxConns
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return &Pool{host: cfg.ConnConfig.Host, port: cfg.ConnConfig.Port, Pool: pool}, nil
 }
 
 func (p *Pool) Name() string { return "postgres" }
 
-// Start connects and pings, so a wrong URL or a down server fails start.
+// Start pings, so a wrong URL or a down server fails start.
 func (p *Pool) Start(ctx context.Context) error {
-	cfg, err := pgxpool.ParseConfig(p.url)
-	if err != nil {
-		return platform.Invalid("database.url: %v", err)
+	if err := p.Ping(ctx); err != nil {
+		return platform.Unavailable(err, "postgres at %s:%d does not answer", p.host, p.port)
 	}
-	cfg.MaxConns = p.maxConns
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return platform.Unavailable(err, "postgres at %s:%d does not answer", cfg.ConnConfig.Host, cfg.ConnConfig.Port)
-	}
-	p.Pool = pool
 	return nil
 }
 
 func (p *Pool) Stop(context.Context) error {
-	if p.Pool != nil {
-		p.Close()
-	}
+	p.Close()
 	return nil
 }
 
 // Check is the readiness check: one round trip.
 func (p *Pool) Check(ctx context.Context) error {
-	if p.Pool == nil {
-		return fmt.Errorf("not connected")
-	}
 	var one int
 	return p.QueryRow(ctx, "SELECT 1").Scan(&one)
 }

@@ -11,7 +11,10 @@ import (
 
 func startPool(t *testing.T) *Pool {
 	t.Helper()
-	p := NewPool(pgtest.New(t), 4)
+	p, err := NewPool(pgtest.New(t), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := p.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -89,8 +92,11 @@ func TestLoadRejectsGapsAndBadNames(t *testing.T) {
 }
 
 func TestStartFailsClearlyWhenServerIsDown(t *testing.T) {
-	p := NewPool("postgres://u:p@127.0.0.1:1/db?connect_timeout=2", 1)
-	err := p.Start(context.Background())
+	p, err := NewPool("postgres://u:p@127.0.0.1:1/db?connect_timeout=2", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "postgres at 127.0.0.1:1 does not answer") {
 		t.Fatalf("err = %v", err)
 	}

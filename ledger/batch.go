@@ -1,0 +1,153 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/codexion/codexion/platform"
+	"github.com/codexion/codexion/platform/idempotency"
+)
+
+// MaxBatchEntries bounds one batch request.
+const MaxBatchEntries = 1000
+
+// BatchInput is a list of entries posted together. Atomic: all or none; otherwise each
+// entry succeeds or fails on its own and the result says which.
+type BatchInput struct {
+	Atomic  bool         `json:"atomic"`
+	Entries []EntryInput `json:"entries"`
+}
+
+// BatchItem is one entry's outcome.
+type BatchItem struct {
+	Index int         `json:"index"`
+	Entry *Entry      `json:"entry,omitempty"`
+	Error *BatchError `json:"error,omitempty"`
+}
+
+// BatchError is a failed entry's problem.
+type BatchError struct {
+	Code   string                `json:"code"`
+	Detail string                `json:"detail"`
+	Errors []platform.FieldError `json:"errors,omitempty"`
+}
+
+// BatchResult lists every entry's outcome in input order.
+type BatchResult struct {
+	Atomic   bool        `json:"atomic"`
+	Posted   int         `json:"posted"`
+	Failed   int         `json:"failed"`
+	Results  []BatchItem `json:"results"`
+	Replayed bool        `json:"-"`
+}
+
+// PostBatch posts up to MaxBatchEntries entries in one transaction; in the non-atomic
+// mode each entry runs under its own savepoint, so a bad entry rolls back alone.
+func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key *idempotency.Key) (*BatchResult, error) {
+	switch n := len(in.Entries); {
+	case n == 0:
+		return nil, platform.Invalid("entries: is empty; send 1 to %d entries", MaxBatchEntries)
+	case n > MaxBatchEntries:
+		return nil, platform.Invalid("entries: has %d entries; at most %d per batch", n, MaxBatchEntries)
+	}
+	parsed := make([]*parsedEntry, len(in.Entries))
+	res := &BatchResult{Atomic: in.Atomic, Results: make([]BatchItem, len(in.Entries))}
+	for i, e := range in.Entries {
+		p, err := parse(e)
+		if err != nil {
+			if in.Atomic {
+				return nil, prefixed(err, i)
+			}
+			res.Results[i] = BatchItem{Index: i, Error: batchError(err)}
+			continue
+		}
+		parsed[i] = p
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if key != nil {
+			stored, err := idempotency.Claim(ctx, tx, *key)
+			if err != nil {
+				return err
+			}
+			if stored != nil {
+				if err := json.Unmarshal(stored.Response, res); err != nil {
+					return err
+				}
+				res.Replayed = true
+				return nil
+			}
+		}
+		res.Posted, res.Failed = 0, 0
+		for i, p := range parsed {
+			if p == nil {
+				res.Failed++
+				continue
+			}
+			if in.Atomic {
+				e, err := s.post(ctx, tx, p, actor, postOptions{kind: "standard"})
+				if err != nil {
+					return prefixed(err, i)
+				}
+				res.Results[i] = BatchItem{Index: i, Entry: e}
+				res.Posted++
+				continue
+			}
+			sp, err := tx.Begin(ctx) // a savepoint
+			if err != nil {
+				return err
+			}
+			e, err := s.post(ctx, sp, p, actor, postOptions{kind: "standard"})
+			if err != nil {
+				if rbErr := sp.Rollback(ctx); rbErr != nil {
+					return rbErr
+				}
+				if platform.KindOf(err) == platform.KindInternal || retryable(err) {
+					return err // a database failure, not a bad entry: retry or fail the batch
+				}
+				res.Results[i] = BatchItem{Index: i, Error: batchError(err)}
+				res.Failed++
+				continue
+			}
+			if err := sp.Commit(ctx); err != nil {
+				return err
+			}
+			res.Results[i] = BatchItem{Index: i, Entry: e}
+			res.Posted++
+		}
+		if key != nil {
+			return idempotency.Save(ctx, tx, *key, 200, res)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func batchError(err error) *BatchError {
+	var pe *platform.Error
+	if errors.As(err, &pe) {
+		return &BatchError{Code: pe.Code, Detail: pe.Message, Errors: pe.Fields}
+	}
+	return &BatchError{Code: "internal", Detail: err.Error()}
+}
+
+// prefixed names the failing entry in an atomic batch's error.
+func prefixed(err error, i int) error {
+	var pe *platform.Error
+	if !errors.As(err, &pe) {
+		return err
+	}
+	out := *pe
+	out.Message = fmt.Sprintf("entries[%d]: %s", i, pe.Message)
+	out.Fields = make([]platform.FieldError, len(pe.Fields))
+	for j, f := range pe.Fields {
+		out.Fields[j] = platform.FieldError{Field: fmt.Sprintf("entries[%d].%s", i, f.Field), Message: f.Message}
+	}
+	return &out
+}

@@ -1,0 +1,456 @@
+package ledger
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/codexion/codexion/platform"
+	"github.com/codexion/codexion/platform/auth"
+	"github.com/codexion/codexion/platform/httpx"
+	"github.com/codexion/codexion/platform/idempotency"
+)
+
+// Who may do what. Admin may do everything.
+var (
+	readers     = httpx.Roles(auth.RoleFinance, auth.RoleFinanceController, auth.RoleCompliance, auth.RoleAdmin)
+	posters     = httpx.Roles(auth.RoleFinance, auth.RoleFinanceController, auth.RoleAdmin)
+	controllers = httpx.Roles(auth.RoleFinanceController, auth.RoleAdmin)
+)
+
+// Handler serves the ledger API.
+type Handler struct {
+	store *Store
+	log   *slog.Logger
+}
+
+// NewHandler returns the ledger's HTTP handlers over store.
+func NewHandler(store *Store, log *slog.Logger) *Handler {
+	return &Handler{store: store, log: log}
+}
+
+// Routes registers every ledger route with its roles.
+func (h *Handler) Routes(r *httpx.Router) {
+	r.HandleFunc("POST /v1/ledger/books", controllers, h.createBook)
+	r.HandleFunc("GET /v1/ledger/books", readers, h.listBooks)
+	r.HandleFunc("POST /v1/ledger/accounts", controllers, h.createAccount)
+	r.HandleFunc("GET /v1/ledger/accounts", readers, h.listAccounts)
+	r.HandleFunc("GET /v1/ledger/accounts/{code}", readers, h.getAccount)
+	r.HandleFunc("POST /v1/ledger/entries", posters, h.postEntry)
+	r.HandleFunc("POST /v1/ledger/entries:batch", posters, h.postBatch)
+	r.HandleFunc("GET /v1/ledger/entries", readers, h.listEntries)
+	r.HandleFunc("GET /v1/ledger/entries/{id}", readers, h.getEntry)
+	r.HandleFunc("POST /v1/ledger/entries/{id}/reverse", controllers, h.reverse)
+	r.HandleFunc("POST /v1/ledger/rates", posters, h.putRate)
+	r.HandleFunc("GET /v1/ledger/trial-balance", readers, h.trialBalance)
+	r.HandleFunc("GET /v1/ledger/reports/balance-sheet", readers, h.balanceSheet)
+	r.HandleFunc("GET /v1/ledger/reports/income-statement", readers, h.incomeStatement)
+	r.HandleFunc("GET /v1/ledger/reports/general-ledger", readers, h.generalLedger)
+	r.HandleFunc("POST /v1/ledger/periods/{period}/close", controllers, h.closePeriod)
+	r.HandleFunc("POST /v1/ledger/periods/{period}/reopen", controllers, h.reopenPeriod)
+}
+
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	httpx.WriteError(w, r, h.log, err)
+}
+
+func actor(r *http.Request) string {
+	p, _ := auth.PrincipalFrom(r.Context())
+	return p.Subject
+}
+
+// readWrite reads a write's body and its idempotency key. The key covers the route
+// (with its path values) and the exact body bytes.
+func readWrite(r *http.Request, v any) (*idempotency.Key, error) {
+	body, err := httpx.ReadJSONBody(r)
+	if err != nil {
+		return nil, err
+	}
+	if v != nil && (len(body) > 0 || r.ContentLength != 0) {
+		if err := httpx.DecodeJSONBytes(body, v); err != nil {
+			return nil, err
+		}
+	}
+	scope := r.Pattern + " " + r.URL.Path + "?" + r.URL.RawQuery
+	k, ok, err := idempotency.FromRequest(r, scope, body)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &k, nil
+}
+
+func writeResult(w http.ResponseWriter, status int, replayed bool, v any) {
+	if replayed {
+		w.Header().Set(idempotency.ReplayedHeader, "true")
+	}
+	httpx.WriteJSON(w, status, v)
+}
+
+// List is a page of items.
+type List[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+func page(r *http.Request) (Page, error) {
+	q := r.URL.Query()
+	p := Page{Cursor: q.Get("cursor")}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return p, platform.Invalid("limit %q must be a whole number from 1 to %d", l, MaxPageSize)
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+func requireBook(r *http.Request) (string, error) {
+	b := r.URL.Query().Get("book")
+	if b == "" {
+		return "", platform.Invalid("query parameter book is required (e.g. ?book=acme)")
+	}
+	return b, nil
+}
+
+// dateParam reads a YYYY-MM-DD query parameter; def is used when it is absent.
+func dateParam(r *http.Request, name string, def time.Time) (time.Time, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.Parse(DateLayout, s)
+	if err != nil {
+		return time.Time{}, platform.Invalid("query parameter %s %q is not a date; write it as YYYY-MM-DD", name, s)
+	}
+	return d, nil
+}
+
+func today() time.Time {
+	now := time.Now().UTC()
+	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+func (h *Handler) createBook(w http.ResponseWriter, r *http.Request) {
+	var in BookInput
+	if _, err := readWrite(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	b, err := h.store.CreateBook(r.Context(), in)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/ledger/books?cursor=&book="+b.Code)
+	httpx.WriteJSON(w, http.StatusCreated, b)
+}
+
+func (h *Handler) listBooks(w http.ResponseWriter, r *http.Request) {
+	p, err := page(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	books, next, err := h.store.ListBooks(r.Context(), p)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, List[Book]{Items: books, NextCursor: next})
+}
+
+func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request) {
+	var in AccountInput
+	if _, err := readWrite(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a, err := h.store.CreateAccount(r.Context(), in)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/ledger/accounts/"+a.Code+"?book="+a.Book)
+	httpx.WriteJSON(w, http.StatusCreated, a)
+}
+
+func (h *Handler) listAccounts(w http.ResponseWriter, r *http.Request) {
+	book, err := requireBook(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p, err := page(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	accs, next, err := h.store.ListAccounts(r.Context(), book, p)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, List[Account]{Items: accs, NextCursor: next})
+}
+
+func (h *Handler) getAccount(w http.ResponseWriter, r *http.Request) {
+	book, err := requireBook(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	asOf, err := dateParam(r, "as_of", time.Time{})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a, err := h.store.GetAccount(r.Context(), book, r.PathValue("code"), asOf)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, a)
+}
+
+func (h *Handler) postEntry(w http.ResponseWriter, r *http.Request) {
+	var in EntryInput
+	key, err := readWrite(r, &in)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	res, err := h.store.Post(r.Context(), in, actor(r), key)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/ledger/entries/"+res.Entry.ID)
+	writeResult(w, http.StatusCreated, res.Replayed, res.Entry)
+}
+
+func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) {
+	var in BatchInput
+	key, err := readWrite(r, &in)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	res, err := h.store.PostBatch(r.Context(), in, actor(r), key)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if in.Atomic {
+		status = http.StatusCreated
+	}
+	writeResult(w, status, res.Replayed, res)
+}
+
+func (h *Handler) getEntry(w http.ResponseWriter, r *http.Request) {
+	e, err := h.store.GetEntry(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, e)
+}
+
+func (h *Handler) listEntries(w http.ResponseWriter, r *http.Request) {
+	book, err := requireBook(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p, err := page(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	f := EntryFilter{Book: book, Account: r.URL.Query().Get("account")}
+	if f.From, err = dateParam(r, "from", time.Time{}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if f.To, err = dateParam(r, "to", time.Time{}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	entries, next, err := h.store.ListEntries(r.Context(), f, p)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, List[Entry]{Items: entries, NextCursor: next})
+}
+
+func (h *Handler) reverse(w http.ResponseWriter, r *http.Request) {
+	var in ReverseInput
+	key, err := readWrite(r, &in)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	res, err := h.store.Reverse(r.Context(), r.PathValue("id"), in, actor(r), key)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/ledger/entries/"+res.Entry.ID)
+	writeResult(w, http.StatusCreated, res.Replayed, res.Entry)
+}
+
+func (h *Handler) putRate(w http.ResponseWriter, r *http.Request) {
+	var in RateInput
+	if _, err := readWrite(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	rate, err := h.store.PutRate(r.Context(), in)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, rate)
+}
+
+func (h *Handler) trialBalance(w http.ResponseWriter, r *http.Request) {
+	book, err := requireBook(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	asOf, err := dateParam(r, "as_of", today())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	tb, err := h.store.TrialBalance(r.Context(), book, asOf)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, tb)
+}
+
+func (h *Handler) balanceSheet(w http.ResponseWriter, r *http.Request) {
+	book, err := requireBook(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	asOf, err := dateParam(r, "as_of", today())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	bs, err := h.store.BalanceSheet(r.Context(), book, asOf)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, bs)
+}
+
+func (h *Handler) incomeStatement(w http.ResponseWriter, r *http.Request) {
+	book, err := requireBook(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	to, err := dateParam(r, "to", today())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	from, err := dateParam(r, "from", time.Date(to.Year(), 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	is, err := h.store.IncomeStatement(r.Context(), book, from, to)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, is)
+}
+
+func (h *Handler) generalLedger(w http.ResponseWriter, r *http.Request) {
+	book, err := requireBook(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	account := r.URL.Query().Get("account")
+	if account == "" {
+		h.fail(w, r, platform.Invalid("query parameter account is required"))
+		return
+	}
+	p, err := page(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	from, err := dateParam(r, "from", time.Time{})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	to, err := dateParam(r, "to", today())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	gl, err := h.store.GeneralLedger(r.Context(), book, account, from, to, p)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, gl)
+}
+
+func (h *Handler) closePeriod(w http.ResponseWriter, r *http.Request) {
+	book, err := requireBook(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	key, err := readWrite(r, nil)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p, err := h.store.ClosePeriod(r.Context(), book, r.PathValue("period"), actor(r), key)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, p)
+}
+
+// ReopenInput carries the reason for reopening a period.
+type ReopenInput struct {
+	Reason string `json:"reason"`
+}
+
+func (h *Handler) reopenPeriod(w http.ResponseWriter, r *http.Request) {
+	book, err := requireBook(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var in ReopenInput
+	if _, err := readWrite(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p, err := h.store.ReopenPeriod(r.Context(), book, r.PathValue("period"), in.Reason, actor(r))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, p)
+}
