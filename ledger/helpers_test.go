@@ -10,3 +10,11 @@ import (
 var zeroTime time.Time
 
 func asPlatform(err error, pe **platform.Error) bool { return errors.As(err, pe) }
+
+func mustDate(s string) time.Time {
+	d, err := time.Parse(DateLayout, s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
