@@ -14,6 +14,9 @@ import (
 
 	"github.com/codexion/codexion/app/devstack"
 	"github.com/codexion/codexion/deploy/dev"
+	"github.com/codexion/codexion/ledger/ledgerclient"
+	"github.com/codexion/codexion/ledger/sim"
+	"github.com/codexion/codexion/platform/apiclient"
 	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/config"
 	"github.com/codexion/codexion/platform/lifecycle"
@@ -156,6 +159,12 @@ func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, e
 	d.App = a
 
 	base := "http://" + a.Server.Addr()
+	if issuer != nil && cfg.Dev.DemoBook != "" {
+		if err := seedDemo(ctx, base, issuer, cfg.Dev.DemoBook, log); err != nil {
+			_ = d.Stop()
+			return nil, fmt.Errorf("demo book %s: %w", cfg.Dev.DemoBook, err)
+		}
+	}
 	ep.HTTP, ep.Readyz, ep.Metrics = base, base+"/readyz?verbose", base+"/metrics"
 	ep.Postgres = cfg.Database.URL
 	ep.Kafka = cfg.Kafka.Brokers
@@ -169,6 +178,34 @@ func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, e
 		return nil, err
 	}
 	return d, nil
+}
+
+// seedDemo gives a new dev stack something to look at: when the demo book does not exist
+// yet, it creates it from the sme chart and posts 90 simulated days through the API.
+func seedDemo(ctx context.Context, base string, issuer *auth.DevIssuer, book string, log *slog.Logger) error {
+	admin, err := issuer.Mint("dev-demo", []string{auth.RoleAdmin}, time.Hour)
+	if err != nil {
+		return err
+	}
+	cl := ledgerclient.New(apiclient.New(base, admin))
+	exists, err := cl.BookExists(ctx, book)
+	if err != nil || exists {
+		return err
+	}
+	began := time.Now()
+	if _, err := cl.InitBook(ctx, book, "Acme Ltd", "EUR", "sme"); err != nil {
+		return err
+	}
+	entries, err := sim.Generate(sim.Options{Book: book, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Days: 90, Seed: 1})
+	if err != nil {
+		return err
+	}
+	res, err := sim.Post(ctx, cl.Client, entries)
+	if err != nil {
+		return err
+	}
+	log.Info("demo book ready", "book", book, "entries", res.Posted, "anomalies", res.Anomalies, "took_ms", time.Since(began).Milliseconds())
+	return nil
 }
 
 // Stop stops the app, then the embedded services, each in reverse start order.

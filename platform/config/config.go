@@ -83,6 +83,7 @@ type Dev struct {
 	TemporalAddr   string `yaml:"temporal_addr" help:"address of the Temporal dev server"`
 	TemporalUIPort int    `yaml:"temporal_ui_port" help:"port of the Temporal dev server's UI; 0 runs it headless"`
 	S3Addr         string `yaml:"s3_addr" help:"address of the embedded S3-compatible server"`
+	DemoBook       string `yaml:"demo_book" help:"book that a new dev stack fills with 90 simulated days; empty for none"`
 	TemporalCLI    string `yaml:"temporal_cli" help:"path of an installed temporal CLI; default <data_dir>/bin/temporal, built when absent"`
 }
 
@@ -111,6 +112,7 @@ func Default() Config {
 			TemporalAddr:   "127.0.0.1:7233",
 			TemporalUIPort: 8233,
 			S3Addr:         "127.0.0.1:9000",
+			DemoBook:       "acme",
 		},
 	}
 }
