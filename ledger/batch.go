@@ -82,41 +82,37 @@ func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key 
 			}
 		}
 		res.Posted, res.Failed = 0, 0
+		var (
+			todo  []*parsedEntry
+			index []int
+			opts  []postOptions
+		)
 		for i, p := range parsed {
 			if p == nil {
 				res.Failed++
 				continue
 			}
-			if in.Atomic {
-				e, err := s.post(ctx, tx, p, actor, postOptions{kind: "standard"})
-				if err != nil {
-					return prefixed(err, i)
+			todo, index, opts = append(todo, p), append(index, i), append(opts, postOptions{kind: "standard"})
+		}
+		if len(todo) > 0 {
+			posted, errs, err := s.postMany(ctx, tx, todo, actor, opts, in.Atomic)
+			if err != nil {
+				for j, e := range errs {
+					if e != nil {
+						return prefixed(err, index[j])
+					}
 				}
-				res.Results[i] = BatchItem{Index: i, Entry: e}
+				return err
+			}
+			for j, i := range index {
+				if errs[j] != nil {
+					res.Results[i] = BatchItem{Index: i, Error: batchError(errs[j])}
+					res.Failed++
+					continue
+				}
+				res.Results[i] = BatchItem{Index: i, Entry: posted[j]}
 				res.Posted++
-				continue
 			}
-			sp, err := tx.Begin(ctx) // a savepoint
-			if err != nil {
-				return err
-			}
-			e, err := s.post(ctx, sp, p, actor, postOptions{kind: "standard"})
-			if err != nil {
-				if rbErr := sp.Rollback(ctx); rbErr != nil {
-					return rbErr
-				}
-				if platform.KindOf(err) == platform.KindInternal || retryable(err) {
-					return err // a database failure, not a bad entry: retry or fail the batch
-				}
-				res.Results[i] = BatchItem{Index: i, Error: batchError(err)}
-				res.Failed++
-				continue
-			}
-			if err := sp.Commit(ctx); err != nil {
-				return err
-			}
-			res.Results[i] = BatchItem{Index: i, Entry: e}
-			res.Posted++
 		}
 		if key != nil {
 			return idempotency.Save(ctx, tx, *key, 200, res)

@@ -17,19 +17,21 @@ import (
 
 	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/httpx"
+	"github.com/codexion/codexion/platform/postgres"
 )
 
 // api is the ledger behind the real platform chain, with real tokens.
 type api struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	tokens map[string]string
 	store  *Store
+	db     *postgres.Pool
 }
 
-func newAPI(t *testing.T, maxBody int64) *api {
+func newAPI(t testing.TB, maxBody int64) *api {
 	t.Helper()
-	store, _ := newStore(t)
+	store, db := newStore(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
@@ -47,7 +49,7 @@ func newAPI(t *testing.T, maxBody int64) *api {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &api{t: t, srv: srv, tokens: tokens, store: store}
+	return &api{t: t, srv: srv, tokens: tokens, store: store, db: db}
 }
 
 type response struct {

@@ -147,3 +147,36 @@ func TestBadEntriesWriteNothing(t *testing.T) {
 		t.Fatalf("%d rows written by rejected entries", n)
 	}
 }
+
+func TestBatchAtomicAndPerEntry(t *testing.T) {
+	s, db := newStore(t)
+	acme(t, s)
+	ctx := context.Background()
+	good := EntryInput{Book: "acme", PostingDate: "2026-02-01", Lines: []LineInput{dr("1200", "10.00"), cr("4000", "10.00")}}
+	bad := EntryInput{Book: "acme", PostingDate: "2026-02-01", Lines: []LineInput{dr("1200", "10.00"), cr("4000", "9.00")}}
+	rule := EntryInput{Book: "acme", PostingDate: "2026-02-01", Lines: []LineInput{dr("6000", "1.00"), cr("1000", "1.00")}}
+
+	_, err := s.PostBatch(ctx, BatchInput{Atomic: true, Entries: []EntryInput{good, good, rule}}, "t", nil)
+	if err == nil || !strings.Contains(err.Error(), "entries[2]: lines: account 1000 must keep a debit balance") {
+		t.Fatalf("atomic batch: %v", err)
+	}
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM ledger_entries`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("atomic failure wrote %d entries (%v)", n, err)
+	}
+	res, err := s.PostBatch(ctx, BatchInput{Entries: []EntryInput{good, bad, rule, good}}, "t", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Posted != 2 || res.Failed != 2 || res.Results[1].Error.Code != "entry_unbalanced" || res.Results[2].Error.Code != "balance_rule_violated" {
+		t.Fatalf("per-entry batch: %+v", res)
+	}
+	// Entry order matters for balance rules: cash funded first, then spent, is fine.
+	fund := EntryInput{Book: "acme", PostingDate: "2026-02-02", Lines: []LineInput{dr("1000", "5.00"), cr("3200", "5.00")}}
+	spend := EntryInput{Book: "acme", PostingDate: "2026-02-02", Lines: []LineInput{dr("6000", "5.00"), cr("1000", "5.00")}}
+	overspend := EntryInput{Book: "acme", PostingDate: "2026-02-02", Lines: []LineInput{dr("6000", "0.01"), cr("1000", "0.01")}}
+	res, err = s.PostBatch(ctx, BatchInput{Entries: []EntryInput{fund, spend, overspend}}, "t", nil)
+	if err != nil || res.Posted != 2 || res.Results[2].Error == nil {
+		t.Fatalf("ordered rules: %+v %v", res, err)
+	}
+}

@@ -56,3 +56,31 @@ func Queue(ctx context.Context, b *pgx.Batch, e Event) (uuid.UUID, error) {
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, e.AggregateType, e.AggregateID, e.Type, e.Source, payload, traceparent)
 	return id, nil
 }
+
+// QueueMany adds one insert of all events to batch b.
+func QueueMany(ctx context.Context, b *pgx.Batch, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	var traceparent *string
+	if tp := carrier.Get("traceparent"); tp != "" {
+		traceparent = &tp
+	}
+	n := len(events)
+	ids := make([]uuid.UUID, n)
+	aggTypes, aggIDs, types, sources, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, e := range events {
+		payload, err := json.Marshal(e.Payload)
+		if err != nil {
+			return fmt.Errorf("outbox payload of %s: %w", e.Type, err)
+		}
+		ids[i], aggTypes[i], aggIDs[i], types[i], sources[i], payloads[i] = NewID(), e.AggregateType, e.AggregateID, e.Type, e.Source, string(payload)
+	}
+	b.Queue(`INSERT INTO codexion_outbox (id, aggregate_type, aggregate_id, event_type, source, payload, traceparent)
+		SELECT t.id, t.at, t.ai, t.et, t.src, t.p::jsonb, $7
+		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS t(id, at, ai, et, src, p, o)
+		ORDER BY t.o`, ids, aggTypes, aggIDs, types, sources, payloads, traceparent)
+	return nil
+}

@@ -1,0 +1,501 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/codexion/codexion/connectors/outbox"
+	"github.com/codexion/codexion/platform"
+)
+
+// balanceKey names one balance row.
+type balanceKey struct {
+	account  int64
+	currency string
+}
+
+func (k balanceKey) less(o balanceKey) bool {
+	if k.account != o.account {
+		return k.account < o.account
+	}
+	return k.currency < o.currency
+}
+
+// rateRow is one recorded exchange rate.
+type rateRow struct {
+	date time.Time
+	rate Amount
+}
+
+// postMany validates and writes entries in a handful of statements, whatever their
+// number. It reads and locks what the checks depend on in one round trip, checks every
+// entry (balance rules in entry order, on locked balance rows), and writes the entries,
+// lines, balances and outbox rows in another. errs[i] is entry i's validation error; with
+// stopOnError the first one is returned as err and nothing is written. Locks follow the
+// global order: periods, accounts by id, balances by (account, currency).
+func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry, actor string, opts []postOptions, stopOnError bool) ([]*Entry, []error, error) {
+	n := len(entries)
+	out, errs := make([]*Entry, n), make([]error, n)
+	fail := func(i int, err error) error {
+		errs[i] = err
+		if stopOnError {
+			return err
+		}
+		return nil
+	}
+
+	// Books, from the cache after their first use.
+	books := make([]bookRef, n)
+	bookIDs := map[int64]bookRef{}
+	for i, p := range entries {
+		b, err := s.book(ctx, tx, p.Book)
+		if err != nil {
+			if platform.KindOf(err) != platform.KindNotFound {
+				return nil, nil, err
+			}
+			if err := fail(i, &platform.Error{Kind: platform.KindInvalid, Code: "invalid_entry", Message: "book: " + err.Error(),
+				Fields: []platform.FieldError{{Field: "book", Message: err.Error()}}}); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		books[i], bookIDs[b.ID] = b, b
+	}
+
+	// What the checks read, in one round trip.
+	var (
+		perBook, accBook []int64
+		perName, accCode []string
+		maxDate          time.Time
+		bookList         []int64
+	)
+	seenPer, seenAcc := map[[2]any]bool{}, map[[2]any]bool{}
+	for i, p := range entries {
+		if errs[i] != nil {
+			continue
+		}
+		b := books[i]
+		if k := [2]any{b.ID, period(p.date)}; !seenPer[k] {
+			seenPer[k] = true
+			perBook, perName = append(perBook, b.ID), append(perName, period(p.date))
+		}
+		for _, code := range p.accountCodes() {
+			if k := [2]any{b.ID, code}; !seenAcc[k] {
+				seenAcc[k] = true
+				accBook, accCode = append(accBook, b.ID), append(accCode, code)
+			}
+		}
+		if p.date.After(maxDate) {
+			maxDate = p.date
+		}
+	}
+	for id := range bookIDs {
+		bookList = append(bookList, id)
+	}
+	var reads pgx.Batch
+	reads.Queue(`INSERT INTO ledger_periods (book_id, period)
+		SELECT b, p FROM unnest($1::bigint[], $2::text[]) AS t(b, p) ORDER BY b, p ON CONFLICT DO NOTHING`, perBook, perName)
+	reads.Queue(`SELECT lp.book_id, lp.period, lp.status FROM ledger_periods lp
+		JOIN unnest($1::bigint[], $2::text[]) AS t(b, p) ON lp.book_id = t.b AND lp.period = t.p
+		ORDER BY lp.book_id, lp.period FOR SHARE OF lp`, perBook, perName)
+	reads.Queue(`SELECT a.id, a.book_id, a.code, a.type, coalesce(a.currency, ''), a.status, a.balance_rule FROM ledger_accounts a
+		JOIN unnest($1::bigint[], $2::text[]) AS t(b, c) ON a.book_id = t.b AND a.code = t.c
+		ORDER BY a.id FOR SHARE OF a`, accBook, accCode)
+	reads.Queue(`SELECT book_id, currency, effective_date, rate::text FROM ledger_rates
+		WHERE book_id = ANY($1) AND effective_date <= $2 ORDER BY book_id, currency, effective_date`, bookList, maxDate)
+	reads.Queue(`SELECT book_id, code FROM ledger_journals WHERE book_id = ANY($1)`, bookList)
+	// A batch locks every balance row of its accounts now, in (account, currency) order, so
+	// that it can apply its entries one after another and refuse exactly those that break
+	// a balance rule. A single entry locks its rows later, in the write itself, which keeps
+	// hot rows locked for less time; its rules are checked on the values the write returns.
+	// A row that does not exist yet counts as zero and is created by the write.
+	early := len(entries) > 1
+	if early {
+		reads.Queue(`SELECT b.account_id, b.currency, (b.debit - b.credit)::text FROM ledger_balances b
+		JOIN ledger_accounts a ON a.id = b.account_id
+		JOIN unnest($1::bigint[], $2::text[]) AS t(bk, c) ON a.book_id = t.bk AND a.code = t.c
+		ORDER BY b.account_id, b.currency FOR UPDATE OF b`, accBook, accCode)
+	}
+	reads.Queue(`SELECT now()`)
+	periods := map[[2]any]string{}
+	accounts := map[int64]map[string]accountRef{}
+	rates := map[[2]any][]rateRow{}
+	journals := map[[2]any]bool{}
+	current := map[balanceKey]Amount{}
+	var now time.Time
+	err := func() error {
+		br := tx.SendBatch(ctx, &reads)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		if err := scanAll(br, func(r pgx.Rows) error {
+			var (
+				b     int64
+				p, st string
+			)
+			if err := r.Scan(&b, &p, &st); err != nil {
+				return err
+			}
+			periods[[2]any{b, p}] = st
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := scanAll(br, func(r pgx.Rows) error {
+			var (
+				a accountRef
+				b int64
+			)
+			if err := r.Scan(&a.ID, &b, &a.Code, &a.Type, &a.Currency, &a.Status, &a.Rule); err != nil {
+				return err
+			}
+			if accounts[b] == nil {
+				accounts[b] = map[string]accountRef{}
+			}
+			accounts[b][a.Code] = a
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := scanAll(br, func(r pgx.Rows) error {
+			var (
+				b       int64
+				ccy, rt string
+				d       time.Time
+			)
+			if err := r.Scan(&b, &ccy, &d, &rt); err != nil {
+				return err
+			}
+			v, err := ParseAmount(rt)
+			if err != nil {
+				return err
+			}
+			rates[[2]any{b, ccy}] = append(rates[[2]any{b, ccy}], rateRow{d, v})
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := scanAll(br, func(r pgx.Rows) error {
+			var (
+				b    int64
+				code string
+			)
+			if err := r.Scan(&b, &code); err != nil {
+				return err
+			}
+			journals[[2]any{b, code}] = true
+			return nil
+		}); err != nil {
+			return err
+		}
+		if early {
+			if err := scanAll(br, func(r pgx.Rows) error {
+				var (
+					k   balanceKey
+					bal string
+				)
+				if err := r.Scan(&k.account, &k.currency, &bal); err != nil {
+					return err
+				}
+				v, err := ParseAmount(bal)
+				current[k] = v
+				return err
+			}); err != nil {
+				return err
+			}
+		}
+		return br.QueryRow().Scan(&now)
+	}()
+	if err != nil {
+		return nil, nil, err
+	}
+
+	// Check each entry on its own.
+	postings := make([]*posting, n)
+	for i, p := range entries {
+		if errs[i] != nil {
+			continue
+		}
+		b := books[i]
+		var v validationError
+		if !journals[[2]any{b.ID, p.Journal}] {
+			v.add("journal", "journal %q does not exist in book %s (general, sales, purchases and bank always do)", p.Journal, p.Book)
+		}
+		if periods[[2]any{b.ID, period(p.date)}] == "closed" && !opts[i].skipPeriodCheck {
+			v.add("posting_date", "period %s of book %s is closed; post in an open period or reopen it", period(p.date), p.Book)
+		}
+		if err := v.err(); err != nil {
+			if err := fail(i, err); err != nil {
+				return nil, errs, err
+			}
+			continue
+		}
+		pst, err := newPosting(p, b.Currency, accounts[b.ID], func(ccy string) (Amount, bool) {
+			rs := rates[[2]any{b.ID, ccy}]
+			j := sort.Search(len(rs), func(j int) bool { return rs[j].date.After(p.date) })
+			if j == 0 {
+				return Amount{}, false
+			}
+			return rs[j-1].rate, true
+		})
+		if err != nil {
+			if err := fail(i, err); err != nil {
+				return nil, errs, err
+			}
+			continue
+		}
+		postings[i] = pst
+	}
+
+	// Apply the entries in order to the balances read under lock, refusing any that would
+	// break an account's balance rule.
+	want := map[balanceKey]bool{}
+	for _, pst := range postings {
+		if pst == nil {
+			continue
+		}
+		for _, l := range pst.lines {
+			want[balanceKey{l.Account.ID, l.Currency}] = true
+		}
+	}
+	keys := make([]balanceKey, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b balanceKey) int {
+		if a.less(b) {
+			return -1
+		}
+		if b.less(a) {
+			return 1
+		}
+		return 0
+	})
+	for i, pst := range postings {
+		if pst == nil || !early {
+			continue
+		}
+		after := map[balanceKey]Amount{}
+		for _, l := range pst.lines {
+			k := balanceKey{l.Account.ID, l.Currency}
+			if _, ok := after[k]; !ok {
+				after[k] = current[k]
+			}
+			after[k] = after[k].Add(l.Amount)
+		}
+		if err := checkRules(pst, after); err != nil {
+			postings[i] = nil
+			if err := fail(i, err); err != nil {
+				return nil, errs, err
+			}
+			continue
+		}
+		for k, bal := range after {
+			current[k] = bal
+		}
+	}
+
+	// Write everything in one round trip.
+	var (
+		eID                                      []uuid.UUID
+		eBook                                    []int64
+		eDate                                    []time.Time
+		eJournal, eRef, eDesc, eMeta, eKind      []string
+		eRev                                     []*uuid.UUID
+		lEntry                                   []uuid.UUID
+		lNo                                      []int32
+		lBook, lAcc                              []int64
+		lDate                                    []time.Time
+		lCcy, lAmt, lRate, lBookAmt, lMemo, lDim []string
+		deltas                                   = map[balanceKey]*[5]Amount{} // debit, credit, book debit, book credit, lines
+		events                                   []outbox.Event
+	)
+	for i, pst := range postings {
+		if pst == nil {
+			continue
+		}
+		p, b := pst.in, books[i]
+		id := outbox.NewID()
+		meta := []byte(p.Metadata)
+		if len(meta) == 0 || string(meta) == "null" {
+			meta = []byte("{}")
+		}
+		e := &Entry{ID: id.String(), Book: p.Book, PostingDate: p.date.Format(DateLayout), Journal: p.Journal,
+			Reference: p.Reference, Description: p.Description, Metadata: json.RawMessage(meta),
+			Kind: opts[i].kind, CreatedBy: actor, CreatedAt: now}
+		if opts[i].reverses != nil {
+			e.Reverses = opts[i].reverses.String()
+		}
+		eID, eBook, eDate = append(eID, id), append(eBook, b.ID), append(eDate, p.date)
+		eJournal, eRef, eDesc = append(eJournal, p.Journal), append(eRef, p.Reference), append(eDesc, p.Description)
+		eMeta, eKind, eRev = append(eMeta, string(meta)), append(eKind, opts[i].kind), append(eRev, opts[i].reverses)
+		for _, l := range pst.lines {
+			dims := []byte("{}")
+			if l.Dimensions != nil {
+				dims, _ = json.Marshal(l.Dimensions)
+			}
+			lEntry, lNo, lBook, lAcc, lDate = append(lEntry, id), append(lNo, int32(l.LineNo)), append(lBook, b.ID), append(lAcc, l.Account.ID), append(lDate, p.date)
+			lCcy, lAmt, lRate, lBookAmt = append(lCcy, l.Currency), append(lAmt, l.Amount.String()), append(lRate, l.Rate.String()), append(lBookAmt, l.BookAmount.String())
+			lMemo, lDim = append(lMemo, l.Memo), append(lDim, string(dims))
+			k := balanceKey{l.Account.ID, l.Currency}
+			d := deltas[k]
+			if d == nil {
+				d = &[5]Amount{}
+				deltas[k] = d
+			}
+			if l.Amount.IsPositive() {
+				d[0], d[2] = d[0].Add(l.Amount), d[2].Add(l.BookAmount)
+			} else {
+				d[1], d[3] = d[1].Sub(l.Amount), d[3].Sub(l.BookAmount)
+			}
+			d[4] = d[4].Add(decimalOne)
+			line := Line{LineNo: l.LineNo, Account: l.Account.Code, Currency: l.Currency,
+				BookAmount: FormatAmount(l.BookAmount, b.Currency), Memo: l.Memo, Dimensions: l.Dimensions}
+			if l.Amount.IsPositive() {
+				line.Debit = FormatAmount(l.Amount, l.Currency)
+			} else {
+				line.Credit = FormatAmount(l.Amount.Neg(), l.Currency)
+			}
+			if l.Currency != b.Currency {
+				line.Rate = l.Rate.String()
+			}
+			e.Lines = append(e.Lines, line)
+		}
+		typ := EventEntryPosted
+		if opts[i].kind == "reversal" {
+			typ = EventEntryReversed
+		}
+		events = append(events, outbox.Event{AggregateType: "ledger.entry", AggregateID: e.ID, Type: typ, Source: source(p.Book), Payload: e})
+		out[i] = e
+	}
+	if len(eID) == 0 {
+		return out, errs, nil
+	}
+	bAcc, bCcy := make([]int64, 0, len(keys)), make([]string, 0, len(keys))
+	var bD, bC, bBD, bBC []string
+	var bN []int64
+	for _, k := range keys {
+		d := deltas[k]
+		if d == nil {
+			continue
+		}
+		bAcc, bCcy = append(bAcc, k.account), append(bCcy, k.currency)
+		bD, bC, bBD, bBC = append(bD, d[0].String()), append(bC, d[1].String()), append(bBD, d[2].String()), append(bBC, d[3].String())
+		bN = append(bN, d[4].IntPart())
+	}
+	var w pgx.Batch
+	w.Queue(`INSERT INTO ledger_entries (id, book_id, posting_date, journal, reference, description, metadata, reverses, kind, created_by, created_at)
+		SELECT t.id, t.b, t.d, t.j, t.r, t.de, t.m::jsonb, t.rev, t.k, $10, $11
+		FROM unnest($1::uuid[], $2::bigint[], $3::date[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[])
+		  AS t(id, b, d, j, r, de, m, rev, k)`, eID, eBook, eDate, eJournal, eRef, eDesc, eMeta, eRev, eKind, actor, now)
+	w.Queue(`INSERT INTO ledger_lines (entry_id, line_no, book_id, account_id, posting_date, currency, amount, rate, book_amount, memo, dimensions)
+		SELECT t.e, t.n, t.b, t.a, t.d, t.c, t.amt::numeric, t.rate::numeric, t.ba::numeric, t.memo, t.dims::jsonb
+		FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::date[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+		  AS t(e, n, b, a, d, c, amt, rate, ba, memo, dims)`, lEntry, lNo, lBook, lAcc, lDate, lCcy, lAmt, lRate, lBookAmt, lMemo, lDim)
+	w.Queue(`INSERT INTO ledger_balances AS b (account_id, currency, debit, credit, book_debit, book_credit, lines)
+		SELECT t.a, t.ccy, t.d::numeric, t.c::numeric, t.bd::numeric, t.bc::numeric, t.n
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) WITH ORDINALITY
+		  AS t(a, ccy, d, c, bd, bc, n, o)
+		ORDER BY t.o
+		ON CONFLICT (account_id, currency) DO UPDATE SET
+		  debit = b.debit + EXCLUDED.debit, credit = b.credit + EXCLUDED.credit,
+		  book_debit = b.book_debit + EXCLUDED.book_debit, book_credit = b.book_credit + EXCLUDED.book_credit,
+		  lines = b.lines + EXCLUDED.lines
+		RETURNING b.account_id, b.currency, (b.debit - b.credit)::text`, bAcc, bCcy, bD, bC, bBD, bBC, bN)
+	if err := outbox.QueueMany(ctx, &w, events); err != nil {
+		return nil, nil, err
+	}
+	after := map[balanceKey]Amount{}
+	err = func() error {
+		br := tx.SendBatch(ctx, &w)
+		defer br.Close()
+		for range 2 { // entries, lines
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		if err := scanAll(br, func(r pgx.Rows) error {
+			var (
+				k   balanceKey
+				bal string
+			)
+			if err := r.Scan(&k.account, &k.currency, &bal); err != nil {
+				return err
+			}
+			v, err := ParseAmount(bal)
+			after[k] = v
+			return err
+		}); err != nil {
+			return err
+		}
+		return br.Close()
+	}()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !early {
+		// The single entry's rows are locked now; check its rules on what it left.
+		for i, pst := range postings {
+			if pst == nil {
+				continue
+			}
+			if err := checkRules(pst, after); err != nil {
+				out[i] = nil
+				if err := fail(i, err); err != nil {
+					return nil, errs, err
+				}
+			}
+		}
+	}
+	return out, errs, nil
+}
+
+// checkRules reports the accounts whose balance rule the entry's resulting balances break.
+func checkRules(pst *posting, balances map[balanceKey]Amount) error {
+	var v validationError
+	seen := map[balanceKey]bool{}
+	for _, l := range pst.lines {
+		k := balanceKey{l.Account.ID, l.Currency}
+		bal, ok := balances[k]
+		if !ok || seen[k] {
+			continue
+		}
+		seen[k] = true
+		switch {
+		case l.Account.Rule == DebitSide && bal.IsNegative():
+			v.add("lines", "account %s must keep a debit balance; this entry would leave it at %s %s (credit)", l.Account.Code, FormatAmount(bal.Neg(), l.Currency), l.Currency)
+		case l.Account.Rule == CreditSide && bal.IsPositive():
+			v.add("lines", "account %s must keep a credit balance; this entry would leave it at %s %s (debit)", l.Account.Code, FormatAmount(bal, l.Currency), l.Currency)
+		}
+	}
+	err := v.err()
+	var pe *platform.Error
+	if errors.As(err, &pe) {
+		pe.Code = "balance_rule_violated"
+		return pe
+	}
+	return nil
+}
+
+// scanAll reads every row of the batch's next result.
+func scanAll(br pgx.BatchResults, fn func(pgx.Rows) error) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
