@@ -62,8 +62,12 @@ func (s *Store) ClosePeriod(ctx context.Context, book, per, actor string, key *i
 		if _, err := tx.Exec(ctx, `INSERT INTO ledger_periods (book_id, period) VALUES ($1, $2) ON CONFLICT DO NOTHING`, b.ID, per); err != nil {
 			return err
 		}
+		// The exclusive period lock waits for posts in flight (they hold it shared) and
+		// keeps new ones out until the close commits.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+periodLockKey+`) FROM (SELECT $1::bigint AS book_id, $2::text AS period) x`, b.ID, per); err != nil {
+			return err
+		}
 		var status string
-		// FOR UPDATE waits for posts in flight (they hold FOR SHARE) and blocks new ones.
 		if err := tx.QueryRow(ctx, `SELECT status FROM ledger_periods WHERE book_id = $1 AND period = $2 FOR UPDATE`, b.ID, per).Scan(&status); err != nil {
 			return err
 		}

@@ -37,6 +37,8 @@ type Store struct {
 
 	mu    sync.RWMutex
 	books map[string]bookRef // by code; books are never renamed or deleted
+
+	periods sync.Map // periodKey -> struct{}: period rows known to exist
 }
 
 type bookRef struct {
@@ -44,6 +46,7 @@ type bookRef struct {
 	Code             string
 	Currency         string
 	RetainedEarnings string
+	Journals         map[string]bool // journals are fixed when the book is created
 }
 
 // NewStore returns a store over db.
@@ -102,6 +105,18 @@ func (s *Store) book(ctx context.Context, q querier, code string) (bookRef, erro
 	}
 	if re != nil {
 		b.RetainedEarnings = *re
+	}
+	rows, err := q.Query(ctx, `SELECT code FROM ledger_journals WHERE book_id = $1`, b.ID)
+	if err != nil {
+		return bookRef{}, err
+	}
+	codes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return bookRef{}, err
+	}
+	b.Journals = map[string]bool{}
+	for _, c := range codes {
+		b.Journals[c] = true
 	}
 	s.mu.Lock()
 	s.books[code] = b

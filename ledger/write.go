@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -100,17 +101,31 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 		bookList = append(bookList, id)
 	}
 	var reads pgx.Batch
-	reads.Queue(`INSERT INTO ledger_periods (book_id, period)
-		SELECT b, p FROM unnest($1::bigint[], $2::text[]) AS t(b, p) ORDER BY b, p ON CONFLICT DO NOTHING`, perBook, perName)
+	// Period rows are created on first use and never deleted; the store remembers the ones
+	// it has seen committed, so most posts skip the insert.
+	var newBook []int64
+	var newPer []string
+	for i := range perBook {
+		if _, known := s.periods.Load(periodKey(perBook[i], perName[i])); !known {
+			newBook, newPer = append(newBook, perBook[i]), append(newPer, perName[i])
+		}
+	}
+	if len(newBook) > 0 {
+		reads.Queue(`INSERT INTO ledger_periods (book_id, period)
+			SELECT b, p FROM unnest($1::bigint[], $2::text[]) AS t(b, p) ORDER BY b, p ON CONFLICT DO NOTHING
+			RETURNING book_id, period`, newBook, newPer)
+	}
+	// A shared advisory lock per period keeps it open until we commit: closing takes the
+	// same lock exclusively. Advisory locks live in the lock manager, so unlike FOR SHARE
+	// they write nothing to the period row that every post in the month touches.
+	reads.Queue(`SELECT pg_advisory_xact_lock_shared(k) FROM (
+		SELECT DISTINCT `+periodLockKey+` AS k FROM unnest($1::bigint[], $2::text[]) AS t(book_id, period)) x ORDER BY k`, perBook, perName)
 	reads.Queue(`SELECT lp.book_id, lp.period, lp.status FROM ledger_periods lp
-		JOIN unnest($1::bigint[], $2::text[]) AS t(b, p) ON lp.book_id = t.b AND lp.period = t.p
-		ORDER BY lp.book_id, lp.period FOR SHARE OF lp`, perBook, perName)
+		JOIN unnest($1::bigint[], $2::text[]) AS t(b, p) ON lp.book_id = t.b AND lp.period = t.p`, perBook, perName)
 	reads.Queue(`SELECT a.id, a.book_id, a.code, a.type, coalesce(a.currency, ''), a.status, a.balance_rule FROM ledger_accounts a
-		JOIN unnest($1::bigint[], $2::text[]) AS t(b, c) ON a.book_id = t.b AND a.code = t.c
-		ORDER BY a.id FOR SHARE OF a`, accBook, accCode)
+		JOIN unnest($1::bigint[], $2::text[]) AS t(b, c) ON a.book_id = t.b AND a.code = t.c`, accBook, accCode)
 	reads.Queue(`SELECT book_id, currency, effective_date, rate::text FROM ledger_rates
 		WHERE book_id = ANY($1) AND effective_date <= $2 ORDER BY book_id, currency, effective_date`, bookList, maxDate)
-	reads.Queue(`SELECT book_id, code FROM ledger_journals WHERE book_id = ANY($1)`, bookList)
 	// A batch locks every balance row of its accounts now, in (account, currency) order, so
 	// that it can apply its entries one after another and refuse exactly those that break
 	// a balance rule. A single entry locks its rows later, in the write itself, which keeps
@@ -123,17 +138,30 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 		JOIN unnest($1::bigint[], $2::text[]) AS t(bk, c) ON a.book_id = t.bk AND a.code = t.c
 		ORDER BY b.account_id, b.currency FOR UPDATE OF b`, accBook, accCode)
 	}
-	reads.Queue(`SELECT now()`)
 	periods := map[[2]any]string{}
 	accounts := map[int64]map[string]accountRef{}
 	rates := map[[2]any][]rateRow{}
-	journals := map[[2]any]bool{}
+	inserted := map[string]bool{}
 	current := map[balanceKey]Amount{}
-	var now time.Time
 	err := func() error {
 		br := tx.SendBatch(ctx, &reads)
 		defer br.Close()
-		if _, err := br.Exec(); err != nil {
+		if len(newBook) > 0 {
+			if err := scanAll(br, func(r pgx.Rows) error {
+				var (
+					b int64
+					p string
+				)
+				if err := r.Scan(&b, &p); err != nil {
+					return err
+				}
+				inserted[periodKey(b, p)] = true
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		if _, err := br.Exec(); err != nil { // period locks
 			return err
 		}
 		if err := scanAll(br, func(r pgx.Rows) error {
@@ -145,6 +173,9 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 				return err
 			}
 			periods[[2]any{b, p}] = st
+			if !inserted[periodKey(b, p)] { // committed by someone before us: it stays
+				s.periods.Store(periodKey(b, p), struct{}{})
+			}
 			return nil
 		}); err != nil {
 			return err
@@ -183,19 +214,6 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 		}); err != nil {
 			return err
 		}
-		if err := scanAll(br, func(r pgx.Rows) error {
-			var (
-				b    int64
-				code string
-			)
-			if err := r.Scan(&b, &code); err != nil {
-				return err
-			}
-			journals[[2]any{b, code}] = true
-			return nil
-		}); err != nil {
-			return err
-		}
 		if early {
 			if err := scanAll(br, func(r pgx.Rows) error {
 				var (
@@ -212,8 +230,11 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 				return err
 			}
 		}
-		return br.QueryRow().Scan(&now)
+		return nil
 	}()
+	// created_at is the application's clock, at the database's microsecond precision, so
+	// the response and the outbox event carry exactly what is stored.
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -226,7 +247,7 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 		}
 		b := books[i]
 		var v validationError
-		if !journals[[2]any{b.ID, p.Journal}] {
+		if !b.Journals[p.Journal] {
 			v.add("journal", "journal %q does not exist in book %s (general, sales, purchases and bank always do)", p.Journal, p.Book)
 		}
 		if periods[[2]any{b.ID, period(p.date)}] == "closed" && !opts[i].skipPeriodCheck {
@@ -499,3 +520,9 @@ func scanAll(br pgx.BatchResults, fn func(pgx.Rows) error) error {
 	}
 	return rows.Err()
 }
+
+func periodKey(book int64, period string) string { return strconv.FormatInt(book, 10) + "/" + period }
+
+// periodLockKey is the advisory lock key of a period, in SQL over columns book_id and
+// period: the book in the high 32 bits, a hash of the month in the low.
+const periodLockKey = `(book_id::bigint << 32) | (hashtext(period)::bigint & 4294967295)`

@@ -84,9 +84,7 @@ func WriteProblem(w http.ResponseWriter, p Problem) {
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // DecodeJSON reads one JSON object from r's body into v. Unknown fields, trailing data,
