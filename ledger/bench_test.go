@@ -1,8 +1,7 @@
-package ledger
+package ledger_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -18,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/codexion/codexion/ledger"
 )
 
 // Load benchmarks run for a fixed time, not b.N iterations, and only when asked
@@ -42,7 +43,7 @@ func benchAPI(b *testing.B) (*api, string) {
 	for i := range benchAccts {
 		a.must(201, a.do("admin", "POST", "/v1/ledger/accounts", fmt.Sprintf(`{"book":"bench","code":"A%03d","name":"Account %d","type":"asset"}`, i, i)))
 	}
-	return a, a.tokens["finance"]
+	return a, a.Tokens["finance"]
 }
 
 // twoLine builds a balanced 2-line entry body.
@@ -167,19 +168,19 @@ func BenchmarkPostEntryVsPgbench(b *testing.B) {
 	var tps float64
 	var full loadResult
 	b.Run("baseline", func(b *testing.B) {
-		tps = pgbench(b, a.db.Config().ConnString(), loadClients, loadDuration)
+		tps = pgbench(b, a.DB.Config().ConnString(), loadClients, loadDuration)
 		b.ReportMetric(1e9/tps, "ns/op")
 		b.ReportMetric(tps, "tps")
 	})
 	b.Run("codexion", func(b *testing.B) {
-		full = drive(b, a.srv.URL, token, "/v1/ledger/entries", twoLine, loadClients, loadDuration, 0)
+		full = drive(b, a.URL, token, "/v1/ledger/entries", twoLine, loadClients, loadDuration, 0)
 		b.ReportMetric(1e9/full.perSecond(), "ns/op")
 		b.ReportMetric(full.perSecond(), "entries/s")
 		b.ReportMetric(float64(full.pct(0.50).Microseconds())/1000, "p50_ms")
 		b.ReportMetric(float64(full.pct(0.99).Microseconds())/1000, "p99_ms")
 	})
 	b.Run("codexion-half-rate", func(b *testing.B) {
-		half := drive(b, a.srv.URL, token, "/v1/ledger/entries", twoLine, loadClients, loadDuration, full.perSecond()/2)
+		half := drive(b, a.URL, token, "/v1/ledger/entries", twoLine, loadClients, loadDuration, full.perSecond()/2)
 		b.ReportMetric(half.perSecond(), "entries/s")
 		b.ReportMetric(float64(half.pct(0.50).Microseconds())/1000, "p50_ms")
 		b.ReportMetric(float64(half.pct(0.99).Microseconds())/1000, "p99_ms")
@@ -193,7 +194,7 @@ func BenchmarkBatchLines(b *testing.B) {
 	batch := func(rng *rand.Rand) []byte {
 		var buf bytes.Buffer
 		buf.WriteString(`{"atomic":true,"entries":[`)
-		for i := range MaxBatchEntries {
+		for i := range ledger.MaxBatchEntries {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
@@ -202,33 +203,9 @@ func BenchmarkBatchLines(b *testing.B) {
 		buf.WriteString(`]}`)
 		return buf.Bytes()
 	}
-	res := drive(b, a.srv.URL, token, "/v1/ledger/entries:batch", batch, batchClients(), loadDuration, 0)
-	b.ReportMetric(res.perSecond()*MaxBatchEntries*2, "lines/s")
+	res := drive(b, a.URL, token, "/v1/ledger/entries:batch", batch, batchClients(), loadDuration, 0)
+	b.ReportMetric(res.perSecond()*ledger.MaxBatchEntries*2, "lines/s")
 	b.ReportMetric(float64(res.pct(0.50).Milliseconds()), "p50_ms_per_batch")
-}
-
-// BenchmarkValidate measures the pure entry checks (no database).
-func BenchmarkValidate(b *testing.B) {
-	body := twoLine(rand.New(rand.NewPCG(1, 2)))
-	var in EntryInput
-	if err := json.Unmarshal(body, &in); err != nil {
-		b.Fatal(err)
-	}
-	accounts := map[string]accountRef{}
-	for i := range benchAccts {
-		code := fmt.Sprintf("A%03d", i)
-		accounts[code] = accountRef{ID: int64(i), Code: code, Type: Asset, Status: "active"}
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		p, err := parse(in)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := newPosting(p, "EUR", accounts, func(string) (Amount, bool) { return Amount{}, false }); err != nil {
-			b.Fatal(err)
-		}
-	}
 }
 
 func batchClients() int {

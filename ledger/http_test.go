@@ -1,55 +1,27 @@
-package ledger
+package ledger_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-
-	"github.com/codexion/codexion/platform/auth"
+	"github.com/codexion/codexion/ledger"
+	"github.com/codexion/codexion/ledger/ledgertest"
 	"github.com/codexion/codexion/platform/httpx"
-	"github.com/codexion/codexion/platform/postgres"
 )
 
 // api is the ledger behind the real platform chain, with real tokens.
 type api struct {
-	t      testing.TB
-	srv    *httptest.Server
-	tokens map[string]string
-	store  *Store
-	db     *postgres.Pool
+	t testing.TB
+	*ledgertest.Server
 }
 
 func newAPI(t testing.TB, maxBody int64) *api {
 	t.Helper()
-	store, db := newStore(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	iss, err := auth.LoadOrCreateDevIssuer(srv.URL, filepath.Join(t.TempDir(), "k.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := httpx.NewRouter(log, auth.Guard(auth.NewVerifier(auth.VerifierOptions{Issuer: srv.URL}), log))
-	iss.Routes(r, "/jwks")
-	NewHandler(store, log).Routes(r)
-	tp := sdktrace.NewTracerProvider()
-	mux.Handle("/", httpx.Chain(r, log, httpx.NewMetrics(prometheus.NewRegistry()), tp.Tracer("t"), propagation.TraceContext{}, maxBody))
-	tokens, err := iss.TokensByRole()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &api{t: t, srv: srv, tokens: tokens, store: store, db: db}
+	return &api{t: t, Server: ledgertest.Start(t, maxBody)}
 }
 
 type response struct {
@@ -76,10 +48,10 @@ func (a *api) do(role, method, path string, body any, headers ...string) respons
 		data, _ := json.Marshal(b)
 		rd = bytes.NewReader(data)
 	}
-	req, _ := http.NewRequest(method, a.srv.URL+path, rd)
+	req, _ := http.NewRequest(method, a.URL+path, rd)
 	req.Header.Set("Content-Type", "application/json")
 	if role != "" {
-		req.Header.Set("Authorization", "Bearer "+a.tokens[role])
+		req.Header.Set("Authorization", "Bearer "+a.Tokens[role])
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
@@ -123,18 +95,18 @@ func TestAPIPostReadReverseAndReports(t *testing.T) {
 	a := newAPI(t, 1<<20)
 	a.setupAcme()
 	r := a.must(201, a.do("finance", "POST", "/v1/ledger/entries", invoice))
-	var e Entry
+	var e ledger.Entry
 	r.decode(t, &e)
 	if r.header.Get("Location") != "/v1/ledger/entries/"+e.ID || e.CreatedBy != "dev-finance" {
 		t.Fatalf("location %q entry %+v", r.header.Get("Location"), e)
 	}
-	var got Entry
+	var got ledger.Entry
 	a.must(200, a.do("compliance", "GET", "/v1/ledger/entries/"+e.ID, nil)).decode(t, &got)
 	if got.Lines[0].Debit != "119.00" || got.Reference != "INV-1" {
 		t.Fatalf("got %+v", got)
 	}
 
-	var tb TrialBalance
+	var tb ledger.TrialBalance
 	a.must(200, a.do("finance", "GET", "/v1/ledger/trial-balance?book=acme&as_of=2026-01-31", nil)).decode(t, &tb)
 	if len(tb.Rows) != 3 || tb.Totals.Debit != "119.00" || tb.Totals.Credit != "119.00" || tb.Totals.Balance != "0.00" {
 		t.Fatalf("trial balance %+v", tb)
@@ -146,7 +118,7 @@ func TestAPIPostReadReverseAndReports(t *testing.T) {
 
 	// finance may not reverse; the controller may, once.
 	a.must(403, a.do("finance", "POST", "/v1/ledger/entries/"+e.ID+"/reverse", nil))
-	var rev Entry
+	var rev ledger.Entry
 	a.must(201, a.do("finance-controller", "POST", "/v1/ledger/entries/"+e.ID+"/reverse", `{"posting_date":"2026-02-01"}`)).decode(t, &rev)
 	if rev.Reverses != e.ID || rev.Kind != "reversal" || rev.Lines[0].Credit != "119.00" {
 		t.Fatalf("reversal %+v", rev)
@@ -160,7 +132,7 @@ func TestAPIPostReadReverseAndReports(t *testing.T) {
 		t.Fatalf("original not linked to its reversal: %+v", got)
 	}
 
-	var acc Account
+	var acc ledger.Account
 	a.must(200, a.do("finance", "GET", "/v1/ledger/accounts/1200?book=acme", nil)).decode(t, &acc)
 	if acc.Balances[0].Debit != "119.00" || acc.Balances[0].Credit != "119.00" || acc.Balances[0].Balance != "0.00" {
 		t.Fatalf("account after reversal %+v", acc.Balances)
@@ -170,7 +142,7 @@ func TestAPIPostReadReverseAndReports(t *testing.T) {
 		t.Fatalf("balance as of Jan 31: %+v", acc.Balances)
 	}
 
-	var list List[Entry]
+	var list ledger.List[ledger.Entry]
 	a.must(200, a.do("finance", "GET", "/v1/ledger/entries?book=acme&limit=1", nil)).decode(t, &list)
 	if len(list.Items) != 1 || list.NextCursor == "" {
 		t.Fatalf("page 1: %+v", list)
@@ -180,17 +152,17 @@ func TestAPIPostReadReverseAndReports(t *testing.T) {
 		t.Fatalf("page 2: %+v", list)
 	}
 
-	var is IncomeStatement
+	var is ledger.IncomeStatement
 	a.must(200, a.do("finance", "GET", "/v1/ledger/reports/income-statement?book=acme&from=2026-01-01&to=2026-01-31", nil)).decode(t, &is)
 	if is.NetIncome != "100.00" || is.Income.Total != "100.00" {
 		t.Fatalf("income statement %+v", is)
 	}
-	var bs BalanceSheet
+	var bs ledger.BalanceSheet
 	a.must(200, a.do("finance", "GET", "/v1/ledger/reports/balance-sheet?book=acme&as_of=2026-01-31", nil)).decode(t, &bs)
 	if !bs.Balanced || bs.Assets.Total != "119.00" || bs.TotalLiabEquity != "119.00" || bs.CurrentEarnings != "100.00" {
 		t.Fatalf("balance sheet %+v", bs)
 	}
-	var gl GeneralLedger
+	var gl ledger.GeneralLedger
 	a.must(200, a.do("finance", "GET", "/v1/ledger/reports/general-ledger?book=acme&account=1200&to=2026-12-31", nil)).decode(t, &gl)
 	if len(gl.Lines) != 2 || gl.Lines[0].Balance != "119.00" || gl.Lines[1].Balance != "0.00" {
 		t.Fatalf("general ledger %+v", gl)
@@ -205,7 +177,7 @@ func TestAPIIdempotency(t *testing.T) {
 	if again.header.Get("Idempotency-Replayed") != "true" || first.header.Get("Idempotency-Replayed") != "" {
 		t.Fatalf("replayed headers: first %q again %q", first.header.Get("Idempotency-Replayed"), again.header.Get("Idempotency-Replayed"))
 	}
-	var e1, e2 Entry
+	var e1, e2 ledger.Entry
 	first.decode(t, &e1)
 	again.decode(t, &e2)
 	if e1.ID != e2.ID {
@@ -216,7 +188,7 @@ func TestAPIIdempotency(t *testing.T) {
 	if !strings.Contains(string(r.body), "idempotency_key_reused") {
 		t.Fatalf("body %s", r.body)
 	}
-	var list List[Entry]
+	var list ledger.List[ledger.Entry]
 	a.must(200, a.do("finance", "GET", "/v1/ledger/entries?book=acme", nil)).decode(t, &list)
 	if len(list.Items) != 1 {
 		t.Fatalf("%d entries stored, want 1", len(list.Items))
@@ -247,7 +219,7 @@ func TestAPIBadInputIsProblemJSONAndWritesNothing(t *testing.T) {
 	}
 	a.must(403, a.do("compliance", "POST", "/v1/ledger/entries", invoice))
 	a.must(401, a.do("", "POST", "/v1/ledger/entries", invoice))
-	var list List[Entry]
+	var list ledger.List[ledger.Entry]
 	a.must(200, a.do("finance", "GET", "/v1/ledger/entries?book=acme", nil)).decode(t, &list)
 	if len(list.Items) != 0 {
 		t.Fatalf("%d entries stored by bad requests", len(list.Items))
@@ -262,7 +234,7 @@ func TestAPIPeriodsAndYearEnd(t *testing.T) {
 	a.must(201, a.do("finance", "POST", "/v1/ledger/entries", rent))
 
 	a.must(403, a.do("finance", "POST", "/v1/ledger/periods/2026-01/close?book=acme", nil))
-	var p Period
+	var p ledger.Period
 	a.must(200, a.do("finance-controller", "POST", "/v1/ledger/periods/2026-01/close?book=acme", nil)).decode(t, &p)
 	if p.Status != "closed" || p.ClosedBy != "dev-finance-controller" {
 		t.Fatalf("period %+v", p)
@@ -284,17 +256,17 @@ func TestAPIPeriodsAndYearEnd(t *testing.T) {
 	if p.ClosingEntry == "" {
 		t.Fatal("closing December posted no closing entry")
 	}
-	var re Account
+	var re ledger.Account
 	a.must(200, a.do("finance", "GET", "/v1/ledger/accounts/3200?book=acme", nil)).decode(t, &re)
 	if re.Balances[0].Balance != "-160.00" {
 		t.Fatalf("retained earnings %+v", re.Balances)
 	}
-	var bs BalanceSheet
+	var bs ledger.BalanceSheet
 	a.must(200, a.do("finance", "GET", "/v1/ledger/reports/balance-sheet?book=acme&as_of=2026-12-31", nil)).decode(t, &bs)
 	if !bs.Balanced || bs.CurrentEarnings != "0.00" || bs.Equity.Total != "160.00" {
 		t.Fatalf("balance sheet after year end %+v", bs)
 	}
-	var is IncomeStatement
+	var is ledger.IncomeStatement
 	a.must(200, a.do("finance", "GET", "/v1/ledger/reports/income-statement?book=acme&from=2026-01-01&to=2026-12-31", nil)).decode(t, &is)
 	if is.NetIncome != "160.00" {
 		t.Fatalf("income statement must ignore the closing entry: %+v", is)
@@ -311,7 +283,7 @@ func TestAPIForeignCurrencyWithRates(t *testing.T) {
 		t.Fatalf("%s", r.body)
 	}
 	a.must(201, a.do("finance", "POST", "/v1/ledger/rates", `{"book":"acme","currency":"USD","effective_date":"2026-02-01","rate":"0.92234"}`))
-	var e Entry
+	var e ledger.Entry
 	a.must(201, a.do("finance", "POST", "/v1/ledger/entries", usd)).decode(t, &e)
 	if e.Lines[0].Currency != "USD" || e.Lines[0].BookAmount != "100.00" || e.Lines[0].Rate != "0.92234" {
 		t.Fatalf("entry %+v", e.Lines)
