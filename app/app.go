@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"time"
 
@@ -18,11 +19,13 @@ import (
 	"github.com/codexion/codexion/ledger"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/auth"
+	"github.com/codexion/codexion/platform/buildinfo"
 	"github.com/codexion/codexion/platform/config"
 	"github.com/codexion/codexion/platform/health"
 	"github.com/codexion/codexion/platform/httpx"
 	"github.com/codexion/codexion/platform/idempotency"
 	"github.com/codexion/codexion/platform/lifecycle"
+	"github.com/codexion/codexion/platform/openapi"
 	"github.com/codexion/codexion/platform/postgres"
 	"github.com/codexion/codexion/platform/telemetry"
 	"github.com/codexion/codexion/workflows"
@@ -56,6 +59,7 @@ type App struct {
 	Server   *httpx.Server
 
 	group *lifecycle.Group
+	ops   map[string]openapi.Op
 }
 
 // Migrations lists every domain's migrations, in the order they apply.
@@ -145,13 +149,20 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 	a.group.Add(a.Temporal)
 	a.Checks.Add("temporal", a.Temporal.Check)
 
+	ops := platformOps()
 	if mode != ModeWorker {
 		a.apiRoutes()
-		ledger.NewHandler(a.Ledger, log).Routes(a.Router)
+		lh := ledger.NewHandler(a.Ledger, log)
+		lh.Routes(a.Router)
+		maps.Copy(ops, lh.OpenAPI())
 	}
 	for _, fn := range extra {
 		fn(a)
 	}
+	a.ops = ops
+	a.Router.HandleFunc("GET /v1/openapi.json", httpx.Public, func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, a.OpenAPI(a.ops))
+	})
 	a.group.Add(a.Server)
 	if mode != ModeServe {
 		a.group.Add(&workflows.Worker{Client: a.Temporal, TaskQueue: cfg.Temporal.TaskQueue, Log: log})
@@ -168,6 +179,24 @@ func (a *App) migrate(ctx context.Context) error {
 		a.Log.Info("migration applied", "source", m.Source, "version", m.Version, "name", m.Name)
 	}
 	return nil
+}
+
+// OpenAPI is the API document of this app's routes.
+func (a *App) OpenAPI(ops map[string]openapi.Op) openapi.Doc {
+	return openapi.Build("Codexion API", buildinfo.Get().Version, a.Router.Rules(), ops)
+}
+
+func platformOps() map[string]openapi.Op {
+	return map[string]openapi.Op{
+		"GET /livez":                            {Tag: "platform", Summary: "The process is up"},
+		"GET /readyz":                           {Tag: "platform", Summary: "Every dependency answers (?verbose lists them)", Response: health.Report{}},
+		"GET /metrics":                          {Tag: "platform", Summary: "Prometheus metrics"},
+		"GET /v1/whoami":                        {Tag: "platform", Summary: "The caller's identity and roles", Response: auth.Principal{}},
+		"GET /v1/admin/config":                  {Tag: "platform", Summary: "Effective configuration, secrets redacted", Response: map[string]string{}},
+		"GET /v1/openapi.json":                  {Tag: "platform", Summary: "This document"},
+		"GET " + JWKSPath:                       {Tag: "platform", Summary: "The dev issuer's signing keys (dev stack only)"},
+		"GET /.well-known/openid-configuration": {Tag: "platform", Summary: "The dev issuer's discovery document (dev stack only)"},
+	}
 }
 
 // checkSchema refuses to serve a database with pending migrations.
