@@ -153,6 +153,21 @@ func TestDevStackEndToEnd(t *testing.T) {
 		t.Fatalf("admin config leaks the S3 secret: %s", body)
 	}
 
+	// A new dev stack holds the demo book, 90 simulated days, in balance.
+	code, body = get(t, base+"/v1/ledger/trial-balance?book=acme&as_of=2026-03-31", tokens["finance"])
+	var tb struct {
+		Rows   []any `json:"rows"`
+		Totals struct {
+			Debit, Balance string
+		} `json:"totals"`
+	}
+	if err := json.Unmarshal(body, &tb); err != nil || code != 200 || tb.Totals.Balance != "0.00" || len(tb.Rows) < 10 {
+		t.Fatalf("demo book trial balance: %d %s", code, body)
+	}
+	if code, _ := get(t, base+"/v1/openapi.json", ""); code != 200 {
+		t.Fatalf("openapi.json: %d", code)
+	}
+
 	code, body = get(t, base+"/metrics", "")
 	if code != 200 {
 		t.Fatalf("metrics: %d", code)

@@ -26,6 +26,8 @@ import (
 const (
 	loadClients  = 16
 	loadDuration = 10 * time.Second
+	loadRound    = 6 * time.Second
+	loadRounds   = 3
 	benchAccts   = 50
 )
 
@@ -161,30 +163,49 @@ func pgbench(b *testing.B, dsn string, clients int, d time.Duration) float64 {
 }
 
 // BenchmarkPostEntryVsPgbench: the single-entry API with 2-line entries at concurrency 16,
-// beside pgbench's TPC-B-like script at the same concurrency on the same cluster.
+// beside pgbench's TPC-B-like script at the same concurrency on the same cluster. The two
+// alternate for loadRounds rounds and each side reports its median round, so a checkpoint
+// or autovacuum that lands in one round does not decide the ratio.
 func BenchmarkPostEntryVsPgbench(b *testing.B) {
 	loadBench(b)
 	a, token := benchAPI(b)
-	var tps float64
-	var full loadResult
+	var tps, eps []float64
+	var runs []loadResult
+	for range loadRounds {
+		tps = append(tps, pgbench(b, a.DB.Config().ConnString(), loadClients, loadRound))
+		r := drive(b, a.URL, token, "/v1/ledger/entries", twoLine, loadClients, loadRound, 0)
+		runs = append(runs, r)
+		eps = append(eps, r.perSecond())
+	}
+	medTPS, medEPS := median(tps), median(eps)
+	var med loadResult
+	for _, r := range runs {
+		if r.perSecond() == medEPS {
+			med = r
+		}
+	}
 	b.Run("baseline", func(b *testing.B) {
-		tps = pgbench(b, a.DB.Config().ConnString(), loadClients, loadDuration)
-		b.ReportMetric(1e9/tps, "ns/op")
-		b.ReportMetric(tps, "tps")
+		b.ReportMetric(1e9/medTPS, "ns/op")
+		b.ReportMetric(medTPS, "tps")
 	})
 	b.Run("codexion", func(b *testing.B) {
-		full = drive(b, a.URL, token, "/v1/ledger/entries", twoLine, loadClients, loadDuration, 0)
-		b.ReportMetric(1e9/full.perSecond(), "ns/op")
-		b.ReportMetric(full.perSecond(), "entries/s")
-		b.ReportMetric(float64(full.pct(0.50).Microseconds())/1000, "p50_ms")
-		b.ReportMetric(float64(full.pct(0.99).Microseconds())/1000, "p99_ms")
+		b.ReportMetric(1e9/medEPS, "ns/op")
+		b.ReportMetric(medEPS, "entries/s")
+		b.ReportMetric(float64(med.pct(0.50).Microseconds())/1000, "p50_ms")
+		b.ReportMetric(float64(med.pct(0.99).Microseconds())/1000, "p99_ms")
 	})
 	b.Run("codexion-half-rate", func(b *testing.B) {
-		half := drive(b, a.URL, token, "/v1/ledger/entries", twoLine, loadClients, loadDuration, full.perSecond()/2)
+		half := drive(b, a.URL, token, "/v1/ledger/entries", twoLine, loadClients, loadRound, medEPS/2)
 		b.ReportMetric(half.perSecond(), "entries/s")
 		b.ReportMetric(float64(half.pct(0.50).Microseconds())/1000, "p50_ms")
 		b.ReportMetric(float64(half.pct(0.99).Microseconds())/1000, "p99_ms")
 	})
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // BenchmarkBatchLines: the batch endpoint, 1,000 two-line entries per atomic request.

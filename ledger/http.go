@@ -37,6 +37,7 @@ func (h *Handler) Routes(r *httpx.Router) {
 	r.HandleFunc("POST /v1/ledger/accounts", controllers, h.createAccount)
 	r.HandleFunc("GET /v1/ledger/accounts", readers, h.listAccounts)
 	r.HandleFunc("GET /v1/ledger/accounts/{code}", readers, h.getAccount)
+	r.HandleFunc("POST /v1/ledger/accounts/{code}/close", controllers, h.closeAccount)
 	r.HandleFunc("POST /v1/ledger/entries", posters, h.postEntry)
 	r.HandleFunc("POST /v1/ledger/entries:batch", posters, h.postBatch)
 	r.HandleFunc("GET /v1/ledger/entries", readers, h.listEntries)
@@ -207,6 +208,24 @@ func (h *Handler) getAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := h.store.GetAccount(r.Context(), book, r.PathValue("code"), asOf)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, a)
+}
+
+func (h *Handler) closeAccount(w http.ResponseWriter, r *http.Request) {
+	book, err := requireBook(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if _, err := readWrite(r, nil); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a, err := h.store.CloseAccount(r.Context(), book, r.PathValue("code"))
 	if err != nil {
 		h.fail(w, r, err)
 		return

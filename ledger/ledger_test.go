@@ -180,3 +180,28 @@ func TestBatchAtomicAndPerEntry(t *testing.T) {
 		t.Fatalf("ordered rules: %+v %v", res, err)
 	}
 }
+
+func TestClosedAccountRefusesPostings(t *testing.T) {
+	s, _ := newStore(t)
+	acme(t, s)
+	ctx := context.Background()
+	if _, err := s.Post(ctx, EntryInput{Book: "acme", PostingDate: "2026-02-01", Lines: []LineInput{dr("6000", "5.00"), cr("2200", "5.00")}}, "t", nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.CloseAccount(ctx, "acme", "6000")
+	if err == nil || !strings.Contains(err.Error(), "account 6000 still has a balance (EUR 5") {
+		t.Fatalf("closing an account with a balance: %v", err)
+	}
+	if _, err := s.Post(ctx, EntryInput{Book: "acme", PostingDate: "2026-02-02", Lines: []LineInput{dr("2200", "5.00"), cr("6000", "5.00")}}, "t", nil); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := s.CloseAccount(ctx, "acme", "6000")
+	if err != nil || acc.Status != "closed" {
+		t.Fatalf("close: %+v %v", acc, err)
+	}
+	_, err = s.Post(ctx, EntryInput{Book: "acme", PostingDate: "2026-02-03", Lines: []LineInput{dr("6000", "1.00"), cr("2200", "1.00")}}, "t", nil)
+	var pe *platform.Error
+	if !asPlatform(err, &pe) || pe.Kind != platform.KindInvalid || !strings.Contains(err.Error(), "lines[0].account: account 6000 is closed") {
+		t.Fatalf("post to a closed account: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ func (h *Handler) OpenAPI() map[string]openapi.Op {
 		"POST /v1/ledger/accounts":                {Tag: tag, Summary: "Create an account", Request: AccountInput{}, Response: Account{}, Status: "201"},
 		"GET /v1/ledger/accounts":                 {Tag: tag, Summary: "List a book's accounts", Response: List[Account]{}, Query: append([]openapi.Param{book}, page...)},
 		"GET /v1/ledger/accounts/{code}":          {Tag: tag, Summary: "An account with its balances and subtree roll-up", Response: Account{}, Query: []openapi.Param{book, {Name: "as_of", Description: "YYYY-MM-DD; default now"}}},
+		"POST /v1/ledger/accounts/{code}/close":   {Tag: tag, Summary: "Close an account with a zero balance to further postings", Response: Account{}, Query: []openapi.Param{book}},
 		"POST /v1/ledger/entries":                 {Tag: tag, Summary: "Post a journal entry (amounts are decimal strings)", Request: EntryInput{}, Response: Entry{}, Status: "201"},
 		"POST /v1/ledger/entries:batch":           {Tag: tag, Summary: "Post up to 1,000 entries, atomically or each on its own", Request: BatchInput{}, Response: BatchResult{}},
 		"GET /v1/ledger/entries":                  {Tag: tag, Summary: "List entries in posting order", Response: List[Entry]{}, Query: append([]openapi.Param{book, {Name: "account"}, {Name: "from"}, {Name: "to"}}, page...)},

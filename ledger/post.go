@@ -22,6 +22,7 @@ const (
 	EventPeriodClosed   = "codexion.ledger.period.closed.v1"
 	EventPeriodReopened = "codexion.ledger.period.reopened.v1"
 	EventAccountCreated = "codexion.ledger.account.created.v1"
+	EventAccountClosed  = "codexion.ledger.account.closed.v1"
 	EventBookCreated    = "codexion.ledger.book.created.v1"
 )
 

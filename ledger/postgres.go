@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -430,4 +431,54 @@ func formatText(s, ccy string) string {
 		return s
 	}
 	return FormatAmount(d, ccy)
+}
+
+// CloseAccount stops postings to an account. It waits for posts in flight (they hold the
+// account's lock shared) and refuses an account whose balance is not zero, since a closed
+// account with money in it would hide that money from new entries.
+func (s *Store) CloseAccount(ctx context.Context, book, code string) (*Account, error) {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		b, err := s.book(ctx, tx, book)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+accountLockKey+`) FROM (SELECT $1::bigint AS book_id, $2::text AS code) x`, b.ID, code); err != nil {
+			return err
+		}
+		var (
+			id     int64
+			status string
+		)
+		err = tx.QueryRow(ctx, `SELECT id, status FROM ledger_accounts WHERE book_id = $1 AND code = $2 FOR UPDATE`, b.ID, code).Scan(&id, &status)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return platform.E(platform.KindNotFound, "account_not_found", "account %s does not exist in book %s", code, book)
+		}
+		if err != nil {
+			return err
+		}
+		if status == "closed" {
+			return platform.E(platform.KindConflict, "account_closed", "account %s is already closed", code)
+		}
+		var nonZero []string
+		rows, err := tx.Query(ctx, `SELECT currency || ' ' || (debit - credit)::text FROM ledger_balances WHERE account_id = $1 AND debit <> credit ORDER BY currency`, id)
+		if err != nil {
+			return err
+		}
+		if nonZero, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		if len(nonZero) > 0 {
+			return platform.E(platform.KindConflict, "account_not_empty",
+				"account %s still has a balance (%s); post entries that bring it to zero before closing it", code, strings.Join(nonZero, ", "))
+		}
+		if _, err := tx.Exec(ctx, `UPDATE ledger_accounts SET status = 'closed' WHERE id = $1`, id); err != nil {
+			return err
+		}
+		_, err = queueEvent(ctx, tx, book, "ledger.account", book+"/"+code, EventAccountClosed, map[string]string{"book": book, "code": code, "status": "closed"})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetAccount(ctx, book, code, time.Time{})
 }

@@ -122,6 +122,9 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 		SELECT DISTINCT `+periodLockKey+` AS k FROM unnest($1::bigint[], $2::text[]) AS t(book_id, period)) x ORDER BY k`, perBook, perName)
 	reads.Queue(`SELECT lp.book_id, lp.period, lp.status FROM ledger_periods lp
 		JOIN unnest($1::bigint[], $2::text[]) AS t(b, p) ON lp.book_id = t.b AND lp.period = t.p`, perBook, perName)
+	// Likewise a shared lock per account keeps it open: closing an account takes it exclusively.
+	reads.Queue(`SELECT pg_advisory_xact_lock_shared(k) FROM (
+		SELECT DISTINCT `+accountLockKey+` AS k FROM unnest($1::bigint[], $2::text[]) AS t(book_id, code)) x ORDER BY k`, accBook, accCode)
 	reads.Queue(`SELECT a.id, a.book_id, a.code, a.type, coalesce(a.currency, ''), a.status, a.balance_rule FROM ledger_accounts a
 		JOIN unnest($1::bigint[], $2::text[]) AS t(b, c) ON a.book_id = t.b AND a.code = t.c`, accBook, accCode)
 	reads.Queue(`SELECT book_id, currency, effective_date, rate::text FROM ledger_rates
@@ -178,6 +181,9 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 			}
 			return nil
 		}); err != nil {
+			return err
+		}
+		if _, err := br.Exec(); err != nil { // account locks
 			return err
 		}
 		if err := scanAll(br, func(r pgx.Rows) error {
@@ -526,3 +532,7 @@ func periodKey(book int64, period string) string { return strconv.FormatInt(book
 // periodLockKey is the advisory lock key of a period, in SQL over columns book_id and
 // period: the book in the high 32 bits, a hash of the month in the low.
 const periodLockKey = `(book_id::bigint << 32) | (hashtext(period)::bigint & 4294967295)`
+
+// accountLockKey is the advisory lock key of an account, over columns book_id and code;
+// the prefix keeps account and period keys apart.
+const accountLockKey = `(book_id::bigint << 32) | (hashtext('account:' || code)::bigint & 4294967295)`

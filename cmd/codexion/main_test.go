@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/codexion/codexion/platform/postgres/pgtest"
 )
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -163,4 +165,27 @@ func freePort(t *testing.T) string {
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
+}
+
+func TestMigrateUpAndStatus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the test Postgres")
+	}
+	t.Chdir(t.TempDir())
+	url := pgtest.New(t)
+	code, out, stderr := runCLI(t, "migrate", "up", "--database.url="+url)
+	if code != 0 || !strings.Contains(out, "applied ledger 0001_ledger") {
+		t.Fatalf("migrate up: %d %q %q", code, out, stderr)
+	}
+	code, out, _ = runCLI(t, "migrate", "up", "--database.url="+url)
+	if code != 0 || !strings.Contains(out, "database is up to date") {
+		t.Fatalf("second migrate up: %d %q", code, out)
+	}
+	code, out, _ = runCLI(t, "migrate", "status", "--database.url="+url)
+	if code != 0 || !strings.Contains(out, "ledger") || strings.Contains(out, "pending") {
+		t.Fatalf("migrate status: %d %q", code, out)
+	}
+	if code, _, stderr := runCLI(t, "migrate", "up", "--database.url=postgres://u:p@127.0.0.1:1/x?connect_timeout=2"); code != 1 || !strings.Contains(stderr, "does not answer") {
+		t.Fatalf("migrate against a down server: %d %q", code, stderr)
+	}
 }
