@@ -57,6 +57,7 @@ func devConfig(t *testing.T) config.Config {
 		TemporalUIPort: 0,
 		S3Addr:         addr(freePort(t)),
 		TemporalCLI:    testenv.TemporalCLI(t),
+		DemoBook:       "acme",
 	}
 	return cfg
 }

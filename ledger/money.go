@@ -45,15 +45,6 @@ func ParseAmount(s string) (Amount, error) {
 	return d, nil
 }
 
-// places is the number of decimal places an amount is written with (trailing zeros count
-// as written: "1.50" has 2).
-func places(d Amount) int32 {
-	if e := d.Exponent(); e < 0 {
-		return -e
-	}
-	return 0
-}
-
 // checkScale says whether d fits the currency's minor units.
 func checkScale(d Amount, currency string) error {
 	mu, ok := MinorUnits(currency)

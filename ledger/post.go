@@ -105,16 +105,6 @@ func (s *Store) post(ctx context.Context, tx pgx.Tx, p *parsedEntry, actor strin
 	return out[0], nil
 }
 
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // ReverseInput optionally dates and describes a reversal.
 type ReverseInput struct {
 	PostingDate string `json:"posting_date,omitempty"` // default: the original's date

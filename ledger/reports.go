@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -266,7 +267,7 @@ func (s *Store) GeneralLedger(ctx context.Context, book, account string, from, t
 	}
 	var accID int64
 	if err := s.db.QueryRow(ctx, `SELECT id FROM ledger_accounts WHERE book_id = $1 AND code = $2`, b.ID, account).Scan(&accID); err != nil {
-		if err == pgx.ErrNoRows {
+		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, platform.E(platform.KindNotFound, "account_not_found", "account %s does not exist in book %s", account, book)
 		}
 		return nil, err

@@ -148,7 +148,7 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 	current := map[balanceKey]Amount{}
 	err := func() error {
 		br := tx.SendBatch(ctx, &reads)
-		defer br.Close()
+		defer br.Close() //nolint:errcheck // the explicit Close below reports errors
 		if len(newBook) > 0 {
 			if err := scanAll(br, func(r pgx.Rows) error {
 				var (
@@ -443,8 +443,8 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 	after := map[balanceKey]Amount{}
 	err = func() error {
 		br := tx.SendBatch(ctx, &w)
-		defer br.Close()
-		for range 2 { // entries, lines
+		defer br.Close() //nolint:errcheck // the explicit Close below reports errors
+		for range 2 {    // entries, lines
 			if _, err := br.Exec(); err != nil {
 				return err
 			}

@@ -171,8 +171,8 @@ func TestMigrateUpAndStatus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the test Postgres")
 	}
+	url := pgtest.New(t) // before leaving the repository, where it finds the test cluster
 	t.Chdir(t.TempDir())
-	url := pgtest.New(t)
 	code, out, stderr := runCLI(t, "migrate", "up", "--database.url="+url)
 	if code != 0 || !strings.Contains(out, "applied ledger 0001_ledger") {
 		t.Fatalf("migrate up: %d %q %q", code, out, stderr)

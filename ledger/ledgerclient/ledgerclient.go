@@ -42,7 +42,7 @@ func (c *Client) InitBook(ctx context.Context, book, name, currency, template st
 	_, err := c.Do(ctx, "POST", "/v1/ledger/books", ledger.BookInput{Code: book, Name: name, BaseCurrency: currency,
 		RetainedEarningsAccount: ledger.TemplateRetainedEarnings}, nil)
 	var ae *apiclient.Error
-	if err != nil && !(errors.As(err, &ae) && ae.Code == "book_exists") {
+	if err != nil && (!errors.As(err, &ae) || ae.Code != "book_exists") {
 		return 0, err
 	}
 	made := 0

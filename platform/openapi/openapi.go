@@ -59,7 +59,7 @@ func Build(title, version string, rules []httpx.Rule, ops map[string]Op) Doc {
 		if method == "POST" {
 			params = append(params, map[string]any{"name": "Idempotency-Key", "in": "header", "required": false,
 				"description": "Retry-safe writes: the same key and body replay the first result (Idempotency-Replayed: true); a different body is 409.",
-				"schema": map[string]any{"type": "string", "maxLength": 255}})
+				"schema":      map[string]any{"type": "string", "maxLength": 255}})
 		}
 		if len(params) > 0 {
 			o["parameters"] = params
@@ -138,10 +138,10 @@ func schemaRef(t reflect.Type, schemas map[string]any) any {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	switch {
-	case t == timeType:
+	switch t {
+	case timeType:
 		return map[string]any{"type": "string", "format": "date-time"}
-	case t == rawType:
+	case rawType:
 		return map[string]any{"type": "object"}
 	}
 	switch t.Kind() {
