@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,13 +51,57 @@ type PostResult struct {
 
 // Post validates and stores one entry in one transaction: the entry, its lines, the
 // balances of its accounts, an outbox event and the idempotency key. key may be nil.
+// The transaction is pipelined into two round trips; a key that an earlier or concurrent
+// request holds takes the ordinary path, which waits for it and replays.
 func (s *Store) Post(ctx context.Context, in EntryInput, actor string, key *idempotency.Key) (PostResult, error) {
 	p, err := parse(in)
 	if err != nil {
 		return PostResult{}, err
 	}
+	for attempt := 1; ; attempt++ {
+		res, err := s.postPipelined(ctx, p, actor, key)
+		switch {
+		case errors.Is(err, errClaimTaken):
+			return s.postInTx(ctx, p, actor, key)
+		case retryable(err) && attempt < maxTxAttempts:
+			backoff := time.Duration(1<<min(attempt, 6)) * time.Millisecond
+			select {
+			case <-time.After(backoff/2 + rand.N(backoff)):
+			case <-ctx.Done():
+				return PostResult{}, ctx.Err()
+			}
+			continue
+		case retryable(err):
+			return PostResult{}, platform.Unavailable(err, "the ledger is busy (%d attempts hit lock conflicts); retry the request with the same Idempotency-Key", maxTxAttempts)
+		}
+		return res, err
+	}
+}
+
+func (s *Store) postPipelined(ctx context.Context, p *parsedEntry, actor string, key *idempotency.Key) (PostResult, error) {
+	conn, err := s.db.Acquire(ctx)
+	if err != nil {
+		return PostResult{}, err
+	}
+	defer conn.Release()
+	out, _, err := s.postPiped(ctx, conn.Conn(), []*parsedEntry{p}, actor, []postOptions{{kind: "standard"}}, true, &pipeline{key: key})
+	if err != nil {
+		// A check that failed after BEGIN, or a failed statement, leaves a transaction open.
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			if _, rbErr := conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
+				conn.Conn().PgConn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // the pool drops it either way
+			}
+		}
+		return PostResult{}, err
+	}
+	return PostResult{Entry: out[0]}, nil
+}
+
+// postInTx is the ordinary path: claim the key (waiting for a concurrent holder), replay
+// a stored response, or post.
+func (s *Store) postInTx(ctx context.Context, p *parsedEntry, actor string, key *idempotency.Key) (PostResult, error) {
 	var res PostResult
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if key != nil {
 			stored, err := idempotency.Claim(ctx, tx, *key)
 			if err != nil {

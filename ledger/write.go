@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -11,9 +13,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/codexion/codexion/connectors/outbox"
 	"github.com/codexion/codexion/platform"
+	"github.com/codexion/codexion/platform/idempotency"
 )
 
 // balanceKey names one balance row.
@@ -41,7 +45,26 @@ type rateRow struct {
 // lines, balances and outbox rows in another. errs[i] is entry i's validation error; with
 // stopOnError the first one is returned as err and nothing is written. Locks follow the
 // global order: periods, accounts by id, balances by (account, currency).
-func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry, actor string, opts []postOptions, stopOnError bool) ([]*Entry, []error, error) {
+func (s *Store) postMany(ctx context.Context, tx dbtx, entries []*parsedEntry, actor string, opts []postOptions, stopOnError bool) ([]*Entry, []error, error) {
+	return s.postPiped(ctx, tx, entries, actor, opts, stopOnError, nil)
+}
+
+// dbtx is a transaction, or a connection whose transaction the pipeline opens and closes.
+type dbtx interface {
+	querier
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// pipeline makes postPiped open the transaction in its first round trip and commit it in
+// its second, with the idempotency key claimed and saved inside, so a single post costs two
+// round trips. A key that is already taken ends the pipeline with errClaimTaken.
+type pipeline struct {
+	key *idempotency.Key
+}
+
+var errClaimTaken = errors.New("idempotency key already claimed")
+
+func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, actor string, opts []postOptions, stopOnError bool, pipe *pipeline) ([]*Entry, []error, error) {
 	n := len(entries)
 	out, errs := make([]*Entry, n), make([]error, n)
 	fail := func(i int, err error) error {
@@ -101,6 +124,12 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 		bookList = append(bookList, id)
 	}
 	var reads pgx.Batch
+	if pipe != nil {
+		reads.Queue("BEGIN")
+		if pipe.key != nil {
+			idempotency.QueueClaim(&reads, *pipe.key)
+		}
+	}
 	// Period rows are created on first use and never deleted; the store remembers the ones
 	// it has seen committed, so most posts skip the insert.
 	var newBook []int64
@@ -149,6 +178,20 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 	err := func() error {
 		br := tx.SendBatch(ctx, &reads)
 		defer br.Close() //nolint:errcheck // the explicit Close below reports errors
+		if pipe != nil {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+			if pipe.key != nil {
+				claimed := false
+				if err := scanAll(br, func(pgx.Rows) error { claimed = true; return nil }); err != nil {
+					return err
+				}
+				if !claimed {
+					return errClaimTaken
+				}
+			}
+		}
 		if len(newBook) > 0 {
 			if err := scanAll(br, func(r pgx.Rows) error {
 				var (
@@ -343,6 +386,7 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 		lDate                                    []time.Time
 		lCcy, lAmt, lRate, lBookAmt, lMemo, lDim []string
 		deltas                                   = map[balanceKey]*[5]Amount{} // debit, credit, book debit, book credit, lines
+		rules                                    = map[balanceKey]BalanceRule{}
 		events                                   []outbox.Event
 	)
 	for i, pst := range postings {
@@ -373,6 +417,7 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 			lCcy, lAmt, lRate, lBookAmt = append(lCcy, l.Currency), append(lAmt, l.Amount.String()), append(lRate, l.Rate.String()), append(lBookAmt, l.BookAmount.String())
 			lMemo, lDim = append(lMemo, l.Memo), append(lDim, string(dims))
 			k := balanceKey{l.Account.ID, l.Currency}
+			rules[k] = l.Account.Rule
 			d := deltas[k]
 			if d == nil {
 				d = &[5]Amount{}
@@ -409,6 +454,7 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 	bAcc, bCcy := make([]int64, 0, len(keys)), make([]string, 0, len(keys))
 	var bD, bC, bBD, bBC []string
 	var bN []int64
+	var bRule []string
 	for _, k := range keys {
 		d := deltas[k]
 		if d == nil {
@@ -417,6 +463,7 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 		bAcc, bCcy = append(bAcc, k.account), append(bCcy, k.currency)
 		bD, bC, bBD, bBC = append(bD, d[0].String()), append(bC, d[1].String()), append(bBD, d[2].String()), append(bBC, d[3].String())
 		bN = append(bN, d[4].IntPart())
+		bRule = append(bRule, string(rules[k]))
 	}
 	var w pgx.Batch
 	w.Queue(`INSERT INTO ledger_entries (id, book_id, posting_date, journal, reference, description, metadata, reverses, kind, created_by, created_at)
@@ -427,62 +474,70 @@ func (s *Store) postMany(ctx context.Context, tx pgx.Tx, entries []*parsedEntry,
 		SELECT t.e, t.n, t.b, t.a, t.d, t.c, t.amt::numeric, t.rate::numeric, t.ba::numeric, t.memo, t.dims::jsonb
 		FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::date[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
 		  AS t(e, n, b, a, d, c, amt, rate, ba, memo, dims)`, lEntry, lNo, lBook, lAcc, lDate, lCcy, lAmt, lRate, lBookAmt, lMemo, lDim)
-	w.Queue(`INSERT INTO ledger_balances AS b (account_id, currency, debit, credit, book_debit, book_credit, lines)
-		SELECT t.a, t.ccy, t.d::numeric, t.c::numeric, t.bd::numeric, t.bc::numeric, t.n
-		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) WITH ORDINALITY
-		  AS t(a, ccy, d, c, bd, bc, n, o)
+	w.Queue(`INSERT INTO ledger_balances AS b (account_id, currency, debit, credit, book_debit, book_credit, lines, rule)
+		SELECT t.a, t.ccy, t.d::numeric, t.c::numeric, t.bd::numeric, t.bc::numeric, t.n, t.rule
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[]) WITH ORDINALITY
+		  AS t(a, ccy, d, c, bd, bc, n, rule, o)
 		ORDER BY t.o
 		ON CONFLICT (account_id, currency) DO UPDATE SET
 		  debit = b.debit + EXCLUDED.debit, credit = b.credit + EXCLUDED.credit,
 		  book_debit = b.book_debit + EXCLUDED.book_debit, book_credit = b.book_credit + EXCLUDED.book_credit,
-		  lines = b.lines + EXCLUDED.lines
-		RETURNING b.account_id, b.currency, (b.debit - b.credit)::text`, bAcc, bCcy, bD, bC, bBD, bBC, bN)
+		  lines = b.lines + EXCLUDED.lines`, bAcc, bCcy, bD, bC, bBD, bBC, bN, bRule)
 	if err := outbox.QueueMany(ctx, &w, events); err != nil {
 		return nil, nil, err
 	}
-	after := map[balanceKey]Amount{}
-	err = func() error {
-		br := tx.SendBatch(ctx, &w)
-		defer br.Close() //nolint:errcheck // the explicit Close below reports errors
-		for range 2 {    // entries, lines
-			if _, err := br.Exec(); err != nil {
-				return err
+	if pipe != nil {
+		if pipe.key != nil && len(out) == 1 && out[0] != nil {
+			if err := idempotency.QueueSave(&w, *pipe.key, 201, out[0]); err != nil {
+				return nil, nil, err
 			}
 		}
-		if err := scanAll(br, func(r pgx.Rows) error {
-			var (
-				k   balanceKey
-				bal string
-			)
-			if err := r.Scan(&k.account, &k.currency, &bal); err != nil {
-				return err
-			}
-			v, err := ParseAmount(bal)
-			after[k] = v
-			return err
-		}); err != nil {
-			return err
-		}
-		return br.Close()
-	}()
-	if err != nil {
-		return nil, nil, err
+		w.Queue("COMMIT")
 	}
-	if !early {
-		// The single entry's rows are locked now; check its rules on what it left.
-		for i, pst := range postings {
-			if pst == nil {
-				continue
-			}
-			if err := checkRules(pst, after); err != nil {
-				out[i] = nil
-				if err := fail(i, err); err != nil {
-					return nil, errs, err
+	if err := tx.SendBatch(ctx, &w).Close(); err != nil {
+		// The balance rows enforce each account's balance rule themselves: a single entry
+		// meets the rule there, on the locked row, and a batch already checked it above.
+		if rerr := ruleViolation(err, postings); rerr != nil {
+			for i, pst := range postings {
+				if pst != nil {
+					errs[i] = rerr
+					return nil, errs, rerr
 				}
 			}
 		}
+		return nil, nil, err
 	}
 	return out, errs, nil
+}
+
+var failingAccount = regexp.MustCompile(`^Failing row contains \((\d+), `)
+
+// ruleViolation turns the balance-rule check constraint into the error a client reads,
+// naming the account (from the failing row) and the side it must stay on.
+func ruleViolation(err error, postings []*posting) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "23514" || pe.ConstraintName != "ledger_balances_rule" {
+		return nil
+	}
+	m := failingAccount.FindStringSubmatch(pe.Detail)
+	for _, pst := range postings {
+		if pst == nil {
+			continue
+		}
+		for _, l := range pst.lines {
+			if m != nil && strconv.FormatInt(l.Account.ID, 10) != m[1] {
+				continue
+			}
+			side := "debit"
+			if l.Account.Rule == CreditSide {
+				side = "credit"
+			}
+			return &platform.Error{Kind: platform.KindInvalid, Code: "balance_rule_violated",
+				Message: fmt.Sprintf("lines: account %s must keep a %s balance; this entry would move it to the other side", l.Account.Code, side),
+				Fields:  []platform.FieldError{{Field: "lines", Message: "account " + l.Account.Code + " must keep a " + side + " balance"}}}
+		}
+	}
+	return &platform.Error{Kind: platform.KindInvalid, Code: "balance_rule_violated", Message: "lines: the entry would break an account's balance rule"}
 }
 
 // checkRules reports the accounts whose balance rule the entry's resulting balances break.

@@ -97,7 +97,10 @@ CREATE TABLE ledger_balances (
     book_debit    numeric NOT NULL DEFAULT 0,
     book_credit   numeric NOT NULL DEFAULT 0,
     lines         bigint  NOT NULL DEFAULT 0,
-    PRIMARY KEY (account_id, currency)
+    rule          text    NOT NULL DEFAULT 'either',  -- the account's balance rule, enforced here
+    PRIMARY KEY (account_id, currency),
+    CONSTRAINT ledger_balances_rule CHECK (
+        rule = 'either' OR (rule = 'debit' AND debit >= credit) OR (rule = 'credit' AND credit >= debit))
 );
 
 -- An entry's lines must balance in the book currency. The application checks it before
