@@ -79,7 +79,7 @@ func QueueMany(ctx context.Context, b *pgx.Batch, events []Event) error {
 		ids[i], aggTypes[i], aggIDs[i], types[i], sources[i], payloads[i] = NewID(), e.AggregateType, e.AggregateID, e.Type, e.Source, string(payload)
 	}
 	b.Queue(`INSERT INTO codexion_outbox (id, aggregate_type, aggregate_id, event_type, source, payload, traceparent)
-		SELECT t.id, t.at, t.ai, t.et, t.src, t.p::jsonb, $7
+		SELECT t.id, t.at, t.ai, t.et, t.src, t.p::json, $7
 		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS t(id, at, ai, et, src, p, o)
 		ORDER BY t.o`, ids, aggTypes, aggIDs, types, sources, payloads, traceparent)
 	return nil

@@ -6,7 +6,7 @@ CREATE TABLE codexion_outbox (
     aggregate_id   text        NOT NULL,             -- the Kafka key: order is kept per aggregate
     event_type     text        NOT NULL,             -- e.g. codexion.ledger.entry.posted.v1
     source         text        NOT NULL,             -- CloudEvents source, e.g. codexion/ledger/acme
-    payload        jsonb       NOT NULL,
+    payload        json        NOT NULL,  -- kept as sent: the relay publishes these bytes
     traceparent    text,
     created_at     timestamptz NOT NULL DEFAULT now(),
     published_at   timestamptz
