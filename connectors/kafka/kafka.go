@@ -42,7 +42,11 @@ func (c Cluster) Describe(ctx context.Context) (Metadata, error) {
 }
 
 func describe(ctx context.Context, broker string) (Metadata, error) {
-	client := &kafkago.Client{Addr: kafkago.TCP(broker)}
+	// A transport of its own: the shared default one caches cluster metadata per address,
+	// which would hide a broker that restarted on the same address as a new cluster.
+	tr := &kafkago.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafkago.Client{Addr: kafkago.TCP(broker), Transport: tr}
 	resp, err := client.Metadata(ctx, &kafkago.MetadataRequest{Addr: kafkago.TCP(broker), Topics: []string{}})
 	if err != nil {
 		var ne net.Error
@@ -62,6 +66,27 @@ func (c Cluster) Check(ctx context.Context) error {
 	}
 	if md.Brokers == 0 {
 		return fmt.Errorf("cluster %s lists no brokers", md.ClusterID)
+	}
+	return nil
+}
+
+// EnsureTopics creates the topics that do not exist yet.
+func EnsureTopics(ctx context.Context, brokers []string, partitions int, topics ...string) error {
+	tr := &kafkago.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &kafkago.Client{Addr: kafkago.TCP(brokers...), Transport: tr}
+	req := &kafkago.CreateTopicsRequest{}
+	for _, t := range topics {
+		req.Topics = append(req.Topics, kafkago.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: 1})
+	}
+	resp, err := client.CreateTopics(ctx, req)
+	if err != nil {
+		return platform.Unavailable(err, "create Kafka topics")
+	}
+	for t, terr := range resp.Errors {
+		if terr != nil && !errors.Is(terr, kafkago.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", t, terr)
+		}
 	}
 	return nil
 }

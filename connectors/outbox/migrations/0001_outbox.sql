@@ -12,3 +12,32 @@ CREATE TABLE codexion_outbox (
     published_at   timestamptz
 );
 CREATE INDEX codexion_outbox_unpublished ON codexion_outbox (id) WHERE published_at IS NULL;
+
+-- What the relay remembers: the Kafka cluster it last published to. A different cluster id
+-- (an in-memory broker restarted, or a new cluster) means everything is published again.
+CREATE TABLE codexion_relay_state (
+    name        text        PRIMARY KEY,
+    cluster_id  text        NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Wake the relay when rows arrive; polling covers a missed notification.
+CREATE FUNCTION codexion_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('codexion_outbox', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER codexion_outbox_notify AFTER INSERT ON codexion_outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION codexion_outbox_notify();
+
+-- Rows that failed their schema go to the dead-letter topic and are marked here.
+ALTER TABLE codexion_outbox ADD COLUMN dead_letter_reason text;
+
+-- Event ids each Postgres-backed consumer has applied: the dedupe record, written in the
+-- same transaction as the consumer's work.
+CREATE TABLE codexion_consumed (
+    consumer    text        NOT NULL,
+    event_id    text        NOT NULL,
+    consumed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);

@@ -1,0 +1,131 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/codexion/codexion/schemas"
+)
+
+// Deduper applies an event's effect at most once: it records the event id in the same
+// transaction as the work, so a redelivered event is recognised and skipped.
+type Deduper interface {
+	// Once runs fn unless id was already processed by this consumer; applied says whether
+	// fn ran. fn's work and the record of id commit together or not at all.
+	Once(ctx context.Context, consumer, id string, fn func(ctx context.Context) error) (applied bool, err error)
+}
+
+// Handler does a consumer's work for one event.
+type Handler func(ctx context.Context, ev schemas.Event) error
+
+// Consumer reads topics in a consumer group and hands each event to Handler exactly once
+// in effect: it dedupes by event id, commits an offset only after the handler's work is
+// durable, retries a failing event with backoff, and after MaxAttempts sends it to the
+// dead-letter topic with the reason and moves on.
+type Consumer struct {
+	Brokers     []string
+	Group       string
+	Topics      []string
+	Handler     Handler
+	Dedupe      Deduper
+	Log         *slog.Logger
+	MaxAttempts int           // default 5
+	Backoff     time.Duration // first retry delay, doubling; default 100ms
+
+	reader *kafkago.Reader
+	dlq    *kafkago.Writer
+}
+
+// Bounds of a consumer.
+const (
+	defaultMaxAttempts = 5
+	defaultBackoff     = 100 * time.Millisecond
+	maxRetryBackoff    = 5 * time.Second
+	maxMessageBytes    = 10 << 20
+)
+
+// Run consumes until ctx ends.
+func (c *Consumer) Run(ctx context.Context) error {
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = defaultMaxAttempts
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = defaultBackoff
+	}
+	c.reader = kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers: c.Brokers, GroupID: c.Group, GroupTopics: c.Topics,
+		StartOffset: kafkago.FirstOffset, MaxBytes: maxMessageBytes, MaxWait: 250 * time.Millisecond,
+		CommitInterval: 0, // commit synchronously, after the work
+	})
+	c.dlq = &kafkago.Writer{Addr: kafkago.TCP(c.Brokers...), Topic: "codexion.dlq.v1", RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
+	defer c.reader.Close()
+	defer c.dlq.Close()
+	for {
+		m, err := c.reader.FetchMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("consumer %s: fetch: %w", c.Group, err)
+		}
+		if err := c.handle(ctx, m); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := c.reader.CommitMessages(ctx, m); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("consumer %s: commit offset: %w", c.Group, err)
+		}
+	}
+}
+
+// handle processes one message until it is applied, skipped as a duplicate, or dead-lettered.
+func (c *Consumer) handle(ctx context.Context, m kafkago.Message) error {
+	ev, err := schemas.Decode(m.Value)
+	if err != nil {
+		return c.deadLetter(ctx, m, "undecodable: "+err.Error())
+	}
+	backoff := c.Backoff
+	var last error
+	for attempt := 1; attempt <= c.MaxAttempts; attempt++ {
+		_, err := c.Dedupe.Once(ctx, c.Group, ev.ID, func(ctx context.Context) error { return c.Handler(ctx, ev) })
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		last = err
+		c.Log.Warn("event handler failed; retrying", "consumer", c.Group, "id", ev.ID, "type", ev.Type, "attempt", attempt, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, maxRetryBackoff)
+	}
+	return c.deadLetter(ctx, m, fmt.Sprintf("handler failed %d times: %v", c.MaxAttempts, last))
+}
+
+func (c *Consumer) deadLetter(ctx context.Context, m kafkago.Message, reason string) error {
+	c.Log.Error("poison message sent to the dead-letter topic", "consumer", c.Group, "topic", m.Topic,
+		"partition", m.Partition, "offset", m.Offset, "reason", reason)
+	headers := append([]kafkago.Header{}, m.Headers...)
+	headers = append(headers,
+		kafkago.Header{Key: "dlq_reason", Value: []byte(reason)},
+		kafkago.Header{Key: "dlq_original_topic", Value: []byte(m.Topic)},
+		kafkago.Header{Key: "dlq_consumer", Value: []byte(c.Group)})
+	err := c.dlq.WriteMessages(ctx, kafkago.Message{Key: m.Key, Value: m.Value, Headers: headers})
+	if err != nil {
+		return fmt.Errorf("dead-letter message %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
+	}
+	return nil
+}

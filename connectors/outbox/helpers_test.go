@@ -1,0 +1,5 @@
+package outbox
+
+import "github.com/jackc/pgx/v5"
+
+type pgxBatch struct{ pgx.Batch }

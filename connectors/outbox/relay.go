@@ -1,0 +1,372 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/codexion/codexion/connectors/kafka"
+	"github.com/codexion/codexion/schemas"
+)
+
+// Topics. Entry events are keyed by entry id; every other aggregate by its own id, so
+// events of one aggregate stay in order on one partition.
+const (
+	DeadLetterTopic = "codexion.dlq.v1"
+	relayLockID     = 0x72656c6179 // "relay": one relay publishes at a time
+	relayStateName  = "outbox"
+)
+
+// TopicFor maps an aggregate type to its topic: ledger.entry -> codexion.ledger.entries.v1.
+func TopicFor(aggregateType string) string {
+	switch aggregateType {
+	case "ledger.entry":
+		return "codexion.ledger.entries.v1"
+	case "ledger.account":
+		return "codexion.ledger.accounts.v1"
+	case "ledger.period":
+		return "codexion.ledger.periods.v1"
+	case "ledger.book":
+		return "codexion.ledger.books.v1"
+	}
+	return "codexion." + strings.ReplaceAll(aggregateType, ".", "-") + ".v1"
+}
+
+// Topics every relay makes sure exist.
+var Topics = []string{"codexion.ledger.entries.v1", "codexion.ledger.accounts.v1", "codexion.ledger.periods.v1",
+	"codexion.ledger.books.v1", DeadLetterTopic}
+
+// Bounds of the relay.
+const (
+	DefaultBatchRows    = 500
+	DefaultPollInterval = time.Second
+	maxBackoff          = 10 * time.Second
+	topicPartitions     = 3
+)
+
+// Relay publishes outbox rows to Kafka in id order, at least once. One relay is the leader
+// (a session advisory lock); the others wait. It marks rows published only after the
+// broker acknowledged them, so a crash at any point re-publishes rather than loses; every
+// consumer dedupes by event id.
+type Relay struct {
+	DB           *pgxpool.Pool
+	Brokers      []string
+	Schemas      *schemas.Set
+	Log          *slog.Logger
+	BatchRows    int
+	PollInterval time.Duration
+	Metrics      *RelayMetrics
+
+	// afterPublish, when set (tests), runs between the broker's acknowledgement and
+	// marking the rows; an error there is a crash at the worst moment.
+	afterPublish func() error
+
+	writer    *kafkago.Writer
+	cancel    context.CancelFunc
+	done      chan struct{}
+	leader    atomic.Bool
+	lastOK    atomic.Int64 // unix nanos of the last cycle that caught up or made progress
+	clusterID string
+}
+
+// RelayMetrics are the relay's Prometheus metrics.
+type RelayMetrics struct {
+	Published    *prometheus.CounterVec
+	DeadLettered prometheus.Counter
+	OldestAge    prometheus.Gauge
+	Leader       prometheus.Gauge
+	Republished  prometheus.Counter
+}
+
+// NewRelayMetrics registers the relay metrics with reg.
+func NewRelayMetrics(reg prometheus.Registerer) *RelayMetrics {
+	m := &RelayMetrics{
+		Published: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "codexion_outbox_published_total",
+			Help: "Outbox events published to Kafka, by topic."}, []string{"topic"}),
+		DeadLettered: prometheus.NewCounter(prometheus.CounterOpts{Name: "codexion_outbox_dead_lettered_total",
+			Help: "Outbox events that failed their schema and went to the dead-letter topic."}),
+		OldestAge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "codexion_outbox_oldest_unpublished_age_seconds",
+			Help: "Age of the oldest outbox event not yet published; 0 when caught up."}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "codexion_outbox_relay_leader",
+			Help: "1 when this process is the publishing relay."}),
+		Republished: prometheus.NewCounter(prometheus.CounterOpts{Name: "codexion_outbox_republished_total",
+			Help: "Events marked for publishing again because the Kafka cluster changed."}),
+	}
+	reg.MustRegister(m.Published, m.DeadLettered, m.OldestAge, m.Leader, m.Republished)
+	return m
+}
+
+func (r *Relay) Name() string { return "outbox-relay" }
+
+// Start makes sure the topics exist and runs the relay in the background.
+func (r *Relay) Start(ctx context.Context) error {
+	if r.BatchRows <= 0 {
+		r.BatchRows = DefaultBatchRows
+	}
+	if r.PollInterval <= 0 {
+		r.PollInterval = DefaultPollInterval
+	}
+	if r.Metrics == nil {
+		r.Metrics = NewRelayMetrics(prometheus.NewRegistry())
+	}
+	if err := kafka.EnsureTopics(ctx, r.Brokers, topicPartitions, Topics...); err != nil {
+		return err
+	}
+	r.writer = &kafkago.Writer{
+		Addr:         kafkago.TCP(r.Brokers...),
+		Balancer:     &kafkago.Hash{},
+		RequiredAcks: kafkago.RequireAll,
+		BatchTimeout: 5 * time.Millisecond,
+		BatchSize:    r.BatchRows,
+		MaxAttempts:  3,
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.cancel, r.done = cancel, make(chan struct{})
+	r.lastOK.Store(time.Now().UnixNano())
+	go func() {
+		defer close(r.done)
+		r.run(runCtx)
+	}()
+	return nil
+}
+
+// Stop ends the relay; rows it had not marked are published by the next leader.
+func (r *Relay) Stop(ctx context.Context) error {
+	if r.cancel == nil {
+		return nil
+	}
+	r.cancel()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return r.writer.Close()
+}
+
+// Check is the readiness check: the leader must not be stuck behind its oldest row.
+func (r *Relay) Check(context.Context) error {
+	if !r.leader.Load() {
+		return nil // a standby relay is healthy
+	}
+	since := time.Since(time.Unix(0, r.lastOK.Load()))
+	if since > 30*r.PollInterval+30*time.Second {
+		return fmt.Errorf("outbox relay has made no progress for %s", since.Round(time.Second))
+	}
+	return nil
+}
+
+func (r *Relay) run(ctx context.Context) {
+	backoff := r.PollInterval
+	for ctx.Err() == nil {
+		err := r.lead(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		r.Log.Warn("outbox relay lost its leadership or connection; retrying", "err", err, "in", backoff.String())
+		sleep(ctx, backoff)
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// lead holds the leader lock on one connection for as long as it can and publishes.
+func (r *Relay) lead(ctx context.Context) error {
+	conn, err := r.DB.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		r.leader.Store(false)
+		r.Metrics.Leader.Set(0)
+		// Releasing the connection with the session lock held would leak it into the pool.
+		conn.Conn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // dropping the connection releases the lock
+		conn.Release()
+	}()
+	for {
+		var got bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, relayLockID).Scan(&got); err != nil {
+			return err
+		}
+		if got {
+			break
+		}
+		sleep(ctx, r.PollInterval) // another relay leads; stand by
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	r.leader.Store(true)
+	r.Metrics.Leader.Set(1)
+	r.Log.Info("outbox relay is the leader")
+	if _, err := conn.Exec(ctx, `LISTEN codexion_outbox`); err != nil {
+		return err
+	}
+	backoff := r.PollInterval
+	for ctx.Err() == nil {
+		n, err := r.cycle(ctx)
+		if err != nil {
+			r.Log.Error("outbox relay cannot publish; the ledger keeps accepting entries and the relay retries",
+				"err", err, "retry_in", backoff.String())
+			sleep(ctx, backoff)
+			backoff = min(backoff*2, maxBackoff)
+			continue
+		}
+		backoff = r.PollInterval
+		r.lastOK.Store(time.Now().UnixNano())
+		if n == r.BatchRows {
+			continue // more waiting: no pause
+		}
+		waitCtx, cancel := context.WithTimeout(ctx, r.PollInterval)
+		_, err = conn.Conn().WaitForNotification(waitCtx)
+		cancel()
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+type row struct {
+	id            uuid.UUID
+	aggregateType string
+	aggregateID   string
+	eventType     string
+	source        string
+	payload       []byte
+	traceparent   *string
+	createdAt     time.Time
+}
+
+// cycle publishes one batch; it returns how many rows it handled.
+func (r *Relay) cycle(ctx context.Context) (int, error) {
+	if err := r.checkCluster(ctx); err != nil {
+		return 0, err
+	}
+	rows, err := r.DB.Query(ctx, `SELECT id, aggregate_type, aggregate_id, event_type, source, payload::text, traceparent, created_at
+		FROM codexion_outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`, r.BatchRows)
+	if err != nil {
+		return 0, err
+	}
+	batch, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
+		var x row
+		var payload string
+		err := cr.Scan(&x.id, &x.aggregateType, &x.aggregateID, &x.eventType, &x.source, &payload, &x.traceparent, &x.createdAt)
+		x.payload = []byte(payload)
+		return x, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if len(batch) == 0 {
+		r.Metrics.OldestAge.Set(0)
+		return 0, nil
+	}
+	r.Metrics.OldestAge.Set(time.Since(batch[0].createdAt).Seconds())
+	msgs := make([]kafkago.Message, 0, len(batch))
+	ids := make([]uuid.UUID, 0, len(batch))
+	var deadIDs []uuid.UUID
+	var deadReasons []string
+	for _, x := range batch {
+		ev := schemas.Event{SpecVersion: schemas.SpecVersion, ID: x.id.String(), Source: x.source, Type: x.eventType,
+			Subject: x.aggregateID, Time: x.createdAt.UTC(), DataContentType: "application/json",
+			DataSchema: schemas.DataSchemaOf(x.eventType), Data: x.payload}
+		if x.traceparent != nil {
+			ev.TraceParent = *x.traceparent
+		}
+		value, err := json.Marshal(ev)
+		if err != nil {
+			return 0, err
+		}
+		headers := []kafkago.Header{{Key: "content-type", Value: []byte(schemas.ContentType)}, {Key: "ce_type", Value: []byte(x.eventType)},
+			{Key: "ce_id", Value: []byte(ev.ID)}}
+		if ev.TraceParent != "" {
+			headers = append(headers, kafkago.Header{Key: "traceparent", Value: []byte(ev.TraceParent)})
+		}
+		topic := TopicFor(x.aggregateType)
+		if verr := r.Schemas.Validate(x.eventType, x.payload); verr != nil {
+			r.Log.Error("outbox event fails its schema; sending it to the dead-letter topic", "id", ev.ID, "type", x.eventType, "err", verr)
+			headers = append(headers, kafkago.Header{Key: "dlq_reason", Value: []byte(verr.Error())},
+				kafkago.Header{Key: "dlq_original_topic", Value: []byte(topic)})
+			topic = DeadLetterTopic
+			deadIDs, deadReasons = append(deadIDs, x.id), append(deadReasons, verr.Error())
+		}
+		msgs = append(msgs, kafkago.Message{Topic: topic, Key: []byte(x.aggregateID), Value: value, Headers: headers})
+		ids = append(ids, x.id)
+	}
+	if err := r.writer.WriteMessages(ctx, msgs...); err != nil {
+		return 0, fmt.Errorf("publish %d events: %w", len(msgs), err)
+	}
+	if r.afterPublish != nil {
+		if err := r.afterPublish(); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := r.DB.Exec(ctx, `UPDATE codexion_outbox o SET published_at = now(), dead_letter_reason = d.reason
+		FROM unnest($1::uuid[]) AS t(id) LEFT JOIN unnest($2::uuid[], $3::text[]) AS d(id, reason) ON d.id = t.id
+		WHERE o.id = t.id`, ids, deadIDs, deadReasons); err != nil {
+		return 0, fmt.Errorf("mark %d events published: %w", len(ids), err)
+	}
+	for _, m := range msgs {
+		if m.Topic == DeadLetterTopic {
+			r.Metrics.DeadLettered.Inc()
+		} else {
+			r.Metrics.Published.WithLabelValues(m.Topic).Inc()
+		}
+	}
+	return len(batch), nil
+}
+
+// checkCluster notices a different Kafka cluster (an embedded broker restarted with empty
+// topics, or a move to a new cluster) and marks every event for publishing again. Consumers
+// dedupe by id, so the repeat costs bandwidth, not correctness.
+func (r *Relay) checkCluster(ctx context.Context) error {
+	md, err := kafka.Cluster{Brokers: r.Brokers}.Describe(ctx)
+	if err != nil {
+		return err
+	}
+	if md.ClusterID == r.clusterID {
+		return nil
+	}
+	var stored string
+	err = r.DB.QueryRow(ctx, `SELECT cluster_id FROM codexion_relay_state WHERE name = $1`, relayStateName).Scan(&stored)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	if stored != "" && stored != md.ClusterID {
+		if err := kafka.EnsureTopics(ctx, r.Brokers, topicPartitions, Topics...); err != nil {
+			return err
+		}
+		tag, err := r.DB.Exec(ctx, `UPDATE codexion_outbox SET published_at = NULL, dead_letter_reason = NULL WHERE published_at IS NOT NULL`)
+		if err != nil {
+			return err
+		}
+		r.Metrics.Republished.Add(float64(tag.RowsAffected()))
+		r.Log.Warn("Kafka cluster changed; publishing the outbox again", "was", stored, "now", md.ClusterID, "events", tag.RowsAffected())
+	}
+	if _, err := r.DB.Exec(ctx, `INSERT INTO codexion_relay_state (name, cluster_id) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET cluster_id = EXCLUDED.cluster_id, updated_at = now()`, relayStateName, md.ClusterID); err != nil {
+		return err
+	}
+	r.clusterID = md.ClusterID
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

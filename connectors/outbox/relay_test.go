@@ -1,0 +1,316 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/codexion/codexion/app/devstack"
+	"github.com/codexion/codexion/connectors/kafka"
+	"github.com/codexion/codexion/platform/postgres"
+	"github.com/codexion/codexion/platform/postgres/pgtest"
+	"github.com/codexion/codexion/schemas"
+)
+
+type env struct {
+	t      *testing.T
+	db     *postgres.Pool
+	broker *devstack.KafkaBroker
+	set    *schemas.Set
+	log    *slog.Logger
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	db, err := postgres.NewPool(pgtest.New(t), 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Stop(ctx) })
+	if _, err := postgres.Up(ctx, db.Pool, []postgres.Source{Migrations()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `CREATE TABLE applied (event_id text, type text)`); err != nil {
+		t.Fatal(err)
+	}
+	set, err := schemas.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, db: db, set: set, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	e.broker = e.startBroker("127.0.0.1:0")
+	return e
+}
+
+func (e *env) startBroker(addr string) *devstack.KafkaBroker {
+	b := &devstack.KafkaBroker{Addr: addr}
+	if err := b.Start(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = b.Stop(context.Background()) })
+	return b
+}
+
+// book writes n valid book-created events to the outbox, as a domain would.
+func (e *env) write(n int, prefix string) {
+	e.t.Helper()
+	ctx := context.Background()
+	var events []Event
+	for i := range n {
+		code := fmt.Sprintf("%s%03d", prefix, i)
+		events = append(events, Event{AggregateType: "ledger.book", AggregateID: code, Type: "codexion.ledger.book.created.v1",
+			Source: "codexion/ledger/" + code, Payload: map[string]string{"code": code, "name": "Book " + code, "base_currency": "EUR"}})
+	}
+	var b pgxBatch
+	if err := QueueMany(ctx, &b.Batch, events); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.db.SendBatch(ctx, &b.Batch).Close(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) relay() *Relay {
+	r := &Relay{DB: e.db.Pool, Brokers: []string{e.broker.Addr}, Schemas: e.set, Log: e.log, PollInterval: 50 * time.Millisecond}
+	return r
+}
+
+func (e *env) consume(ctx context.Context, handler kafka.Handler) {
+	c := &kafka.Consumer{Brokers: []string{e.broker.Addr}, Group: "test", Topics: []string{"codexion.ledger.books.v1"},
+		Dedupe: kafka.PostgresDedupe{DB: e.db.Pool}, Log: e.log, MaxAttempts: 2, Backoff: 10 * time.Millisecond,
+		Handler: func(ctx context.Context, ev schemas.Event) error {
+			if handler != nil {
+				if err := handler(ctx, ev); err != nil {
+					return err
+				}
+			}
+			tx, _ := kafka.TxFrom(ctx)
+			_, err := tx.Exec(ctx, `INSERT INTO applied VALUES ($1, $2)`, ev.ID, ev.Type)
+			return err
+		}}
+	go func() { _ = c.Run(ctx) }()
+}
+
+// waitApplied waits until want distinct events are applied, and checks none twice.
+func (e *env) waitApplied(want int) {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n, distinct int
+		if err := e.db.QueryRow(context.Background(), `SELECT count(*), count(DISTINCT event_id) FROM applied`).Scan(&n, &distinct); err != nil {
+			e.t.Fatal(err)
+		}
+		if n != distinct {
+			e.t.Fatalf("%d applications of %d events: an event was applied twice", n, distinct)
+		}
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("applied %d of %d events", n, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (e *env) topicCount(topic string) int {
+	e.t.Helper()
+	conn, err := kafkago.DialLeader(context.Background(), "tcp", e.broker.Addr, topic, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer conn.Close()
+	n := 0
+	for p := range topicPartitions {
+		c, err := kafkago.DialLeader(context.Background(), "tcp", e.broker.Addr, topic, p)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		first, last, err := c.ReadOffsets()
+		c.Close()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		n += int(last - first)
+	}
+	return n
+}
+
+func TestRelayPublishesEveryRowAndConsumerAppliesEachOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.write(120, "a")
+	r := e.relay()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background()) //nolint:errcheck // test teardown
+	e.consume(ctx, nil)
+	e.waitApplied(120)
+	e.write(30, "b") // arrives while running: NOTIFY wakes the relay
+	e.waitApplied(150)
+	var unpublished int
+	if err := e.db.QueryRow(ctx, `SELECT count(*) FROM codexion_outbox WHERE published_at IS NULL`).Scan(&unpublished); err != nil || unpublished != 0 {
+		t.Fatalf("%d rows unpublished (%v)", unpublished, err)
+	}
+	if err := r.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRelayCrashBetweenPublishAndMark(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.write(40, "c")
+	r := e.relay()
+	var crashes atomic.Int32
+	r.afterPublish = func() error {
+		if crashes.Add(1) <= 2 {
+			return errors.New("relay killed after the broker acknowledged")
+		}
+		return nil
+	}
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background()) //nolint:errcheck // test teardown
+	e.consume(ctx, nil)
+	e.waitApplied(40)
+	for deadline := time.Now().Add(10 * time.Second); crashes.Load() < 3; {
+		if time.Now().After(deadline) {
+			t.Fatal("relay did not retry after the crashes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.waitApplied(40)
+	if n := e.topicCount("codexion.ledger.books.v1"); n < 80 {
+		t.Fatalf("topic holds %d messages; the crashes should have published the batch more than once", n)
+	}
+}
+
+func TestPoisonRowGoesToTheDeadLetterTopic(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.write(5, "d")
+	var b pgxBatch
+	if err := QueueMany(ctx, &b.Batch, []Event{{AggregateType: "ledger.book", AggregateID: "bad", Type: "codexion.ledger.book.created.v1",
+		Source: "codexion/ledger/bad", Payload: map[string]any{"code": 7}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SendBatch(ctx, &b.Batch).Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.write(5, "e")
+	r := e.relay()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background()) //nolint:errcheck // test teardown
+	e.consume(ctx, nil)
+	e.waitApplied(10) // the valid ones on both sides of the poison
+	var reason string
+	if err := e.db.QueryRow(ctx, `SELECT dead_letter_reason FROM codexion_outbox WHERE aggregate_id = 'bad'`).Scan(&reason); err != nil || reason == "" {
+		t.Fatalf("poison row not marked (%v)", err)
+	}
+	rd := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{e.broker.Addr}, Topic: DeadLetterTopic, Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer rd.Close()
+	found := false
+	for p := range topicPartitions {
+		rd.Close()
+		rd = kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{e.broker.Addr}, Topic: DeadLetterTopic, Partition: p, MaxWait: 100 * time.Millisecond})
+		rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		m, err := rd.ReadMessage(rctx)
+		rcancel()
+		if err != nil {
+			continue
+		}
+		for _, h := range m.Headers {
+			if h.Key == "dlq_reason" && len(h.Value) > 0 {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no message with a dlq_reason on the dead-letter topic")
+	}
+}
+
+func TestConsumerSendsAPoisonEventToTheDeadLetterTopicAndMovesOn(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.write(10, "f")
+	var poison string
+	if err := e.db.QueryRow(ctx, `SELECT id::text FROM codexion_outbox ORDER BY id OFFSET 3 LIMIT 1`).Scan(&poison); err != nil {
+		t.Fatal(err)
+	}
+	r := e.relay()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background()) //nolint:errcheck // test teardown
+	var mu sync.Mutex
+	tries := 0
+	e.consume(ctx, func(_ context.Context, ev schemas.Event) error {
+		if ev.ID == poison {
+			mu.Lock()
+			tries++
+			mu.Unlock()
+			return errors.New("cannot handle this one")
+		}
+		return nil
+	})
+	e.waitApplied(9)
+	mu.Lock()
+	defer mu.Unlock()
+	if tries != 2 {
+		t.Fatalf("poison tried %d times, want MaxAttempts=2", tries)
+	}
+}
+
+func TestBrokerRestartConverges(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.write(25, "g")
+	r := e.relay()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background()) //nolint:errcheck // test teardown
+	cctx, ccancel := context.WithCancel(ctx)
+	e.consume(cctx, nil)
+	e.waitApplied(25)
+	ccancel()
+
+	// The embedded broker goes away: its topics and group offsets are gone with it.
+	addr := e.broker.Addr
+	oldID := e.broker.ClusterID()
+	_ = e.broker.Stop(ctx)
+	e.write(15, "h") // the domain keeps writing while Kafka is down
+	time.Sleep(300 * time.Millisecond)
+	e.broker = e.startBroker(addr)
+	if e.broker.ClusterID() == oldID {
+		t.Fatal("restarted broker kept its cluster id")
+	}
+	e.consume(ctx, nil) // a fresh group on an empty broker reads from the start
+	e.waitApplied(40)   // everything once: old events re-published and deduped, new ones applied
+	if n := e.topicCount("codexion.ledger.books.v1"); n != 40 {
+		t.Fatalf("new broker holds %d events, want all 40 re-published", n)
+	}
+}

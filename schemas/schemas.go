@@ -1,0 +1,144 @@
+// Package schemas holds Codexion's event contracts: the CloudEvents 1.0 envelope every
+// event travels in, and a JSON Schema (2020-12) file per event type, embedded in the
+// binary. Producers validate a payload before it leaves; consumers may validate on arrival.
+// It never decides what a domain publishes, only whether a payload matches its contract.
+package schemas
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+//go:embed events/*.json
+var files embed.FS
+
+// BaseURI prefixes every schema's $id; the dataschema of an event is BaseURI+type+".json".
+const BaseURI = "https://codexion.dev/schemas/"
+
+// SpecVersion and ContentType of the structured CloudEvents JSON format.
+const (
+	SpecVersion = "1.0"
+	ContentType = "application/cloudevents+json"
+)
+
+// Event is a CloudEvent in structured JSON mode. ID is unique and is every consumer's
+// dedupe key; TraceParent carries the W3C trace context as an extension attribute.
+type Event struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Subject         string          `json:"subject,omitempty"`
+	Time            time.Time       `json:"time"`
+	DataContentType string          `json:"datacontenttype"`
+	DataSchema      string          `json:"dataschema"`
+	TraceParent     string          `json:"traceparent,omitempty"`
+	Data            json.RawMessage `json:"data"`
+}
+
+// DataSchemaOf names the schema of an event type.
+func DataSchemaOf(eventType string) string { return BaseURI + eventType + ".json" }
+
+// Decode reads a structured CloudEvent and checks its required attributes.
+func Decode(b []byte) (Event, error) {
+	var e Event
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&e); err != nil {
+		return Event{}, fmt.Errorf("not a CloudEvents JSON document: %w", err)
+	}
+	var missing []string
+	for name, v := range map[string]string{"specversion": e.SpecVersion, "id": e.ID, "source": e.Source, "type": e.Type} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return Event{}, fmt.Errorf("CloudEvent lacks %s", strings.Join(missing, ", "))
+	}
+	if e.SpecVersion != SpecVersion {
+		return Event{}, fmt.Errorf("CloudEvent specversion %q; this consumer reads %s", e.SpecVersion, SpecVersion)
+	}
+	return e, nil
+}
+
+// Set is the compiled schemas of every known event type.
+type Set struct {
+	schemas map[string]*jsonschema.Schema
+	raw     map[string][]byte
+}
+
+// Load compiles the embedded schemas.
+func Load() (*Set, error) {
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	s := &Set{schemas: map[string]*jsonschema.Schema{}, raw: map[string][]byte{}}
+	entries, err := fs.ReadDir(files, "events")
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range entries {
+		body, err := files.ReadFile("events/" + f.Name())
+		if err != nil {
+			return nil, err
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("schema %s: %w", f.Name(), err)
+		}
+		typ := strings.TrimSuffix(f.Name(), ".json")
+		if err := c.AddResource(DataSchemaOf(typ), doc); err != nil {
+			return nil, fmt.Errorf("schema %s: %w", f.Name(), err)
+		}
+		s.raw[typ] = body
+	}
+	for typ := range s.raw {
+		sch, err := c.Compile(DataSchemaOf(typ))
+		if err != nil {
+			return nil, fmt.Errorf("compile schema of %s: %w", typ, err)
+		}
+		s.schemas[typ] = sch
+	}
+	return s, nil
+}
+
+// Types lists the known event types, sorted.
+func (s *Set) Types() []string {
+	out := make([]string, 0, len(s.raw))
+	for t := range s.raw {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Raw returns a type's schema document.
+func (s *Set) Raw(eventType string) ([]byte, bool) {
+	b, ok := s.raw[eventType]
+	return b, ok
+}
+
+// Validate checks data against the schema of eventType. The error says which field broke
+// which rule.
+func (s *Set) Validate(eventType string, data []byte) error {
+	sch, ok := s.schemas[eventType]
+	if !ok {
+		return fmt.Errorf("no schema is registered for event type %q", eventType)
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("payload is not JSON: %w", err)
+	}
+	if err := sch.Validate(v); err != nil {
+		return fmt.Errorf("payload does not match %s: %s", eventType, strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return nil
+}
