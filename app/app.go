@@ -28,6 +28,7 @@ import (
 	"github.com/codexion/codexion/platform/openapi"
 	"github.com/codexion/codexion/platform/postgres"
 	"github.com/codexion/codexion/platform/telemetry"
+	"github.com/codexion/codexion/schemas"
 	"github.com/codexion/codexion/workflows"
 )
 
@@ -54,6 +55,7 @@ type App struct {
 
 	DB       *postgres.Pool
 	Ledger   *ledger.Store
+	Relay    *outbox.Relay
 	Temporal *workflows.Client
 	Objects  *objectstore.Store
 	Server   *httpx.Server
@@ -130,6 +132,12 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 			a.group.Add(lifecycle.Func{ComponentName: "schema-check", OnStart: a.checkSchema})
 		}
 		a.Ledger = ledger.NewStore(a.DB.Pool)
+		set, err := schemas.Load()
+		if err != nil {
+			return nil, err
+		}
+		a.Relay = &outbox.Relay{DB: a.DB.Pool, Brokers: cfg.Kafka.Brokers, Schemas: set, Log: log.With("component", "outbox-relay"),
+			Metrics: outbox.NewRelayMetrics(a.Registry)}
 		brokers := kafka.Cluster{Brokers: cfg.Kafka.Brokers}
 		a.Checks.Add("kafka", brokers.Check)
 		objects, err := objectstore.Open(objectstore.Options{
@@ -163,6 +171,10 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 	a.Router.HandleFunc("GET /v1/openapi.json", httpx.Public, func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, a.OpenAPI(a.ops))
 	})
+	if a.Relay != nil {
+		a.group.Add(a.Relay)
+		a.Checks.Add("outbox-relay", a.Relay.Check)
+	}
 	a.group.Add(a.Server)
 	if mode != ModeServe {
 		a.group.Add(&workflows.Worker{Client: a.Temporal, TaskQueue: cfg.Temporal.TaskQueue, Log: log})

@@ -123,7 +123,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 	for _, c := range rep.Checks {
 		names = append(names, c.Name+"="+c.Status)
 	}
-	if got := strings.Join(names, ","); got != "postgres=ok,kafka=ok,objectstore=ok,temporal=ok" {
+	if got := strings.Join(names, ","); got != "postgres=ok,kafka=ok,objectstore=ok,temporal=ok,outbox-relay=ok" {
 		t.Fatalf("readyz checks = %s", got)
 	}
 
@@ -164,6 +164,26 @@ func TestDevStackEndToEnd(t *testing.T) {
 	}
 	if err := json.Unmarshal(body, &tb); err != nil || code != 200 || tb.Totals.Balance != "0.00" || len(tb.Rows) < 10 {
 		t.Fatalf("demo book trial balance: %d %s", code, body)
+	}
+	// Every ledger change reaches Kafka, and every real payload matches its schema.
+	db := d.App.DB
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var pending, dead int
+		if err := db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE published_at IS NULL), count(*) FILTER (WHERE dead_letter_reason IS NOT NULL) FROM codexion_outbox`).Scan(&pending, &dead); err != nil {
+			t.Fatal(err)
+		}
+		if dead != 0 {
+			var reason string
+			_ = db.QueryRow(ctx, `SELECT dead_letter_reason FROM codexion_outbox WHERE dead_letter_reason IS NOT NULL LIMIT 1`).Scan(&reason)
+			t.Fatalf("%d ledger events failed their schema: %s", dead, reason)
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d outbox events still unpublished", pending)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if code, _ := get(t, base+"/v1/openapi.json", ""); code != 200 {
 		t.Fatalf("openapi.json: %d", code)
