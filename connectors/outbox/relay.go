@@ -66,19 +66,25 @@ type Relay struct {
 	Log          *slog.Logger
 	BatchRows    int
 	PollInterval time.Duration
+	ClusterCheck time.Duration // how often to ask for the cluster id; default clusterCheckInterval
 	Metrics      *RelayMetrics
 
 	// afterPublish, when set (tests), runs between the broker's acknowledgement and
 	// marking the rows; an error there is a crash at the worst moment.
 	afterPublish func() error
 
-	writer    *kafkago.Writer
-	cancel    context.CancelFunc
-	done      chan struct{}
-	leader    atomic.Bool
-	lastOK    atomic.Int64 // unix nanos of the last cycle that caught up or made progress
-	clusterID string
+	writer         *kafkago.Writer
+	cancel         context.CancelFunc
+	done           chan struct{}
+	leader         atomic.Bool
+	lastOK         atomic.Int64 // unix nanos of the last cycle that caught up or made progress
+	clusterID      string
+	clusterChecked time.Time
 }
+
+// clusterCheckInterval is how often the relay asks the brokers for their cluster id; a
+// failed publish asks again at once.
+const clusterCheckInterval = 5 * time.Second
 
 // RelayMetrics are the relay's Prometheus metrics.
 type RelayMetrics struct {
@@ -305,6 +311,7 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 		ids = append(ids, x.id)
 	}
 	if err := r.writer.WriteMessages(ctx, msgs...); err != nil {
+		r.clusterChecked = time.Time{} // the cluster may have changed: look before the retry
 		return 0, fmt.Errorf("publish %d events: %w", len(msgs), err)
 	}
 	if r.afterPublish != nil {
@@ -331,10 +338,18 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 // topics, or a move to a new cluster) and marks every event for publishing again. Consumers
 // dedupe by id, so the repeat costs bandwidth, not correctness.
 func (r *Relay) checkCluster(ctx context.Context) error {
+	every := r.ClusterCheck
+	if every <= 0 {
+		every = clusterCheckInterval
+	}
+	if r.clusterID != "" && time.Since(r.clusterChecked) < every {
+		return nil
+	}
 	md, err := kafka.Cluster{Brokers: r.Brokers}.Describe(ctx)
 	if err != nil {
 		return err
 	}
+	r.clusterChecked = time.Now()
 	if md.ClusterID == r.clusterID {
 		return nil
 	}
