@@ -220,7 +220,7 @@ func (r *Relay) lead(ctx context.Context) error {
 	}
 	backoff := r.PollInterval
 	for ctx.Err() == nil {
-		n, err := r.cycle(ctx)
+		_, err := r.drain(ctx)
 		if err != nil {
 			r.Log.Error("outbox relay cannot publish; the ledger keeps accepting entries and the relay retries",
 				"err", err, "retry_in", backoff.String())
@@ -230,9 +230,6 @@ func (r *Relay) lead(ctx context.Context) error {
 		}
 		backoff = r.PollInterval
 		r.lastOK.Store(time.Now().UnixNano())
-		if n == r.BatchRows {
-			continue // more waiting: no pause
-		}
 		waitCtx, cancel := context.WithTimeout(ctx, r.PollInterval)
 		_, err = conn.Conn().WaitForNotification(waitCtx)
 		cancel()
@@ -254,35 +251,34 @@ type row struct {
 	createdAt     time.Time
 }
 
-// cycle publishes one batch; it returns how many rows it handled.
-func (r *Relay) cycle(ctx context.Context) (int, error) {
-	if err := r.checkCluster(ctx); err != nil {
-		return 0, err
-	}
+// prepared is a batch ready for the broker.
+type prepared struct {
+	msgs        []kafkago.Message
+	ids         []uuid.UUID
+	deadIDs     []uuid.UUID
+	deadReasons []string
+}
+
+// fetch reads the next batch of unpublished rows after id after, in id order.
+func (r *Relay) fetch(ctx context.Context, after uuid.UUID) ([]row, error) {
 	rows, err := r.DB.Query(ctx, `SELECT id, aggregate_type, aggregate_id, event_type, source, payload::text, traceparent, created_at
-		FROM codexion_outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`, r.BatchRows)
+		FROM codexion_outbox WHERE published_at IS NULL AND id > $2 ORDER BY id LIMIT $1`, r.BatchRows, after)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	batch, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
+	return pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
 		var x row
 		var payload string
 		err := cr.Scan(&x.id, &x.aggregateType, &x.aggregateID, &x.eventType, &x.source, &payload, &x.traceparent, &x.createdAt)
 		x.payload = []byte(payload)
 		return x, err
 	})
-	if err != nil {
-		return 0, err
-	}
-	if len(batch) == 0 {
-		r.Metrics.OldestAge.Set(0)
-		return 0, nil
-	}
-	r.Metrics.OldestAge.Set(time.Since(batch[0].createdAt).Seconds())
-	msgs := make([]kafkago.Message, 0, len(batch))
-	ids := make([]uuid.UUID, 0, len(batch))
-	var deadIDs []uuid.UUID
-	var deadReasons []string
+}
+
+// prepare wraps each row in its CloudEvent and routes it: to its topic when the payload
+// matches its schema, to the dead-letter topic with the reason when it does not.
+func (r *Relay) prepare(batch []row) (prepared, error) {
+	var p prepared
 	for _, x := range batch {
 		ev := schemas.Event{SpecVersion: schemas.SpecVersion, ID: x.id.String(), Source: x.source, Type: x.eventType,
 			Subject: x.aggregateID, Time: x.createdAt.UTC(), DataContentType: "application/json",
@@ -292,7 +288,7 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 		}
 		value, err := json.Marshal(ev)
 		if err != nil {
-			return 0, err
+			return p, err
 		}
 		headers := []kafkago.Header{{Key: "content-type", Value: []byte(schemas.ContentType)}, {Key: "ce_type", Value: []byte(x.eventType)},
 			{Key: "ce_id", Value: []byte(ev.ID)}}
@@ -305,33 +301,107 @@ func (r *Relay) cycle(ctx context.Context) (int, error) {
 			headers = append(headers, kafkago.Header{Key: "dlq_reason", Value: []byte(verr.Error())},
 				kafkago.Header{Key: "dlq_original_topic", Value: []byte(topic)})
 			topic = DeadLetterTopic
-			deadIDs, deadReasons = append(deadIDs, x.id), append(deadReasons, verr.Error())
+			p.deadIDs, p.deadReasons = append(p.deadIDs, x.id), append(p.deadReasons, verr.Error())
 		}
-		msgs = append(msgs, kafkago.Message{Topic: topic, Key: []byte(x.aggregateID), Value: value, Headers: headers})
-		ids = append(ids, x.id)
+		p.msgs = append(p.msgs, kafkago.Message{Topic: topic, Key: []byte(x.aggregateID), Value: value, Headers: headers})
+		p.ids = append(p.ids, x.id)
 	}
-	if err := r.writer.WriteMessages(ctx, msgs...); err != nil {
-		r.clusterChecked = time.Time{} // the cluster may have changed: look before the retry
-		return 0, fmt.Errorf("publish %d events: %w", len(msgs), err)
+	return p, nil
+}
+
+// mark records a published batch.
+func (r *Relay) mark(ctx context.Context, p prepared) error {
+	_, err := r.DB.Exec(ctx, `UPDATE codexion_outbox SET published_at = now() WHERE id = ANY($1::uuid[])`, p.ids)
+	if err == nil && len(p.deadIDs) > 0 {
+		_, err = r.DB.Exec(ctx, `UPDATE codexion_outbox o SET dead_letter_reason = d.reason
+			FROM unnest($1::uuid[], $2::text[]) AS d(id, reason) WHERE o.id = d.id`, p.deadIDs, p.deadReasons)
 	}
-	if r.afterPublish != nil {
-		if err := r.afterPublish(); err != nil {
-			return 0, err
-		}
+	if err != nil {
+		return fmt.Errorf("mark %d events published: %w", len(p.ids), err)
 	}
-	if _, err := r.DB.Exec(ctx, `UPDATE codexion_outbox o SET published_at = now(), dead_letter_reason = d.reason
-		FROM unnest($1::uuid[]) AS t(id) LEFT JOIN unnest($2::uuid[], $3::text[]) AS d(id, reason) ON d.id = t.id
-		WHERE o.id = t.id`, ids, deadIDs, deadReasons); err != nil {
-		return 0, fmt.Errorf("mark %d events published: %w", len(ids), err)
-	}
-	for _, m := range msgs {
+	for _, m := range p.msgs {
 		if m.Topic == DeadLetterTopic {
 			r.Metrics.DeadLettered.Inc()
 		} else {
 			r.Metrics.Published.WithLabelValues(m.Topic).Inc()
 		}
 	}
-	return len(batch), nil
+	return nil
+}
+
+// drain publishes until no row is waiting and returns how many it published. Batches go to
+// the broker one after another, in id order; while one is on its way, the next is read
+// from Postgres, so the database and the broker work at the same time. A row is marked
+// only after the broker acknowledged it, so a crash re-publishes rather than loses.
+func (r *Relay) drain(ctx context.Context) (int, error) {
+	if err := r.checkCluster(ctx); err != nil {
+		return 0, err
+	}
+	cur, err := r.fetch(ctx, uuid.Nil)
+	if err != nil {
+		return 0, err
+	}
+	if len(cur) == 0 {
+		r.Metrics.OldestAge.Set(0)
+		return 0, nil
+	}
+	total := 0
+	marked := make(chan error, 1)
+	marked <- nil
+	p, err := r.prepare(cur)
+	if err != nil {
+		return 0, err
+	}
+	for len(cur) > 0 {
+		r.Metrics.OldestAge.Set(time.Since(cur[0].createdAt).Seconds())
+		// Read and prepare the next batch while this one travels.
+		var (
+			next     []row
+			nextP    prepared
+			fetchErr error
+			fetched  = make(chan struct{})
+		)
+		after := cur[len(cur)-1].id
+		if len(cur) == r.BatchRows {
+			go func() {
+				defer close(fetched)
+				if next, fetchErr = r.fetch(ctx, after); fetchErr == nil && len(next) > 0 {
+					nextP, fetchErr = r.prepare(next)
+				}
+			}()
+		} else {
+			close(fetched)
+		}
+		pubErr := r.writer.WriteMessages(ctx, p.msgs...)
+		<-fetched
+		if pubErr != nil {
+			r.clusterChecked = time.Time{} // the cluster may have changed: look before the retry
+			return total, errors.Join(fmt.Errorf("publish %d events: %w", len(p.msgs), pubErr), <-marked)
+		}
+		if r.afterPublish != nil {
+			if err := r.afterPublish(); err != nil {
+				return total, errors.Join(err, <-marked)
+			}
+		}
+		// Mark this batch while the next one travels; wait for the previous mark first so
+		// marks never pile up.
+		if err := <-marked; err != nil {
+			return total, err
+		}
+		marked = make(chan error, 1)
+		go func(p prepared, ch chan<- error) { ch <- r.mark(ctx, p) }(p, marked)
+		total += len(cur)
+		r.lastOK.Store(time.Now().UnixNano())
+		if fetchErr != nil {
+			return total, errors.Join(fetchErr, <-marked)
+		}
+		cur, p = next, nextP
+	}
+	if err := <-marked; err != nil {
+		return total, err
+	}
+	r.Metrics.OldestAge.Set(0)
+	return total, nil
 }
 
 // checkCluster notices a different Kafka cluster (an embedded broker restarted with empty
