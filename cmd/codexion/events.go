@@ -46,7 +46,7 @@ func (c *cli) eventsTailCmd() *cobra.Command {
 			}
 			r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: brokers, GroupID: "codexion-tail-" + hex.EncodeToString(id[:]),
 				GroupTopics: []string{topic}, StartOffset: start, MaxWait: 250 * time.Millisecond})
-			defer r.Close()
+			defer r.Close() //nolint:errcheck // nothing to do about a failed close after reading
 			enc := json.NewEncoder(c.stdout)
 			for n := 0; max <= 0 || n < max; n++ {
 				m, err := r.ReadMessage(cmd.Context())

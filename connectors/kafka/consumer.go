@@ -62,8 +62,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 		CommitInterval: 0, // commit synchronously, after the work
 	})
 	c.dlq = &kafkago.Writer{Addr: kafkago.TCP(c.Brokers...), Topic: "codexion.dlq.v1", RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
-	defer c.reader.Close()
-	defer c.dlq.Close()
+	defer c.reader.Close() //nolint:errcheck // offsets are committed explicitly
+	defer c.dlq.Close()    //nolint:errcheck // writes are synchronous
 	for {
 		m, err := c.reader.FetchMessage(ctx)
 		if err != nil {

@@ -1,0 +1,323 @@
+// Package registry is Codexion's schema registry: subjects with numbered versions of JSON
+// Schemas, global schema ids, and a compatibility level per subject, stored in PostgreSQL
+// and served with Confluent Schema Registry's REST API so that existing clients work
+// unchanged. Only JSON Schema is supported; Avro and Protobuf are refused with 42201.
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/codexion/codexion/platform/postgres"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations is the registry's migration source.
+func Migrations() postgres.Source {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return postgres.Source{Name: "schema_registry", FS: sub}
+}
+
+// Error is a failure in Confluent's terms: an HTTP status and an error code.
+type Error struct {
+	Status  int    `json:"-"`
+	Code    int    `json:"error_code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errorf(status, code int, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func subjectNotFound(s string) *Error { return errorf(404, 40401, "Subject '%s' not found.", s) }
+func versionNotFound(v int) *Error    { return errorf(404, 40402, "Version %d not found.", v) }
+
+// Schema is one registered version of a subject.
+type Schema struct {
+	Subject    string `json:"subject"`
+	Version    int    `json:"version"`
+	ID         int    `json:"id"`
+	SchemaType string `json:"schemaType"`
+	Schema     string `json:"schema"`
+}
+
+// Store is the registry in PostgreSQL.
+type Store struct{ db *pgxpool.Pool }
+
+// NewStore returns the registry over db.
+func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
+
+// maxSchemaBytes bounds one schema document.
+const maxSchemaBytes = 1 << 20
+
+// canonical checks that text is a JSON Schema and returns its canonical form and
+// fingerprint. Key order and whitespace do not change the fingerprint.
+func canonical(text, schemaType string) (any, string, string, error) {
+	if schemaType != "" && schemaType != "JSON" {
+		return nil, "", "", errorf(422, 42201, "Invalid schema: schemaType %s is not supported; this registry holds JSON Schemas", schemaType)
+	}
+	if len(text) > maxSchemaBytes {
+		return nil, "", "", errorf(422, 42201, "Invalid schema: larger than %d bytes", maxSchemaBytes)
+	}
+	doc, err := parseSchema(text)
+	if err != nil {
+		return nil, "", "", errorf(422, 42201, "Invalid schema: %v", err)
+	}
+	c := jsonschema.NewCompiler()
+	v, err := jsonschema.UnmarshalJSON(strings.NewReader(text))
+	if err == nil {
+		err = c.AddResource("mem://schema.json", v)
+	}
+	if err == nil {
+		_, err = c.Compile("mem://schema.json")
+	}
+	if err != nil {
+		return nil, "", "", errorf(422, 42201, "Invalid schema: %v", err)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return nil, "", "", err
+	}
+	canon := strings.TrimSpace(buf.String())
+	sum := sha256.Sum256([]byte(canon))
+	return doc, canon, hex.EncodeToString(sum[:]), nil
+}
+
+// Register adds schema under subject and returns its global id. The same schema again
+// returns the id it already has; an incompatible one is refused with 409 and the rules it breaks.
+func (s *Store) Register(ctx context.Context, subject, text, schemaType string) (int, error) {
+	doc, canon, fp, err := canonical(text, schemaType)
+	if err != nil {
+		return 0, err
+	}
+	var id int
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('schema-registry:' || $1))`, subject); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `SELECT s.id FROM schema_registry_versions v JOIN schema_registry_schemas s ON s.id = v.schema_id
+			WHERE v.subject = $1 AND NOT v.deleted AND s.fingerprint = $2`, subject, fp).Scan(&id)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		earlier, err := s.versions(ctx, tx, subject)
+		if err != nil {
+			return err
+		}
+		level, err := s.level(ctx, tx, subject)
+		if err != nil {
+			return err
+		}
+		var docs []any
+		for _, e := range earlier {
+			d, err := parseSchema(e.Schema)
+			if err != nil {
+				return err
+			}
+			docs = append(docs, d)
+		}
+		if msgs := Compatible(level, doc, docs); len(msgs) > 0 {
+			return errorf(409, 409, "Schema being registered is incompatible with an earlier schema for subject \"%s\" (%s): %s",
+				subject, level, strings.Join(msgs, "; "))
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO schema_registry_schemas (schema_type, schema, fingerprint) VALUES ('JSON', $1, $2)
+			ON CONFLICT (fingerprint) DO UPDATE SET fingerprint = EXCLUDED.fingerprint RETURNING id`, canon, fp).Scan(&id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO schema_registry_versions (subject, version, schema_id)
+			SELECT $1, coalesce(max(version), 0) + 1, $2 FROM schema_registry_versions WHERE subject = $1`, subject, id)
+		return err
+	})
+	return id, err
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func (s *Store) versions(ctx context.Context, q querier, subject string) ([]Schema, error) {
+	rows, err := q.Query(ctx, `SELECT v.subject, v.version, s.id, s.schema_type, s.schema FROM schema_registry_versions v
+		JOIN schema_registry_schemas s ON s.id = v.schema_id WHERE v.subject = $1 AND NOT v.deleted ORDER BY v.version`, subject)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Schema, error) {
+		var x Schema
+		err := r.Scan(&x.Subject, &x.Version, &x.ID, &x.SchemaType, &x.Schema)
+		return x, err
+	})
+}
+
+func (s *Store) level(ctx context.Context, q querier, subject string) (string, error) {
+	var level string
+	err := q.QueryRow(ctx, `SELECT compatibility FROM schema_registry_config WHERE subject IN ($1, '')
+		ORDER BY subject DESC LIMIT 1`, subject).Scan(&level)
+	return level, err
+}
+
+// Subjects lists subjects with at least one live version.
+func (s *Store) Subjects(ctx context.Context) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT subject FROM schema_registry_versions WHERE NOT deleted ORDER BY subject`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// Versions lists a subject's live versions.
+func (s *Store) Versions(ctx context.Context, subject string) ([]Schema, error) {
+	vs, err := s.versions(ctx, s.db, subject)
+	if err == nil && len(vs) == 0 {
+		return nil, subjectNotFound(subject)
+	}
+	return vs, err
+}
+
+// Version returns version v of subject; v < 0 is the latest.
+func (s *Store) Version(ctx context.Context, subject string, v int) (Schema, error) {
+	vs, err := s.Versions(ctx, subject)
+	if err != nil {
+		return Schema{}, err
+	}
+	if v < 0 {
+		return vs[len(vs)-1], nil
+	}
+	i := slices.IndexFunc(vs, func(x Schema) bool { return x.Version == v })
+	if i < 0 {
+		return Schema{}, versionNotFound(v)
+	}
+	return vs[i], nil
+}
+
+// ByID returns the schema with a global id.
+func (s *Store) ByID(ctx context.Context, id int) (Schema, error) {
+	var x Schema
+	err := s.db.QueryRow(ctx, `SELECT id, schema_type, schema FROM schema_registry_schemas WHERE id = $1`, id).Scan(&x.ID, &x.SchemaType, &x.Schema)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return x, errorf(404, 40403, "Schema %d not found", id)
+	}
+	return x, err
+}
+
+// Lookup finds schema among subject's versions.
+func (s *Store) Lookup(ctx context.Context, subject, text, schemaType string) (Schema, error) {
+	_, _, fp, err := canonical(text, schemaType)
+	if err != nil {
+		return Schema{}, err
+	}
+	vs, err := s.Versions(ctx, subject)
+	if err != nil {
+		return Schema{}, err
+	}
+	for _, v := range vs {
+		_, _, vfp, err := canonical(v.Schema, "")
+		if err == nil && vfp == fp {
+			return v, nil
+		}
+	}
+	return Schema{}, errorf(404, 40403, "Schema not found")
+}
+
+// TestCompatibility checks schema against version v of subject (v < 0: latest) at the
+// subject's level, and returns the rules it breaks.
+func (s *Store) TestCompatibility(ctx context.Context, subject string, v int, text, schemaType string) ([]string, error) {
+	doc, _, _, err := canonical(text, schemaType)
+	if err != nil {
+		return nil, err
+	}
+	level, err := s.level(ctx, s.db, subject)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := s.Versions(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	if v >= 0 {
+		i := slices.IndexFunc(vs, func(x Schema) bool { return x.Version == v })
+		if i < 0 {
+			return nil, versionNotFound(v)
+		}
+		vs = vs[:i+1]
+	}
+	if !strings.HasSuffix(level, "_TRANSITIVE") {
+		vs = vs[len(vs)-1:]
+	}
+	var docs []any
+	for _, x := range vs {
+		d, err := parseSchema(x.Schema)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, d)
+	}
+	return Compatible(level, doc, docs), nil
+}
+
+// Level returns the compatibility of subject ("" for the global default); ok is false
+// when the subject has no level of its own.
+func (s *Store) Level(ctx context.Context, subject string) (string, bool, error) {
+	var level string
+	err := s.db.QueryRow(ctx, `SELECT compatibility FROM schema_registry_config WHERE subject = $1`, subject).Scan(&level)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return level, err == nil, err
+}
+
+// SetLevel sets the compatibility of subject ("" for the global default).
+func (s *Store) SetLevel(ctx context.Context, subject, level string) error {
+	if !slices.Contains(Levels, level) {
+		return errorf(422, 42203, "Invalid compatibility level %q; use one of %s", level, strings.Join(Levels, ", "))
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO schema_registry_config (subject, compatibility) VALUES ($1, $2)
+		ON CONFLICT (subject) DO UPDATE SET compatibility = EXCLUDED.compatibility`, subject, level)
+	return err
+}
+
+// DeleteSubject soft-deletes every version of subject and returns their numbers.
+func (s *Store) DeleteSubject(ctx context.Context, subject string) ([]int, error) {
+	rows, err := s.db.Query(ctx, `UPDATE schema_registry_versions SET deleted = true WHERE subject = $1 AND NOT deleted RETURNING version`, subject)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err == nil && len(vs) == 0 {
+		return nil, subjectNotFound(subject)
+	}
+	slices.Sort(vs)
+	return vs, err
+}
+
+// DeleteVersion soft-deletes version v of subject (v < 0: the latest).
+func (s *Store) DeleteVersion(ctx context.Context, subject string, v int) (int, error) {
+	x, err := s.Version(ctx, subject, v)
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.db.Exec(ctx, `UPDATE schema_registry_versions SET deleted = true WHERE subject = $1 AND version = $2`, subject, x.Version)
+	return x.Version, err
+}
