@@ -29,6 +29,7 @@ import (
 	"github.com/codexion/codexion/platform/postgres"
 	"github.com/codexion/codexion/platform/telemetry"
 	"github.com/codexion/codexion/schemas"
+	"github.com/codexion/codexion/schemas/registry"
 	"github.com/codexion/codexion/workflows"
 )
 
@@ -60,13 +61,14 @@ type App struct {
 	Objects  *objectstore.Store
 	Server   *httpx.Server
 
-	group *lifecycle.Group
-	ops   map[string]openapi.Op
+	group    *lifecycle.Group
+	ops      map[string]openapi.Op
+	registry *registry.Handler
 }
 
 // Migrations lists every domain's migrations, in the order they apply.
 func Migrations() []postgres.Source {
-	return []postgres.Source{idempotency.Migrations(), outbox.Migrations(), ledger.Migrations()}
+	return []postgres.Source{idempotency.Migrations(), outbox.Migrations(), registry.Migrations(), ledger.Migrations()}
 }
 
 // New builds the parts for mode from cfg. Nothing starts until Start.
@@ -136,6 +138,11 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		if err != nil {
 			return nil, err
 		}
+		reg := registry.NewStore(a.DB.Pool)
+		a.group.Add(lifecycle.Func{ComponentName: "schema-registration", OnStart: func(ctx context.Context) error {
+			return reg.RegisterAll(ctx, set)
+		}})
+		a.registry = registry.NewHandler(reg, log)
 		a.Relay = &outbox.Relay{DB: a.DB.Pool, Brokers: cfg.Kafka.Brokers, Schemas: set, Log: log.With("component", "outbox-relay"),
 			Metrics: outbox.NewRelayMetrics(a.Registry)}
 		brokers := kafka.Cluster{Brokers: cfg.Kafka.Brokers}
@@ -163,6 +170,8 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		lh := ledger.NewHandler(a.Ledger, log)
 		lh.Routes(a.Router)
 		maps.Copy(ops, lh.OpenAPI())
+		a.registry.Routes(a.Router)
+		maps.Copy(ops, a.registry.OpenAPI())
 	}
 	for _, fn := range extra {
 		fn(a)
