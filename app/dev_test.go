@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -215,6 +216,18 @@ func TestDevStackEndToEnd(t *testing.T) {
 	raw, err = os.ReadFile(filepath.Join(cfg.Dev.DataDir, "endpoints.json"))
 	if err != nil || json.Unmarshal(raw, &ep) != nil || ep.HTTP != base || ep.Temporal != cfg.Dev.TemporalAddr {
 		t.Fatalf("endpoints.json: %s (%v)", raw, err)
+	}
+
+	// The notebooks run green against this stack, as `make notebooks` runs them.
+	if py, err := exec.LookPath("python3"); err != nil {
+		t.Log("python3 not found: notebooks not run")
+	} else {
+		cmd := exec.Command(py, "deploy/notebooks/run.py", "notebooks")
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "CODEXION_DATA_DIR="+cfg.Dev.DataDir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("notebooks: %v\n%s", err, out)
+		}
 	}
 
 	pgPID := postmasterPID(t, filepath.Join(cfg.Dev.DataDir, "postgres", "data"))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/codexion/codexion/schemas"
@@ -33,11 +34,20 @@ type Consumer struct {
 	Handler     Handler
 	Dedupe      Deduper
 	Log         *slog.Logger
-	MaxAttempts int           // default 5
-	Backoff     time.Duration // first retry delay, doubling; default 100ms
+	MaxAttempts int                  // default 5
+	Backoff     time.Duration        // first retry delay, doubling; default 100ms
+	Lag         *prometheus.GaugeVec // codexion_consumer_lag by group; optional, see NewLagGauge
 
 	reader *kafkago.Reader
 	dlq    *kafkago.Writer
+}
+
+// NewLagGauge registers codexion_consumer_lag with reg.
+func NewLagGauge(reg prometheus.Registerer) *prometheus.GaugeVec {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "codexion_consumer_lag",
+		Help: "Messages behind the end of the partition the consumer last read, by consumer group."}, []string{"group"})
+	reg.MustRegister(g)
+	return g
 }
 
 // Bounds of a consumer.
@@ -77,6 +87,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 				return nil
 			}
 			return err
+		}
+		if c.Lag != nil {
+			c.Lag.WithLabelValues(c.Group).Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
 		}
 		if err := c.reader.CommitMessages(ctx, m); err != nil {
 			if ctx.Err() != nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/codexion/codexion/app/devstack"
@@ -89,7 +91,11 @@ func (e *env) relay() *Relay {
 }
 
 func (e *env) consume(ctx context.Context, handler kafka.Handler) {
-	c := &kafka.Consumer{Brokers: []string{e.broker.Addr}, Group: "test", Topics: []string{"codexion.ledger.books.v1"},
+	e.consumeWith(ctx, handler, nil)
+}
+
+func (e *env) consumeWith(ctx context.Context, handler kafka.Handler, lag *prometheus.GaugeVec) {
+	c := &kafka.Consumer{Lag: lag, Brokers: []string{e.broker.Addr}, Group: "test", Topics: []string{"codexion.ledger.books.v1"},
 		Dedupe: kafka.PostgresDedupe{DB: e.db.Pool}, Log: e.log, MaxAttempts: 2, Backoff: 10 * time.Millisecond,
 		Handler: func(ctx context.Context, ev schemas.Event) error {
 			if handler != nil {
@@ -321,4 +327,41 @@ func TestBrokerRestartConverges(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond) // let the consumer read the repeats
 	e.waitApplied(40)
+}
+
+func TestTwoRelaysPublishEachRowOnceInEffect(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r1, r2 := e.relay(), e.relay()
+	for _, r := range []*Relay{r1, r2} {
+		if err := r.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer r.Stop(context.Background()) //nolint:errcheck // test teardown
+	}
+	reg := prometheus.NewRegistry()
+	lag := kafka.NewLagGauge(reg)
+	e.consumeWith(ctx, nil, lag)
+	for i := range 5 {
+		e.write(20, fmt.Sprintf("m%d", i))
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.waitApplied(100)
+	if leaders := btoi(r1.leader.Load()) + btoi(r2.leader.Load()); leaders != 1 {
+		t.Fatalf("%d relays lead at once", leaders)
+	}
+	if n := e.topicCount("codexion.ledger.books.v1"); n != 100 {
+		t.Fatalf("topic holds %d events for 100 rows: the standby relay published too", n)
+	}
+	if got := testutil.ToFloat64(lag.WithLabelValues("test")); got != 0 {
+		t.Fatalf("consumer lag %v after catching up", got)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
