@@ -8,6 +8,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/codexion/codexion/schemas"
 )
@@ -37,6 +40,7 @@ type Consumer struct {
 	MaxAttempts int                  // default 5
 	Backoff     time.Duration        // first retry delay, doubling; default 100ms
 	Lag         *prometheus.GaugeVec // codexion_consumer_lag by group; optional, see NewLagGauge
+	Tracer      trace.Tracer         // optional: a span per event, child of the producer's trace
 
 	reader *kafkago.Reader
 	dlq    *kafkago.Writer
@@ -105,6 +109,14 @@ func (c *Consumer) handle(ctx context.Context, m kafkago.Message) error {
 	ev, err := schemas.Decode(m.Value)
 	if err != nil {
 		return c.deadLetter(ctx, m, "undecodable: "+err.Error())
+	}
+	// Continue the trace that started with the HTTP request which caused the event.
+	ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": ev.TraceParent})
+	if c.Tracer != nil {
+		var span trace.Span
+		ctx, span = c.Tracer.Start(ctx, "consume "+ev.Type, trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(attribute.String("messaging.message.id", ev.ID), attribute.String("messaging.consumer.group.name", c.Group)))
+		defer span.End()
 	}
 	backoff := c.Backoff
 	var last error

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	kafkago "github.com/segmentio/kafka-go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/codexion/codexion/app/devstack"
 	"github.com/codexion/codexion/connectors/kafka"
@@ -364,4 +365,39 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+func TestTraceRunsFromProducerToConsumer(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	postCtx := trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+	var b pgxBatch
+	if err := QueueMany(postCtx, &b.Batch, []Event{{AggregateType: "ledger.book", AggregateID: "tr", Type: "codexion.ledger.book.created.v1",
+		Source: "codexion/ledger/tr", Payload: map[string]string{"code": "tr", "name": "Traced", "base_currency": "EUR"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SendBatch(ctx, &b.Batch).Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := e.relay()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop(context.Background()) //nolint:errcheck // test teardown
+	seen := make(chan trace.TraceID, 1)
+	e.consume(ctx, func(ctx context.Context, _ schemas.Event) error {
+		seen <- trace.SpanContextFromContext(ctx).TraceID()
+		return nil
+	})
+	select {
+	case got := <-seen:
+		if got != tid {
+			t.Fatalf("consumer trace id %s, want the producer's %s", got, tid)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("event not consumed")
+	}
 }
