@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,4 +79,77 @@ func BenchmarkRelay(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N*benchBatch*benchBatches)/published.Seconds(), "events/s")
 	})
+}
+
+// BenchmarkCommitToTopicLatency: rows committed one by one at 1,000 per second for 5 s
+// while the relay runs; a consumer measures each event's time from its commit (the row's
+// created_at, the CloudEvent time) to its arrival on the topic. Reports p50 and p95.
+func BenchmarkCommitToTopicLatency(b *testing.B) {
+	if os.Getenv("CODEXION_BENCH_LOAD") == "" {
+		b.Skip("set CODEXION_BENCH_LOAD=1 (make bench does)")
+	}
+	const (
+		rate     = 1000
+		duration = 5 * time.Second
+	)
+	e := newEnv(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := e.relay()
+	r.PollInterval = time.Second // wake-ups come from NOTIFY
+	if err := r.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer r.Stop(context.Background()) //nolint:errcheck // benchmark teardown
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+	)
+	want := int(rate * duration.Seconds())
+	got := make(chan struct{})
+	go func() {
+		rd := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{e.broker.Addr}, GroupID: "latency",
+			GroupTopics: []string{"codexion.ledger.books.v1"}, StartOffset: kafkago.FirstOffset, MaxWait: 10 * time.Millisecond})
+		defer rd.Close()
+		for n := 0; n < want; n++ {
+			m, err := rd.ReadMessage(ctx)
+			if err != nil {
+				return
+			}
+			ev, err := schemas.Decode(m.Value)
+			if err != nil {
+				continue
+			}
+			mu.Lock()
+			latencies = append(latencies, time.Since(ev.Time))
+			mu.Unlock()
+		}
+		close(got)
+	}()
+	tick := time.NewTicker(time.Second / rate)
+	defer tick.Stop()
+	payload := map[string]string{"code": "lat", "name": "Latency", "base_currency": "EUR"}
+	for i := range want {
+		<-tick.C
+		var batch pgxBatch
+		if err := QueueMany(ctx, &batch.Batch, []Event{{AggregateType: "ledger.book", AggregateID: fmt.Sprint(i),
+			Type: "codexion.ledger.book.created.v1", Source: "codexion/ledger/lat", Payload: payload}}); err != nil {
+			b.Fatal(err)
+		}
+		if err := e.db.SendBatch(ctx, &batch.Batch).Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	select {
+	case <-got:
+	case <-time.After(30 * time.Second):
+		b.Fatalf("consumed %d of %d events", len(latencies), want)
+	}
+	slices.Sort(latencies)
+	pct := func(p float64) float64 {
+		return float64(latencies[int(float64(len(latencies)-1)*p)].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50_ms")
+	b.ReportMetric(pct(0.95), "p95_ms")
+	b.ReportMetric(pct(0.99), "p99_ms")
 }
