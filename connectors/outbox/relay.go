@@ -153,6 +153,7 @@ func (r *Relay) Stop(ctx context.Context) error {
 		return nil
 	}
 	r.cancel()
+	r.cancel = nil
 	select {
 	case <-r.done:
 	case <-ctx.Done():

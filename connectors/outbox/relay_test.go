@@ -339,8 +339,9 @@ func TestTwoRelaysPublishEachRowOnceInEffect(t *testing.T) {
 		if err := r.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		defer r.Stop(context.Background()) //nolint:errcheck // test teardown
 	}
+	defer r1.Stop(context.Background()) //nolint:errcheck // test teardown
+	defer r2.Stop(context.Background()) //nolint:errcheck // test teardown
 	reg := prometheus.NewRegistry()
 	lag := kafka.NewLagGauge(reg)
 	e.consumeWith(ctx, nil, lag)
@@ -357,6 +358,19 @@ func TestTwoRelaysPublishEachRowOnceInEffect(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(lag.WithLabelValues("test")); got != 0 {
 		t.Fatalf("consumer lag %v after catching up", got)
+	}
+	// The leader dies; the standby takes the lock and carries on.
+	leader, standby := r1, r2
+	if !r1.leader.Load() {
+		leader, standby = r2, r1
+	}
+	if err := leader.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.write(20, "after")
+	e.waitApplied(120)
+	if !standby.leader.Load() {
+		t.Fatal("standby relay did not take over")
 	}
 }
 
