@@ -31,19 +31,19 @@ type Handler func(ctx context.Context, ev schemas.Event) error
 // durable, retries a failing event with backoff, and after MaxAttempts sends it to the
 // dead-letter topic with the reason and moves on.
 type Consumer struct {
-	Brokers     []string
-	Group       string
-	Topics      []string
-	Handler     Handler
-	Dedupe      Deduper
-	Log         *slog.Logger
-	MaxAttempts int                  // default 5
-	Backoff     time.Duration        // first retry delay, doubling; default 100ms
-	Lag         *prometheus.GaugeVec // codexion_consumer_lag by group; optional, see NewLagGauge
-	Tracer      trace.Tracer         // optional: a span per event, child of the producer's trace
+	Brokers      []string
+	Group        string
+	Topics       []string
+	Handler      Handler
+	Dedupe       Deduper
+	Log          *slog.Logger
+	MaxAttempts  int                  // default 5
+	Backoff      time.Duration        // first retry delay, doubling; default 100ms
+	Lag          *prometheus.GaugeVec // codexion_consumer_lag by group; optional, see NewLagGauge
+	Tracer       trace.Tracer         // optional: a span per event, child of the producer's trace
+	ClusterCheck time.Duration        // how often to look for a changed cluster; default 5s
 
-	reader *kafkago.Reader
-	dlq    *kafkago.Writer
+	dlq *kafkago.Writer
 }
 
 // NewLagGauge registers codexion_consumer_lag with reg.
@@ -56,13 +56,17 @@ func NewLagGauge(reg prometheus.Registerer) *prometheus.GaugeVec {
 
 // Bounds of a consumer.
 const (
-	defaultMaxAttempts = 5
-	defaultBackoff     = 100 * time.Millisecond
-	maxRetryBackoff    = 5 * time.Second
-	maxMessageBytes    = 10 << 20
+	defaultMaxAttempts  = 5
+	defaultBackoff      = 100 * time.Millisecond
+	defaultClusterCheck = 5 * time.Second
+	maxRetryBackoff     = 5 * time.Second
+	maxMessageBytes     = 10 << 20
 )
 
-// Run consumes until ctx ends.
+// Run consumes until ctx ends. A broker that goes away, or a different cluster behind the
+// same addresses (an embedded broker restarted empty), ends the current session; Run starts
+// a new one with backoff, which joins the group afresh and, finding no stored offsets on a
+// new cluster, reads from the start while the deduper drops what was already applied.
 func (c *Consumer) Run(ctx context.Context) error {
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = defaultMaxAttempts
@@ -70,35 +74,74 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if c.Backoff <= 0 {
 		c.Backoff = defaultBackoff
 	}
-	c.reader = kafkago.NewReader(kafkago.ReaderConfig{
+	if c.ClusterCheck <= 0 {
+		c.ClusterCheck = defaultClusterCheck
+	}
+	backoff := c.Backoff
+	for ctx.Err() == nil {
+		err := c.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		c.Log.Warn("consumer session ended; starting a new one", "consumer", c.Group, "err", err, "in", backoff.String())
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil
+		}
+		backoff = min(backoff*2, maxRetryBackoff)
+	}
+	return nil
+}
+
+// session consumes with one reader until an error or a change of cluster.
+func (c *Consumer) session(ctx context.Context) error {
+	md, err := Cluster{Brokers: c.Brokers}.Describe(ctx)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		t := time.NewTicker(c.ClusterCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+			}
+			now, err := Cluster{Brokers: c.Brokers}.Describe(sctx)
+			if err == nil && now.ClusterID != md.ClusterID {
+				cancel(fmt.Errorf("kafka cluster changed from %s to %s", md.ClusterID, now.ClusterID))
+				return
+			}
+		}
+	}()
+	reader := kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers: c.Brokers, GroupID: c.Group, GroupTopics: c.Topics,
 		StartOffset: kafkago.FirstOffset, MaxBytes: maxMessageBytes, MaxWait: 250 * time.Millisecond,
 		CommitInterval: 0, // commit synchronously, after the work
 	})
-	c.dlq = &kafkago.Writer{Addr: kafkago.TCP(c.Brokers...), Topic: "codexion.dlq.v1", RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond}
-	defer c.reader.Close() //nolint:errcheck // offsets are committed explicitly
-	defer c.dlq.Close()    //nolint:errcheck // writes are synchronous
+	c.dlq = &kafkago.Writer{Addr: kafkago.TCP(c.Brokers...), Topic: "codexion.dlq.v1", RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond,
+		Transport: &kafkago.Transport{}}
+	defer reader.Close() //nolint:errcheck // offsets are committed explicitly
+	defer c.dlq.Close()  //nolint:errcheck // writes are synchronous
 	for {
-		m, err := c.reader.FetchMessage(ctx)
+		m, err := reader.FetchMessage(sctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if cause := context.Cause(sctx); cause != nil && sctx.Err() != nil {
+				return cause
 			}
 			return fmt.Errorf("consumer %s: fetch: %w", c.Group, err)
 		}
-		if err := c.handle(ctx, m); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+		if err := c.handle(sctx, m); err != nil {
 			return err
 		}
 		if c.Lag != nil {
 			c.Lag.WithLabelValues(c.Group).Set(float64(max(m.HighWaterMark-m.Offset-1, 0)))
 		}
-		if err := c.reader.CommitMessages(ctx, m); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+		if err := reader.CommitMessages(sctx, m); err != nil {
 			return fmt.Errorf("consumer %s: commit offset: %w", c.Group, err)
 		}
 	}

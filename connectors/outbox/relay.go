@@ -136,6 +136,7 @@ func (r *Relay) Start(ctx context.Context) error {
 		BatchTimeout: 5 * time.Millisecond,
 		BatchSize:    r.BatchRows,
 		MaxAttempts:  3,
+		Transport:    &kafkago.Transport{}, // its own metadata cache, not the process-wide one
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.cancel, r.done = cancel, make(chan struct{})
