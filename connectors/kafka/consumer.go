@@ -81,7 +81,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		err := c.session(ctx)
 		if ctx.Err() != nil {
-			return nil
+			return nil //nolint:nilerr // the session ended because Run was asked to stop
 		}
 		c.Log.Warn("consumer session ended; starting a new one", "consumer", c.Group, "err", err, "in", backoff.String())
 		select {
