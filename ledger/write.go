@@ -327,28 +327,6 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 
 	// Apply the entries in order to the balances read under lock, refusing any that would
 	// break an account's balance rule.
-	want := map[balanceKey]bool{}
-	for _, pst := range postings {
-		if pst == nil {
-			continue
-		}
-		for _, l := range pst.lines {
-			want[balanceKey{l.Account.ID, l.Currency}] = true
-		}
-	}
-	keys := make([]balanceKey, 0, len(want))
-	for k := range want {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b balanceKey) int {
-		if a.less(b) {
-			return -1
-		}
-		if b.less(a) {
-			return 1
-		}
-		return 0
-	})
 	for i, pst := range postings {
 		if pst == nil || !early {
 			continue
@@ -374,117 +352,13 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 	}
 
 	// Write everything in one round trip.
-	var (
-		eID                                      []uuid.UUID
-		eBook                                    []int64
-		eDate                                    []time.Time
-		eJournal, eRef, eDesc, eMeta, eKind      []string
-		eRev                                     []*uuid.UUID
-		lEntry                                   []uuid.UUID
-		lNo                                      []int32
-		lBook, lAcc                              []int64
-		lDate                                    []time.Time
-		lCcy, lAmt, lRate, lBookAmt, lMemo, lDim []string
-		deltas                                   = map[balanceKey]*[5]Amount{} // debit, credit, book debit, book credit, lines
-		rules                                    = map[balanceKey]BalanceRule{}
-		events                                   []outbox.Event
-	)
-	for i, pst := range postings {
-		if pst == nil {
-			continue
-		}
-		p, b := pst.in, books[i]
-		id := outbox.NewID()
-		meta := []byte(p.Metadata)
-		if len(meta) == 0 || string(meta) == "null" {
-			meta = []byte("{}")
-		}
-		e := &Entry{ID: id.String(), Book: p.Book, PostingDate: p.date.Format(DateLayout), Journal: p.Journal,
-			Reference: p.Reference, Description: p.Description, Metadata: json.RawMessage(meta),
-			Kind: opts[i].kind, CreatedBy: actor, CreatedAt: now}
-		if opts[i].reverses != nil {
-			e.Reverses = opts[i].reverses.String()
-		}
-		eID, eBook, eDate = append(eID, id), append(eBook, b.ID), append(eDate, p.date)
-		eJournal, eRef, eDesc = append(eJournal, p.Journal), append(eRef, p.Reference), append(eDesc, p.Description)
-		eMeta, eKind, eRev = append(eMeta, string(meta)), append(eKind, opts[i].kind), append(eRev, opts[i].reverses)
-		for _, l := range pst.lines {
-			dims := []byte("{}")
-			if l.Dimensions != nil {
-				dims, _ = json.Marshal(l.Dimensions)
-			}
-			lEntry, lNo, lBook, lAcc, lDate = append(lEntry, id), append(lNo, int32(l.LineNo)), append(lBook, b.ID), append(lAcc, l.Account.ID), append(lDate, p.date)
-			lCcy, lAmt, lRate, lBookAmt = append(lCcy, l.Currency), append(lAmt, l.Amount.String()), append(lRate, l.Rate.String()), append(lBookAmt, l.BookAmount.String())
-			lMemo, lDim = append(lMemo, l.Memo), append(lDim, string(dims))
-			k := balanceKey{l.Account.ID, l.Currency}
-			rules[k] = l.Account.Rule
-			d := deltas[k]
-			if d == nil {
-				d = &[5]Amount{}
-				deltas[k] = d
-			}
-			if l.Amount.IsPositive() {
-				d[0], d[2] = d[0].Add(l.Amount), d[2].Add(l.BookAmount)
-			} else {
-				d[1], d[3] = d[1].Sub(l.Amount), d[3].Sub(l.BookAmount)
-			}
-			d[4] = d[4].Add(decimalOne)
-			line := Line{LineNo: l.LineNo, Account: l.Account.Code, Currency: l.Currency,
-				BookAmount: FormatAmount(l.BookAmount, b.Currency), Memo: l.Memo, Dimensions: l.Dimensions}
-			if l.Amount.IsPositive() {
-				line.Debit = FormatAmount(l.Amount, l.Currency)
-			} else {
-				line.Credit = FormatAmount(l.Amount.Neg(), l.Currency)
-			}
-			if l.Currency != b.Currency {
-				line.Rate = l.Rate.String()
-			}
-			e.Lines = append(e.Lines, line)
-		}
-		typ := EventEntryPosted
-		if opts[i].kind == "reversal" {
-			typ = EventEntryReversed
-		}
-		events = append(events, outbox.Event{AggregateType: "ledger.entry", AggregateID: e.ID, Type: typ, Source: source(p.Book), Payload: e})
-		out[i] = e
-	}
-	if len(eID) == 0 {
-		return out, errs, nil
-	}
-	bAcc, bCcy := make([]int64, 0, len(keys)), make([]string, 0, len(keys))
-	var bD, bC, bBD, bBC []string
-	var bN []int64
-	var bRule []string
-	for _, k := range keys {
-		d := deltas[k]
-		if d == nil {
-			continue
-		}
-		bAcc, bCcy = append(bAcc, k.account), append(bCcy, k.currency)
-		bD, bC, bBD, bBC = append(bD, d[0].String()), append(bC, d[1].String()), append(bBD, d[2].String()), append(bBC, d[3].String())
-		bN = append(bN, d[4].IntPart())
-		bRule = append(bRule, string(rules[k]))
-	}
 	var w pgx.Batch
-	w.Queue(`INSERT INTO ledger_entries (id, book_id, posting_date, journal, reference, description, metadata, reverses, kind, created_by, created_at)
-		SELECT t.id, t.b, t.d, t.j, t.r, t.de, t.m::jsonb, t.rev, t.k, $10, $11
-		FROM unnest($1::uuid[], $2::bigint[], $3::date[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[])
-		  AS t(id, b, d, j, r, de, m, rev, k)`, eID, eBook, eDate, eJournal, eRef, eDesc, eMeta, eRev, eKind, actor, now)
-	w.Queue(`INSERT INTO ledger_lines (entry_id, line_no, book_id, account_id, posting_date, currency, amount, rate, book_amount, memo, dimensions)
-		SELECT t.e, t.n, t.b, t.a, t.d, t.c, t.amt::numeric, t.rate::numeric, t.ba::numeric, t.memo, t.dims::jsonb
-		FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::date[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-		  AS t(e, n, b, a, d, c, amt, rate, ba, memo, dims)`, lEntry, lNo, lBook, lAcc, lDate, lCcy, lAmt, lRate, lBookAmt, lMemo, lDim)
-	w.Queue(`INSERT INTO ledger_balances AS b (account_id, currency, debit, credit, book_debit, book_credit, lines, rule)
-		SELECT t.a, t.ccy, t.d::numeric, t.c::numeric, t.bd::numeric, t.bc::numeric, t.n, t.rule
-		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[]) WITH ORDINALITY
-		  AS t(a, ccy, d, c, bd, bc, n, rule, o)
-		ORDER BY t.o
-		ON CONFLICT (account_id, currency) DO UPDATE SET
-		  debit = b.debit + EXCLUDED.debit, credit = b.credit + EXCLUDED.credit,
-		  book_debit = b.book_debit + EXCLUDED.book_debit, book_credit = b.book_credit + EXCLUDED.book_credit,
-		  lines = b.lines + EXCLUDED.lines`, bAcc, bCcy, bD, bC, bBD, bBC, bN, bRule)
-	if err := outbox.QueueMany(ctx, &w, events); err != nil {
+	written, err := queueWrites(ctx, &w, postings, books, opts, actor, now, out)
+	if err != nil {
 		return nil, nil, err
+	}
+	if written == 0 {
+		return out, errs, nil
 	}
 	if pipe != nil {
 		if pipe.key != nil && len(out) == 1 && out[0] != nil {
@@ -591,3 +465,133 @@ const periodLockKey = `(book_id::bigint << 32) | (hashtext(period)::bigint & 429
 // accountLockKey is the advisory lock key of an account, over columns book_id and code;
 // the prefix keeps account and period keys apart.
 const accountLockKey = `(book_id::bigint << 32) | (hashtext('account:' || code)::bigint & 4294967295)`
+
+// queueWrites adds to w the statements that store postings (entries, lines, balances in
+// lock order, outbox rows), fills out with the entries as stored, and returns how many.
+func queueWrites(ctx context.Context, w *pgx.Batch, postings []*posting, books []bookRef, opts []postOptions, actor string, now time.Time, out []*Entry) (int, error) {
+	var (
+		eID                                      []uuid.UUID
+		eBook                                    []int64
+		eDate                                    []time.Time
+		eJournal, eRef, eDesc, eMeta, eKind      []string
+		eRev                                     []*uuid.UUID
+		lEntry                                   []uuid.UUID
+		lNo                                      []int32
+		lBook, lAcc                              []int64
+		lDate                                    []time.Time
+		lCcy, lAmt, lRate, lBookAmt, lMemo, lDim []string
+		deltas                                   = map[balanceKey]*[5]Amount{} // debit, credit, book debit, book credit, lines
+		rules                                    = map[balanceKey]BalanceRule{}
+		events                                   []outbox.Event
+	)
+	for i, pst := range postings {
+		if pst == nil {
+			continue
+		}
+		p, b := pst.in, books[i]
+		id := outbox.NewID()
+		meta := []byte(p.Metadata)
+		if len(meta) == 0 || string(meta) == "null" {
+			meta = []byte("{}")
+		}
+		e := &Entry{ID: id.String(), Book: p.Book, PostingDate: p.date.Format(DateLayout), Journal: p.Journal,
+			Reference: p.Reference, Description: p.Description, Metadata: json.RawMessage(meta),
+			Kind: opts[i].kind, CreatedBy: actor, CreatedAt: now}
+		if opts[i].reverses != nil {
+			e.Reverses = opts[i].reverses.String()
+		}
+		eID, eBook, eDate = append(eID, id), append(eBook, b.ID), append(eDate, p.date)
+		eJournal, eRef, eDesc = append(eJournal, p.Journal), append(eRef, p.Reference), append(eDesc, p.Description)
+		eMeta, eKind, eRev = append(eMeta, string(meta)), append(eKind, opts[i].kind), append(eRev, opts[i].reverses)
+		for _, l := range pst.lines {
+			dims := []byte("{}")
+			if l.Dimensions != nil {
+				dims, _ = json.Marshal(l.Dimensions)
+			}
+			lEntry, lNo, lBook, lAcc, lDate = append(lEntry, id), append(lNo, int32(l.LineNo)), append(lBook, b.ID), append(lAcc, l.Account.ID), append(lDate, p.date)
+			lCcy, lAmt, lRate, lBookAmt = append(lCcy, l.Currency), append(lAmt, l.Amount.String()), append(lRate, l.Rate.String()), append(lBookAmt, l.BookAmount.String())
+			lMemo, lDim = append(lMemo, l.Memo), append(lDim, string(dims))
+			k := balanceKey{l.Account.ID, l.Currency}
+			rules[k] = l.Account.Rule
+			d := deltas[k]
+			if d == nil {
+				d = &[5]Amount{}
+				deltas[k] = d
+			}
+			if l.Amount.IsPositive() {
+				d[0], d[2] = d[0].Add(l.Amount), d[2].Add(l.BookAmount)
+			} else {
+				d[1], d[3] = d[1].Sub(l.Amount), d[3].Sub(l.BookAmount)
+			}
+			d[4] = d[4].Add(decimalOne)
+			line := Line{LineNo: l.LineNo, Account: l.Account.Code, Currency: l.Currency,
+				BookAmount: FormatAmount(l.BookAmount, b.Currency), Memo: l.Memo, Dimensions: l.Dimensions}
+			if l.Amount.IsPositive() {
+				line.Debit = FormatAmount(l.Amount, l.Currency)
+			} else {
+				line.Credit = FormatAmount(l.Amount.Neg(), l.Currency)
+			}
+			if l.Currency != b.Currency {
+				line.Rate = l.Rate.String()
+			}
+			e.Lines = append(e.Lines, line)
+		}
+		typ := EventEntryPosted
+		if opts[i].kind == "reversal" {
+			typ = EventEntryReversed
+		}
+		events = append(events, outbox.Event{AggregateType: "ledger.entry", AggregateID: e.ID, Type: typ, Source: source(p.Book), Payload: e})
+		out[i] = e
+	}
+	if len(eID) == 0 {
+		return 0, nil
+	}
+	keys := make([]balanceKey, 0, len(deltas))
+	for k := range deltas {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b balanceKey) int {
+		if a.less(b) {
+			return -1
+		}
+		if b.less(a) {
+			return 1
+		}
+		return 0
+	})
+	bAcc, bCcy := make([]int64, 0, len(keys)), make([]string, 0, len(keys))
+	var bD, bC, bBD, bBC []string
+	var bN []int64
+	var bRule []string
+	for _, k := range keys {
+		d := deltas[k]
+		if d == nil {
+			continue
+		}
+		bAcc, bCcy = append(bAcc, k.account), append(bCcy, k.currency)
+		bD, bC, bBD, bBC = append(bD, d[0].String()), append(bC, d[1].String()), append(bBD, d[2].String()), append(bBC, d[3].String())
+		bN = append(bN, d[4].IntPart())
+		bRule = append(bRule, string(rules[k]))
+	}
+	w.Queue(`INSERT INTO ledger_entries (id, book_id, posting_date, journal, reference, description, metadata, reverses, kind, created_by, created_at)
+		SELECT t.id, t.b, t.d, t.j, t.r, t.de, t.m::jsonb, t.rev, t.k, $10, $11
+		FROM unnest($1::uuid[], $2::bigint[], $3::date[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[])
+		  AS t(id, b, d, j, r, de, m, rev, k)`, eID, eBook, eDate, eJournal, eRef, eDesc, eMeta, eRev, eKind, actor, now)
+	w.Queue(`INSERT INTO ledger_lines (entry_id, line_no, book_id, account_id, posting_date, currency, amount, rate, book_amount, memo, dimensions)
+		SELECT t.e, t.n, t.b, t.a, t.d, t.c, t.amt::numeric, t.rate::numeric, t.ba::numeric, t.memo, t.dims::jsonb
+		FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::date[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+		  AS t(e, n, b, a, d, c, amt, rate, ba, memo, dims)`, lEntry, lNo, lBook, lAcc, lDate, lCcy, lAmt, lRate, lBookAmt, lMemo, lDim)
+	w.Queue(`INSERT INTO ledger_balances AS b (account_id, currency, debit, credit, book_debit, book_credit, lines, rule)
+		SELECT t.a, t.ccy, t.d::numeric, t.c::numeric, t.bd::numeric, t.bc::numeric, t.n, t.rule
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[]) WITH ORDINALITY
+		  AS t(a, ccy, d, c, bd, bc, n, rule, o)
+		ORDER BY t.o
+		ON CONFLICT (account_id, currency) DO UPDATE SET
+		  debit = b.debit + EXCLUDED.debit, credit = b.credit + EXCLUDED.credit,
+		  book_debit = b.book_debit + EXCLUDED.book_debit, book_credit = b.book_credit + EXCLUDED.book_credit,
+		  lines = b.lines + EXCLUDED.lines`, bAcc, bCcy, bD, bC, bBD, bBC, bN, bRule)
+	if err := outbox.QueueMany(ctx, w, events); err != nil {
+		return 0, err
+	}
+	return len(eID), nil
+}
