@@ -103,5 +103,22 @@ func TestConcurrentPostsOnHotAccounts(t *testing.T) {
 	if cash.IsNegative() || nRefused == 0 {
 		t.Fatalf("cash balance %s with %d refused credits", cash, nRefused)
 	}
-	t.Logf("%d posted, %d refused by the balance rule, cash %s", n, nRefused, cash)
+	// Cash credits that had the money must have gone through: the final balance is the
+	// seed plus every debit minus every accepted credit, and credits were accepted.
+	var debits, credits int
+	if err := db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE l.amount > 0 AND e.created_by = 'load'), count(*) FILTER (WHERE l.amount < 0)
+		FROM ledger_lines l JOIN ledger_entries e ON e.id = l.entry_id JOIN ledger_accounts a ON a.id = l.account_id
+		WHERE a.code = '1000'`).Scan(&debits, &credits); err != nil {
+		t.Fatal(err)
+	}
+	if credits == 0 {
+		t.Fatal("no credit to cash was accepted, though cash held money")
+	}
+	if want := int64(100000 + debits*100 - credits*300); cash.Shift(2).IntPart() != want {
+		t.Fatalf("cash %s, want %d cents from %d debits and %d credits", cash, want, debits, credits)
+	}
+	if s.oneTrip.Load() < int64(n/2) {
+		t.Fatalf("only %d of %d posts took the one-round-trip path", s.oneTrip.Load(), n)
+	}
+	t.Logf("%d posted (%d in one round trip), %d refused by the balance rule, cash %s", n, s.oneTrip.Load(), nRefused, cash)
 }

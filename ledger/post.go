@@ -59,7 +59,10 @@ func (s *Store) Post(ctx context.Context, in EntryInput, actor string, key *idem
 		return PostResult{}, err
 	}
 	for attempt := 1; ; attempt++ {
-		res, err := s.postPipelined(ctx, p, actor, key)
+		res, err := s.postOneTrip(ctx, p, actor, key)
+		if errors.Is(err, errSlowPath) {
+			res, err = s.postPipelined(ctx, p, actor, key)
+		}
 		switch {
 		case errors.Is(err, errClaimTaken):
 			return s.postInTx(ctx, p, actor, key)

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,7 +40,9 @@ type Store struct {
 	mu    sync.RWMutex
 	books map[string]bookRef // by code; books are never renamed or deleted
 
-	periods sync.Map // periodKey -> struct{}: period rows known to exist
+	periods  sync.Map // periodKey -> struct{}: period rows known to exist
+	accounts accountCache
+	oneTrip  atomic.Int64 // posts stored in one round trip (for tests and tuning)
 }
 
 type bookRef struct {

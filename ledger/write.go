@@ -241,6 +241,7 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 				accounts[b] = map[string]accountRef{}
 			}
 			accounts[b][a.Code] = a
+			s.accounts.put(b, a)
 			return nil
 		}); err != nil {
 			return err

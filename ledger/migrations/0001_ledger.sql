@@ -97,11 +97,25 @@ CREATE TABLE ledger_balances (
     book_debit    numeric NOT NULL DEFAULT 0,
     book_credit   numeric NOT NULL DEFAULT 0,
     lines         bigint  NOT NULL DEFAULT 0,
-    rule          text    NOT NULL DEFAULT 'either',  -- the account's balance rule, enforced here
-    PRIMARY KEY (account_id, currency),
-    CONSTRAINT ledger_balances_rule CHECK (
-        rule = 'either' OR (rule = 'debit' AND debit >= credit) OR (rule = 'credit' AND credit >= debit))
+    rule          text    NOT NULL DEFAULT 'either',  -- the account's balance rule, enforced below
+    PRIMARY KEY (account_id, currency)
 );
+
+-- A balance row must stay on the side its account's rule names. This is an AFTER trigger,
+-- not a CHECK: a CHECK would also judge the row an upsert proposes before it finds the
+-- existing one, refusing a credit to a debit-side account whatever its balance.
+CREATE FUNCTION ledger_check_balance_rule() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (NEW.rule = 'debit' AND NEW.debit < NEW.credit) OR (NEW.rule = 'credit' AND NEW.credit < NEW.debit) THEN
+        RAISE EXCEPTION 'balance of account % in % would be on the wrong side of its rule (%)', NEW.account_id, NEW.currency, NEW.rule
+            USING ERRCODE = '23514', CONSTRAINT = 'ledger_balances_rule',
+                  DETAIL = format('Failing row contains (%s, %s).', NEW.account_id, NEW.currency);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER ledger_balances_rule AFTER INSERT OR UPDATE ON ledger_balances
+    FOR EACH ROW WHEN (NEW.rule <> 'either') EXECUTE FUNCTION ledger_check_balance_rule();
 
 -- An entry's lines must balance in the book currency. The application checks it before
 -- writing; this deferred trigger checks it again at commit, so no code path can store an
@@ -142,3 +156,19 @@ CREATE TRIGGER ledger_entries_immutable BEFORE UPDATE OR DELETE ON ledger_entrie
     FOR EACH ROW EXECUTE FUNCTION ledger_forbid_change();
 CREATE TRIGGER ledger_lines_immutable BEFORE UPDATE OR DELETE ON ledger_lines
     FOR EACH ROW EXECUTE FUNCTION ledger_forbid_change();
+
+-- The one-round-trip post checks, under its locks, what it could not know from the
+-- application's caches: that the period is open and that every account is active and in
+-- the book. A failure is a custom SQLSTATE that sends the post down the ordinary path,
+-- which reports the problem field by field.
+CREATE FUNCTION ledger_assert_postable(p_book bigint, p_period text, p_accounts bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ledger_periods WHERE book_id = p_book AND period = p_period AND status = 'open') THEN
+        RAISE EXCEPTION 'period % of book % is not open', p_period, p_book USING ERRCODE = 'CX001';
+    END IF;
+    IF (SELECT count(*) FROM ledger_accounts WHERE id = ANY(p_accounts) AND book_id = p_book AND status = 'active')
+       <> cardinality(p_accounts) THEN
+        RAISE EXCEPTION 'an account of the entry is not active in book %', p_book USING ERRCODE = 'CX002';
+    END IF;
+END $$;
