@@ -97,10 +97,7 @@ func (s *Store) postOneTrip(ctx context.Context, p *parsedEntry, actor string, k
 		batch.Queue(`INSERT INTO codexion_idempotency (scope, key, request_hash, status, response) VALUES ($1, $2, $3, 0, 'null')`,
 			key.Scope, key.Value, key.Hash[:])
 	}
-	batch.Queue(`SELECT pg_advisory_xact_lock_shared(`+periodLockKey+`) FROM (SELECT $1::bigint AS book_id, $2::text AS period) x`, b.ID, per)
-	batch.Queue(`SELECT pg_advisory_xact_lock_shared(k) FROM (
-		SELECT DISTINCT `+accountLockKey+` AS k FROM unnest($2::text[]) AS t(code), (SELECT $1::bigint AS book_id) b) x ORDER BY k`, b.ID, codes)
-	batch.Queue(`SELECT ledger_assert_postable($1, $2, $3)`, b.ID, per, ids)
+	batch.Queue(`SELECT ledger_lock_for_post($1, $2, $3, $4)`, b.ID, per, codes, ids)
 	out := make([]*Entry, 1)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	if _, err := queueWrites(ctx, &batch, []*posting{pst}, []bookRef{b}, []postOptions{{kind: "standard"}}, actor, now, out); err != nil {
