@@ -32,28 +32,33 @@ func NewHandler(store *Store, log *slog.Logger) *Handler {
 
 // Routes registers every ledger route with its roles.
 func (h *Handler) Routes(r *httpx.Router) {
-	r.HandleFunc("POST /v1/ledger/books", controllers, h.createBook)
-	r.HandleFunc("GET /v1/ledger/books", readers, h.listBooks)
-	r.HandleFunc("POST /v1/ledger/accounts", controllers, h.createAccount)
-	r.HandleFunc("GET /v1/ledger/accounts", readers, h.listAccounts)
-	r.HandleFunc("GET /v1/ledger/accounts/{code}", readers, h.getAccount)
-	r.HandleFunc("POST /v1/ledger/accounts/{code}/close", controllers, h.closeAccount)
-	r.HandleFunc("POST /v1/ledger/entries", posters, h.postEntry)
-	r.HandleFunc("POST /v1/ledger/entries:batch", posters, h.postBatch)
-	r.HandleFunc("GET /v1/ledger/entries", readers, h.listEntries)
-	r.HandleFunc("GET /v1/ledger/entries/{id}", readers, h.getEntry)
-	r.HandleFunc("POST /v1/ledger/entries/{id}/reverse", controllers, h.reverse)
-	r.HandleFunc("POST /v1/ledger/rates", posters, h.putRate)
-	r.HandleFunc("GET /v1/ledger/trial-balance", readers, h.trialBalance)
-	r.HandleFunc("GET /v1/ledger/reports/balance-sheet", readers, h.balanceSheet)
-	r.HandleFunc("GET /v1/ledger/reports/income-statement", readers, h.incomeStatement)
-	r.HandleFunc("GET /v1/ledger/reports/general-ledger", readers, h.generalLedger)
-	r.HandleFunc("POST /v1/ledger/periods/{period}/close", controllers, h.closePeriod)
-	r.HandleFunc("POST /v1/ledger/periods/{period}/reopen", controllers, h.reopenPeriod)
+	r.HandleFunc("POST /v1/ledger/books", controllers, h.wrap(h.createBook))
+	r.HandleFunc("GET /v1/ledger/books", readers, h.wrap(h.listBooks))
+	r.HandleFunc("POST /v1/ledger/accounts", controllers, h.wrap(h.createAccount))
+	r.HandleFunc("GET /v1/ledger/accounts", readers, h.wrap(h.listAccounts))
+	r.HandleFunc("GET /v1/ledger/accounts/{code}", readers, h.wrap(h.getAccount))
+	r.HandleFunc("POST /v1/ledger/accounts/{code}/close", controllers, h.wrap(h.closeAccount))
+	r.HandleFunc("POST /v1/ledger/entries", posters, h.wrap(h.postEntry))
+	r.HandleFunc("POST /v1/ledger/entries:batch", posters, h.wrap(h.postBatch))
+	r.HandleFunc("GET /v1/ledger/entries", readers, h.wrap(h.listEntries))
+	r.HandleFunc("GET /v1/ledger/entries/{id}", readers, h.wrap(h.getEntry))
+	r.HandleFunc("POST /v1/ledger/entries/{id}/reverse", controllers, h.wrap(h.reverse))
+	r.HandleFunc("POST /v1/ledger/rates", posters, h.wrap(h.putRate))
+	r.HandleFunc("GET /v1/ledger/trial-balance", readers, h.wrap(h.trialBalance))
+	r.HandleFunc("GET /v1/ledger/reports/balance-sheet", readers, h.wrap(h.balanceSheet))
+	r.HandleFunc("GET /v1/ledger/reports/income-statement", readers, h.wrap(h.incomeStatement))
+	r.HandleFunc("GET /v1/ledger/reports/general-ledger", readers, h.wrap(h.generalLedger))
+	r.HandleFunc("POST /v1/ledger/periods/{period}/close", controllers, h.wrap(h.closePeriod))
+	r.HandleFunc("POST /v1/ledger/periods/{period}/reopen", controllers, h.wrap(h.reopenPeriod))
 }
 
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	httpx.WriteError(w, r, h.log, err)
+// wrap turns a handler that returns its error into one that writes it as problem+json.
+func (h *Handler) wrap(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			httpx.WriteError(w, r, h.log, err)
+		}
+	}
 }
 
 func actor(r *http.Request) string {
@@ -133,321 +138,290 @@ func today() time.Time {
 	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 }
 
-func (h *Handler) createBook(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createBook(w http.ResponseWriter, r *http.Request) error {
 	var in BookInput
 	if _, err := readWrite(r, &in); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	b, err := h.store.CreateBook(r.Context(), in)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/v1/ledger/books?cursor=&book="+b.Code)
 	httpx.WriteJSON(w, http.StatusCreated, b)
+	return nil
 }
 
-func (h *Handler) listBooks(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listBooks(w http.ResponseWriter, r *http.Request) error {
 	p, err := page(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	books, next, err := h.store.ListBooks(r.Context(), p)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, List[Book]{Items: books, NextCursor: next})
+	return nil
 }
 
-func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request) error {
 	var in AccountInput
 	if _, err := readWrite(r, &in); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	a, err := h.store.CreateAccount(r.Context(), in)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/v1/ledger/accounts/"+a.Code+"?book="+a.Book)
 	httpx.WriteJSON(w, http.StatusCreated, a)
+	return nil
 }
 
-func (h *Handler) listAccounts(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listAccounts(w http.ResponseWriter, r *http.Request) error {
 	book, err := requireBook(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	p, err := page(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	accs, next, err := h.store.ListAccounts(r.Context(), book, p)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, List[Account]{Items: accs, NextCursor: next})
+	return nil
 }
 
-func (h *Handler) getAccount(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) getAccount(w http.ResponseWriter, r *http.Request) error {
 	book, err := requireBook(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	asOf, err := dateParam(r, "as_of", time.Time{})
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	a, err := h.store.GetAccount(r.Context(), book, r.PathValue("code"), asOf)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, a)
+	return nil
 }
 
-func (h *Handler) closeAccount(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) closeAccount(w http.ResponseWriter, r *http.Request) error {
 	book, err := requireBook(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if _, err := readWrite(r, nil); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	a, err := h.store.CloseAccount(r.Context(), book, r.PathValue("code"))
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, a)
+	return nil
 }
 
-func (h *Handler) postEntry(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) postEntry(w http.ResponseWriter, r *http.Request) error {
 	var in EntryInput
 	key, err := readWrite(r, &in)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := h.store.Post(r.Context(), in, actor(r), key)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/v1/ledger/entries/"+res.Entry.ID)
 	writeResult(w, http.StatusCreated, res.Replayed, res.Entry)
+	return nil
 }
 
-func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) error {
 	var in BatchInput
 	key, err := readWrite(r, &in)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := h.store.PostBatch(r.Context(), in, actor(r), key)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	status := http.StatusOK
 	if in.Atomic {
 		status = http.StatusCreated
 	}
 	writeResult(w, status, res.Replayed, res)
+	return nil
 }
 
-func (h *Handler) getEntry(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) getEntry(w http.ResponseWriter, r *http.Request) error {
 	e, err := h.store.GetEntry(r.Context(), r.PathValue("id"))
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, e)
+	return nil
 }
 
-func (h *Handler) listEntries(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) listEntries(w http.ResponseWriter, r *http.Request) error {
 	book, err := requireBook(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	p, err := page(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	f := EntryFilter{Book: book, Account: r.URL.Query().Get("account")}
 	if f.From, err = dateParam(r, "from", time.Time{}); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if f.To, err = dateParam(r, "to", time.Time{}); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	entries, next, err := h.store.ListEntries(r.Context(), f, p)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, List[Entry]{Items: entries, NextCursor: next})
+	return nil
 }
 
-func (h *Handler) reverse(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) reverse(w http.ResponseWriter, r *http.Request) error {
 	var in ReverseInput
 	key, err := readWrite(r, &in)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	res, err := h.store.Reverse(r.Context(), r.PathValue("id"), in, actor(r), key)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/v1/ledger/entries/"+res.Entry.ID)
 	writeResult(w, http.StatusCreated, res.Replayed, res.Entry)
+	return nil
 }
 
-func (h *Handler) putRate(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) putRate(w http.ResponseWriter, r *http.Request) error {
 	var in RateInput
 	if _, err := readWrite(r, &in); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	rate, err := h.store.PutRate(r.Context(), in)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusCreated, rate)
+	return nil
 }
 
-func (h *Handler) trialBalance(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) trialBalance(w http.ResponseWriter, r *http.Request) error {
 	book, err := requireBook(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	asOf, err := dateParam(r, "as_of", today())
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	tb, err := h.store.TrialBalance(r.Context(), book, asOf)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, tb)
+	return nil
 }
 
-func (h *Handler) balanceSheet(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) balanceSheet(w http.ResponseWriter, r *http.Request) error {
 	book, err := requireBook(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	asOf, err := dateParam(r, "as_of", today())
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	bs, err := h.store.BalanceSheet(r.Context(), book, asOf)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, bs)
+	return nil
 }
 
-func (h *Handler) incomeStatement(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) incomeStatement(w http.ResponseWriter, r *http.Request) error {
 	book, err := requireBook(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	to, err := dateParam(r, "to", today())
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	from, err := dateParam(r, "from", time.Date(to.Year(), 1, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	is, err := h.store.IncomeStatement(r.Context(), book, from, to)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, is)
+	return nil
 }
 
-func (h *Handler) generalLedger(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) generalLedger(w http.ResponseWriter, r *http.Request) error {
 	book, err := requireBook(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	account := r.URL.Query().Get("account")
 	if account == "" {
-		h.fail(w, r, platform.Invalid("query parameter account is required"))
-		return
+		return platform.Invalid("query parameter account is required")
 	}
 	p, err := page(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	from, err := dateParam(r, "from", time.Time{})
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	to, err := dateParam(r, "to", today())
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	gl, err := h.store.GeneralLedger(r.Context(), book, account, from, to, p)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, gl)
+	return nil
 }
 
-func (h *Handler) closePeriod(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) closePeriod(w http.ResponseWriter, r *http.Request) error {
 	book, err := requireBook(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	key, err := readWrite(r, nil)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	p, err := h.store.ClosePeriod(r.Context(), book, r.PathValue("period"), actor(r), key)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, p)
+	return nil
 }
 
 // ReopenInput carries the reason for reopening a period.
@@ -455,21 +429,19 @@ type ReopenInput struct {
 	Reason string `json:"reason"`
 }
 
-func (h *Handler) reopenPeriod(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) reopenPeriod(w http.ResponseWriter, r *http.Request) error {
 	book, err := requireBook(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	var in ReopenInput
 	if _, err := readWrite(r, &in); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	p, err := h.store.ReopenPeriod(r.Context(), book, r.PathValue("period"), in.Reason, actor(r))
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, p)
+	return nil
 }

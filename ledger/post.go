@@ -2,9 +2,7 @@ package ledger
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -105,31 +103,11 @@ func (s *Store) postPipelined(ctx context.Context, p *parsedEntry, actor string,
 func (s *Store) postInTx(ctx context.Context, p *parsedEntry, actor string, key *idempotency.Key) (PostResult, error) {
 	var res PostResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if key != nil {
-			stored, err := idempotency.Claim(ctx, tx, *key)
-			if err != nil {
-				return err
-			}
-			if stored != nil {
-				var e Entry
-				if err := json.Unmarshal(stored.Response, &e); err != nil {
-					return fmt.Errorf("stored idempotent response: %w", err)
-				}
-				res = PostResult{Entry: &e, Replayed: true}
-				return nil
-			}
-		}
-		e, err := s.post(ctx, tx, p, actor, postOptions{kind: "standard"})
-		if err != nil {
-			return err
-		}
-		if key != nil {
-			if err := idempotency.Save(ctx, tx, *key, 201, e); err != nil {
-				return err
-			}
-		}
-		res = PostResult{Entry: e}
-		return nil
+		e, replayed, err := idempotency.Do(ctx, tx, key, 201, func() (*Entry, error) {
+			return s.post(ctx, tx, p, actor, postOptions{kind: "standard"})
+		})
+		res = PostResult{Entry: e, Replayed: replayed}
+		return err
 	})
 	return res, err
 }
@@ -168,72 +146,56 @@ func (s *Store) Reverse(ctx context.Context, id string, in ReverseInput, actor s
 	}
 	var res PostResult
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if key != nil {
-			stored, err := idempotency.Claim(ctx, tx, *key)
+		e, replayed, err := idempotency.Do(ctx, tx, key, 201, func() (*Entry, error) {
+			orig, err := s.getEntry(ctx, tx, uid, true)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if stored != nil {
-				var e Entry
-				if err := json.Unmarshal(stored.Response, &e); err != nil {
-					return err
+			if orig.Kind == "reversal" {
+				return nil, platform.E(platform.KindConflict, "entry_is_reversal", "entry %s is itself a reversal (of %s); post a new entry instead", id, orig.Reverses)
+			}
+			if orig.ReversedBy != "" {
+				return nil, platform.E(platform.KindConflict, "entry_already_reversed", "entry %s was already reversed by %s", id, orig.ReversedBy)
+			}
+			date := in.PostingDate
+			if date == "" {
+				date = orig.PostingDate
+			}
+			desc := in.Description
+			if desc == "" {
+				desc = "Reversal of " + orig.ID
+				if orig.Description != "" {
+					desc += ": " + orig.Description
 				}
-				res = PostResult{Entry: &e, Replayed: true}
-				return nil
 			}
-		}
-		orig, err := s.getEntry(ctx, tx, uid, true)
-		if err != nil {
-			return err
-		}
-		if orig.Kind == "reversal" {
-			return platform.E(platform.KindConflict, "entry_is_reversal", "entry %s is itself a reversal (of %s); post a new entry instead", id, orig.Reverses)
-		}
-		if orig.ReversedBy != "" {
-			return platform.E(platform.KindConflict, "entry_already_reversed", "entry %s was already reversed by %s", id, orig.ReversedBy)
-		}
-		date := in.PostingDate
-		if date == "" {
-			date = orig.PostingDate
-		}
-		desc := in.Description
-		if desc == "" {
-			desc = "Reversal of " + orig.ID
-			if orig.Description != "" {
-				desc += ": " + orig.Description
+			rin := EntryInput{Book: orig.Book, PostingDate: date, Journal: orig.Journal, Reference: orig.Reference, Description: desc}
+			for _, l := range orig.Lines {
+				li := LineInput{Account: l.Account, Currency: l.Currency, Memo: l.Memo, Dimensions: l.Dimensions}
+				if l.Debit != "" {
+					li.Credit = ptr(l.Debit)
+				} else {
+					li.Debit = ptr(l.Credit)
+				}
+				if l.Rate != "" {
+					li.Rate = ptr(l.Rate)
+				}
+				rin.Lines = append(rin.Lines, li)
 			}
-		}
-		rin := EntryInput{Book: orig.Book, PostingDate: date, Journal: orig.Journal, Reference: orig.Reference, Description: desc}
-		for _, l := range orig.Lines {
-			li := LineInput{Account: l.Account, Currency: l.Currency, Memo: l.Memo, Dimensions: l.Dimensions}
-			if l.Debit != "" {
-				li.Credit = ptr(l.Debit)
-			} else {
-				li.Debit = ptr(l.Credit)
+			p, err := parse(rin)
+			if err != nil {
+				return nil, err
 			}
-			if l.Rate != "" {
-				li.Rate = ptr(l.Rate)
+			e, err := s.post(ctx, tx, p, actor, postOptions{kind: "reversal", reverses: &uid})
+			if err != nil {
+				return nil, err
 			}
-			rin.Lines = append(rin.Lines, li)
-		}
-		p, err := parse(rin)
-		if err != nil {
-			return err
-		}
-		e, err := s.post(ctx, tx, p, actor, postOptions{kind: "reversal", reverses: &uid})
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE ledger_entries SET reversed_by = $2 WHERE id = $1`, uid, e.ID); err != nil {
-			return err
-		}
-		if key != nil {
-			if err := idempotency.Save(ctx, tx, *key, 201, e); err != nil {
-				return err
+			if _, err := tx.Exec(ctx, `UPDATE ledger_entries SET reversed_by = $2 WHERE id = $1`, uid, e.ID); err != nil {
+				return nil, err
 			}
-		}
-		res = PostResult{Entry: e}
-		return nil
+			return e, nil
+		})
+		res = PostResult{Entry: e, Replayed: replayed}
+		return err
 	})
 	return res, err
 }

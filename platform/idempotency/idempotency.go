@@ -10,6 +10,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"unicode"
@@ -126,4 +127,28 @@ func QueueSave(b *pgx.Batch, k Key, status int, response any) error {
 	}
 	b.Queue(`UPDATE codexion_idempotency SET status = $3, response = $4 WHERE scope = $1 AND key = $2`, k.Scope, k.Value, status, body)
 	return nil
+}
+
+// Do runs a write under an idempotency key inside tx. With a nil key it just runs fn. With a
+// key it claims it: a stored response is decoded and returned with replayed set, without
+// running fn; otherwise fn runs and its result is stored with status, in the same transaction.
+func Do[T any](ctx context.Context, tx pgx.Tx, k *Key, status int, fn func() (T, error)) (result T, replayed bool, err error) {
+	if k == nil {
+		result, err = fn()
+		return result, false, err
+	}
+	stored, err := Claim(ctx, tx, *k)
+	if err != nil {
+		return result, false, err
+	}
+	if stored != nil {
+		if err := json.Unmarshal(stored.Response, &result); err != nil {
+			return result, false, fmt.Errorf("stored response of %s %q: %w", Header, k.Value, err)
+		}
+		return result, true, nil
+	}
+	if result, err = fn(); err != nil {
+		return result, false, err
+	}
+	return result, false, Save(ctx, tx, *k, status, result)
 }

@@ -41,26 +41,35 @@ func NewHandler(store *Store, log *slog.Logger) *Handler { return &Handler{store
 
 // Routes registers the Confluent-compatible routes under Prefix.
 func (h *Handler) Routes(r *httpx.Router) {
-	r.HandleFunc("GET "+Prefix+"/subjects", readers, h.subjects)
-	r.HandleFunc("POST "+Prefix+"/subjects/{subject}/versions", writers, h.register)
-	r.HandleFunc("POST "+Prefix+"/subjects/{subject}", readers, h.lookup)
-	r.HandleFunc("GET "+Prefix+"/subjects/{subject}/versions", readers, h.versions)
-	r.HandleFunc("GET "+Prefix+"/subjects/{subject}/versions/{version}", readers, h.version)
-	r.HandleFunc("GET "+Prefix+"/subjects/{subject}/versions/{version}/schema", readers, h.rawSchema)
-	r.HandleFunc("DELETE "+Prefix+"/subjects/{subject}", writers, h.deleteSubject)
-	r.HandleFunc("DELETE "+Prefix+"/subjects/{subject}/versions/{version}", writers, h.deleteVersion)
-	r.HandleFunc("GET "+Prefix+"/schemas/ids/{id}", readers, h.byID)
-	r.HandleFunc("POST "+Prefix+"/compatibility/subjects/{subject}/versions/{version}", readers, h.compatibility)
-	r.HandleFunc("GET "+Prefix+"/config", readers, h.getConfig)
-	r.HandleFunc("PUT "+Prefix+"/config", writers, h.putConfig)
-	r.HandleFunc("GET "+Prefix+"/config/{subject}", readers, h.getConfig)
-	r.HandleFunc("PUT "+Prefix+"/config/{subject}", writers, h.putConfig)
+	r.HandleFunc("GET "+Prefix+"/subjects", readers, h.wrap(h.subjects))
+	r.HandleFunc("POST "+Prefix+"/subjects/{subject}/versions", writers, h.wrap(h.register))
+	r.HandleFunc("POST "+Prefix+"/subjects/{subject}", readers, h.wrap(h.lookup))
+	r.HandleFunc("GET "+Prefix+"/subjects/{subject}/versions", readers, h.wrap(h.versions))
+	r.HandleFunc("GET "+Prefix+"/subjects/{subject}/versions/{version}", readers, h.wrap(h.version))
+	r.HandleFunc("GET "+Prefix+"/subjects/{subject}/versions/{version}/schema", readers, h.wrap(h.rawSchema))
+	r.HandleFunc("DELETE "+Prefix+"/subjects/{subject}", writers, h.wrap(h.deleteSubject))
+	r.HandleFunc("DELETE "+Prefix+"/subjects/{subject}/versions/{version}", writers, h.wrap(h.deleteVersion))
+	r.HandleFunc("GET "+Prefix+"/schemas/ids/{id}", readers, h.wrap(h.byID))
+	r.HandleFunc("POST "+Prefix+"/compatibility/subjects/{subject}/versions/{version}", readers, h.wrap(h.compatibility))
+	r.HandleFunc("GET "+Prefix+"/config", readers, h.wrap(h.getConfig))
+	r.HandleFunc("PUT "+Prefix+"/config", writers, h.wrap(h.putConfig))
+	r.HandleFunc("GET "+Prefix+"/config/{subject}", readers, h.wrap(h.getConfig))
+	r.HandleFunc("PUT "+Prefix+"/config/{subject}", writers, h.wrap(h.putConfig))
 }
 
 func write(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", ContentType)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// wrap turns a handler that returns its error into one that writes it in Confluent's form.
+func (h *Handler) wrap(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			h.fail(w, r, err)
+		}
+	}
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
@@ -121,117 +130,109 @@ func versionParam(r *http.Request) (int, error) {
 	return n, nil
 }
 
-func (h *Handler) subjects(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) subjects(w http.ResponseWriter, r *http.Request) error {
 	subs, err := h.store.Subjects(r.Context())
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if subs == nil {
 		subs = []string{}
 	}
 	write(w, 200, subs)
+	return nil
 }
 
-func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	in, err := h.readSchema(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	id, err := h.store.Register(r.Context(), r.PathValue("subject"), in.Schema, in.SchemaType)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	write(w, 200, map[string]int{"id": id})
+	return nil
 }
 
-func (h *Handler) lookup(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) lookup(w http.ResponseWriter, r *http.Request) error {
 	in, err := h.readSchema(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	s, err := h.store.Lookup(r.Context(), r.PathValue("subject"), in.Schema, in.SchemaType)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	write(w, 200, s)
+	return nil
 }
 
-func (h *Handler) versions(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) versions(w http.ResponseWriter, r *http.Request) error {
 	vs, err := h.store.Versions(r.Context(), r.PathValue("subject"))
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	out := make([]int, len(vs))
 	for i, v := range vs {
 		out[i] = v.Version
 	}
 	write(w, 200, out)
+	return nil
 }
 
-func (h *Handler) version(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) version(w http.ResponseWriter, r *http.Request) error {
 	v, err := versionParam(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	s, err := h.store.Version(r.Context(), r.PathValue("subject"), v)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	write(w, 200, s)
+	return nil
 }
 
-func (h *Handler) rawSchema(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) rawSchema(w http.ResponseWriter, r *http.Request) error {
 	v, err := versionParam(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	s, err := h.store.Version(r.Context(), r.PathValue("subject"), v)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", ContentType)
 	_, _ = io.WriteString(w, s.Schema)
+	return nil
 }
 
-func (h *Handler) byID(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) byID(w http.ResponseWriter, r *http.Request) error {
 	id, err := strconv.Atoi(r.PathValue("id"))
 	if err != nil || id < 1 {
-		h.fail(w, r, errorf(404, 40403, "Schema %s not found", r.PathValue("id")))
-		return
+		return errorf(404, 40403, "Schema %s not found", r.PathValue("id"))
 	}
 	s, err := h.store.ByID(r.Context(), id)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	write(w, 200, map[string]string{"schema": s.Schema, "schemaType": s.SchemaType})
+	return nil
 }
 
-func (h *Handler) compatibility(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) compatibility(w http.ResponseWriter, r *http.Request) error {
 	v, err := versionParam(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	in, err := h.readSchema(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	msgs, err := h.store.TestCompatibility(r.Context(), r.PathValue("subject"), v, in.Schema, in.SchemaType)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	out := map[string]any{"is_compatible": len(msgs) == 0}
 	if r.URL.Query().Get("verbose") == "true" {
@@ -241,64 +242,61 @@ func (h *Handler) compatibility(w http.ResponseWriter, r *http.Request) {
 		out["messages"] = msgs
 	}
 	write(w, 200, out)
+	return nil
 }
 
-func (h *Handler) getConfig(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) getConfig(w http.ResponseWriter, r *http.Request) error {
 	subject := r.PathValue("subject")
 	level, ok, err := h.store.Level(r.Context(), subject)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if !ok {
 		if r.URL.Query().Get("defaultToGlobal") != "true" {
-			h.fail(w, r, errorf(404, 40408, "Subject '%s' does not have subject-level compatibility configured", subject))
-			return
+			return errorf(404, 40408, "Subject '%s' does not have subject-level compatibility configured", subject)
 		}
 		if level, _, err = h.store.Level(r.Context(), ""); err != nil {
-			h.fail(w, r, err)
-			return
+			return err
 		}
 	}
 	write(w, 200, map[string]string{"compatibilityLevel": level})
+	return nil
 }
 
-func (h *Handler) putConfig(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) putConfig(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Compatibility string `json:"compatibility"`
 	}
 	if err := decode(r, &in); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	if err := h.store.SetLevel(r.Context(), r.PathValue("subject"), in.Compatibility); err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	write(w, 200, map[string]string{"compatibility": in.Compatibility})
+	return nil
 }
 
-func (h *Handler) deleteSubject(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) deleteSubject(w http.ResponseWriter, r *http.Request) error {
 	vs, err := h.store.DeleteSubject(r.Context(), r.PathValue("subject"))
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	write(w, 200, vs)
+	return nil
 }
 
-func (h *Handler) deleteVersion(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) deleteVersion(w http.ResponseWriter, r *http.Request) error {
 	v, err := versionParam(r)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	n, err := h.store.DeleteVersion(r.Context(), r.PathValue("subject"), v)
 	if err != nil {
-		h.fail(w, r, err)
-		return
+		return err
 	}
 	write(w, 200, n)
+	return nil
 }
 
 // OpenAPI describes the registry routes for the API document.
