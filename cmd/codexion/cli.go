@@ -166,18 +166,8 @@ func (c *cli) migrateCmd() *cobra.Command {
 	}
 	run := func(fn func(ctx context.Context, db *postgres.Pool) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			l, _, err := c.load(cmd)
+			db, err := c.openDB(cmd)
 			if err != nil {
-				return err
-			}
-			if l.Config.Database.URL == "" {
-				return platform.Invalid("database.url is required: set CODEXION_DATABASE_URL")
-			}
-			db, err := postgres.NewPool(l.Config.Database.URL, 2)
-			if err != nil {
-				return err
-			}
-			if err := db.Start(cmd.Context()); err != nil {
 				return err
 			}
 			defer db.Stop(context.Background()) //nolint:errcheck // closing a pool has nothing to report
@@ -324,4 +314,24 @@ func (c *cli) versionCmd() *cobra.Command {
 			fmt.Fprintf(c.stdout, "codexion %s (commit %s, %s)\n", i.Version, i.Commit, i.GoVersion)
 		},
 	}
+}
+
+// openDB connects to the configured database for a one-off command.
+func (c *cli) openDB(cmd *cobra.Command) (*postgres.Pool, error) {
+	l, _, err := c.load(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if l.Config.Database.URL == "" {
+		return nil, platform.Invalid("database.url is required: set CODEXION_DATABASE_URL")
+	}
+	db, err := postgres.NewPool(l.Config.Database.URL, 2)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Start(cmd.Context()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }

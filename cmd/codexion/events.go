@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/codexion/codexion/platform"
-	"github.com/codexion/codexion/platform/postgres"
 )
 
 func (c *cli) eventsCmd() *cobra.Command {
@@ -90,18 +89,8 @@ publishing again; the running relay sends them. Without --to, everything from --
 			if from == "" {
 				return usageError{fmt.Errorf("--from is required: the first outbox event id to replay")}
 			}
-			l, _, err := c.load(cmd)
+			db, err := c.openDB(cmd)
 			if err != nil {
-				return err
-			}
-			if l.Config.Database.URL == "" {
-				return platform.Invalid("database.url is required: set CODEXION_DATABASE_URL")
-			}
-			db, err := postgres.NewPool(l.Config.Database.URL, 2)
-			if err != nil {
-				return err
-			}
-			if err := db.Start(cmd.Context()); err != nil {
 				return err
 			}
 			defer db.Stop(context.Background()) //nolint:errcheck // closing a pool has nothing to report

@@ -1,70 +1,33 @@
-// Package ledgertest runs the ledger API for tests of its clients: a fresh migrated
-// database on the test cluster, the real platform chain (tracing, metrics, JWT checks
-// against a real JWKS), and a token for every role.
+// Package ledgertest runs the ledger API for tests of its clients, on the real platform
+// chain with a fresh migrated database and a token for every role.
 package ledgertest
 
 import (
-	"context"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-
 	"github.com/codexion/codexion/connectors/outbox"
+	"github.com/codexion/codexion/internal/apitest"
 	"github.com/codexion/codexion/ledger"
-	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/httpx"
 	"github.com/codexion/codexion/platform/idempotency"
 	"github.com/codexion/codexion/platform/postgres"
-	"github.com/codexion/codexion/platform/postgres/pgtest"
 )
 
 // Server is a running ledger API.
 type Server struct {
-	URL    string
-	Tokens map[string]string // by role
-	DB     *postgres.Pool
-	Store  *ledger.Store
+	*apitest.Server
+	Store *ledger.Store
 }
 
 // Start runs the API until the test ends; maxBodyBytes bounds request bodies.
 func Start(t testing.TB, maxBodyBytes int64) *Server {
 	t.Helper()
-	ctx := context.Background()
-	db, err := postgres.NewPool(pgtest.New(t), 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Stop(ctx) })
-	if _, err := postgres.Up(ctx, db.Pool, []postgres.Source{idempotency.Migrations(), outbox.Migrations(), ledger.Migrations()}); err != nil {
-		t.Fatal(err)
-	}
-	store := ledger.NewStore(db.Pool)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	iss, err := auth.LoadOrCreateDevIssuer(srv.URL, filepath.Join(t.TempDir(), "k.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := httpx.NewRouter(log, auth.Guard(auth.NewVerifier(auth.VerifierOptions{Issuer: srv.URL}), log))
-	iss.Routes(r, "/jwks")
-	ledger.NewHandler(store, log).Routes(r)
-	tp := sdktrace.NewTracerProvider()
-	mux.Handle("/", httpx.Chain(r, log, httpx.NewMetrics(prometheus.NewRegistry()), tp.Tracer("test"), propagation.TraceContext{}, maxBodyBytes))
-	tokens, err := iss.TokensByRole()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Server{URL: srv.URL, Tokens: tokens, DB: db, Store: store}
+	s := &Server{}
+	s.Server = apitest.Start(t, maxBodyBytes, []postgres.Source{idempotency.Migrations(), outbox.Migrations(), ledger.Migrations()},
+		func(r *httpx.Router, db *postgres.Pool, log *slog.Logger) {
+			s.Store = ledger.NewStore(db.Pool)
+			ledger.NewHandler(s.Store, log).Routes(r)
+		})
+	return s
 }

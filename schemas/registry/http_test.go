@@ -1,60 +1,27 @@
 package registry_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry"
-	"github.com/prometheus/client_golang/prometheus"
-	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
-	"github.com/codexion/codexion/platform/auth"
+	"github.com/codexion/codexion/internal/apitest"
 	"github.com/codexion/codexion/platform/httpx"
 	"github.com/codexion/codexion/platform/postgres"
-	"github.com/codexion/codexion/platform/postgres/pgtest"
 	"github.com/codexion/codexion/schemas/registry"
 )
 
 func server(t *testing.T) (string, map[string]string) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := postgres.NewPool(pgtest.New(t), 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Stop(ctx) })
-	if _, err := postgres.Up(ctx, db.Pool, []postgres.Source{registry.Migrations()}); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	iss, err := auth.LoadOrCreateDevIssuer(srv.URL, filepath.Join(t.TempDir(), "k.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := httpx.NewRouter(log, auth.Guard(auth.NewVerifier(auth.VerifierOptions{Issuer: srv.URL}), log))
-	iss.Routes(r, "/jwks")
-	registry.NewHandler(registry.NewStore(db.Pool), log).Routes(r)
-	tp := sdktrace.NewTracerProvider()
-	mux.Handle("/", httpx.Chain(r, log, httpx.NewMetrics(prometheus.NewRegistry()), tp.Tracer("t"), propagation.TraceContext{}, 2<<20))
-	tokens, err := iss.TokensByRole()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv.URL, tokens
+	srv := apitest.Start(t, 2<<20, []postgres.Source{registry.Migrations()}, func(r *httpx.Router, db *postgres.Pool, log *slog.Logger) {
+		registry.NewHandler(registry.NewStore(db.Pool), log).Routes(r)
+	})
+	return srv.URL, srv.Tokens
 }
 
 const bookV1 = `{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
