@@ -4,6 +4,8 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := help
 
 GO            ?= go
+# DuckDB's Arrow interface, used by the feature store, is behind a build tag.
+export GOFLAGS := -tags=duckdb_arrow $(GOFLAGS)
 DATA_DIR      ?= .codexion
 BIN_DIR       := $(DATA_DIR)/bin
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)

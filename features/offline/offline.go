@@ -1,0 +1,207 @@
+//go:build duckdb_arrow
+
+// Package offline is the feature store's offline store: a DuckDB database file that holds
+// raw event tables and feature tables. Ingestion appends Arrow record batches through
+// DuckDB's Arrow interface and records, in the same DuckDB transaction, the Kafka offsets
+// and event ids it consumed, so a crash at any point neither loses nor doubles rows. One
+// process writes a DuckDB file; nothing here may assume a file shared across processes.
+package offline
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Store is one DuckDB file.
+type Store struct {
+	db  *sql.DB
+	mu  sync.Mutex // one writer at a time: DuckDB allows one write transaction per file
+	seq int
+}
+
+// Open opens (creating) the DuckDB file at path; ":memory:" or "" opens an in-memory one.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == ":memory:" {
+		path = ""
+	}
+	c, err := duckdb.NewConnector(path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open DuckDB %s: %w", path, err)
+	}
+	db := sql.OpenDB(c)
+	db.SetMaxOpenConns(4)
+	s := &Store{db: db}
+	if err := s.init(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) init(ctx context.Context) error {
+	for _, stmt := range []string{
+		`CREATE TABLE IF NOT EXISTS codexion_offsets (consumer TEXT, topic TEXT, part INTEGER, next_offset BIGINT,
+			PRIMARY KEY (consumer, topic, part))`,
+		`CREATE TABLE IF NOT EXISTS codexion_ingested (consumer TEXT, event_id TEXT, PRIMARY KEY (consumer, event_id))`,
+		`CREATE TABLE IF NOT EXISTS codexion_cluster (consumer TEXT PRIMARY KEY, cluster_id TEXT)`,
+	} {
+		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("offline store schema: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DB is the database, for queries.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Offset is where a consumer resumes in one partition.
+type Offset struct {
+	Topic     string
+	Partition int
+	Next      int64 // the next offset to read
+}
+
+// Batch is what one ingestion step writes: rows as an Arrow record batch, the event id of
+// each row's event, and the offsets to resume from afterwards.
+type Batch struct {
+	Consumer string
+	Table    string // target table; created from the record's schema when missing
+	Record   arrow.RecordBatch
+	EventIDs []string // one per distinct event in the record; duplicates of earlier batches are dropped
+	IDColumn string   // the record column holding each row's event id
+	Offsets  []Offset
+}
+
+// Append writes a batch in one DuckDB transaction: the rows whose event ids were not
+// ingested before, those ids, and the offsets to resume from. A crash before the commit
+// leaves nothing; a batch delivered again (after a crash or a broker restart) adds nothing.
+// It returns how many rows it inserted.
+func (s *Store) Append(ctx context.Context, b Batch) (int64, error) {
+	if !identifier.MatchString(b.Table) || !identifier.MatchString(b.IDColumn) {
+		return 0, fmt.Errorf("table %q and id column %q must be plain identifiers", b.Table, b.IDColumn)
+	}
+	if b.Record.Schema().FieldIndices(b.IDColumn) == nil {
+		return 0, fmt.Errorf("batch for %s has no column %s", b.Table, b.IDColumn)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	s.seq++
+	view := fmt.Sprintf("codexion_batch_%d", s.seq)
+	rdr, err := array.NewRecordReader(b.Record.Schema(), []arrow.RecordBatch{b.Record})
+	if err != nil {
+		return 0, err
+	}
+	defer rdr.Release()
+	var release func()
+	err = conn.Raw(func(dc any) error {
+		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if err != nil {
+			return err
+		}
+		release, err = ar.RegisterView(rdr, view)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("register the Arrow batch: %w", err)
+	}
+	defer release()
+	// The view is a single-pass Arrow stream: copy it once into a temporary table.
+	stage := view + "_rows"
+	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+stage+` AS SELECT * FROM `+view); err != nil {
+		return 0, fmt.Errorf("stage batch: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+stage) //nolint:errcheck // a temp table dies with the connection anyway
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+b.Table+` AS SELECT * FROM `+stage+` WHERE false`); err != nil {
+		return 0, fmt.Errorf("create %s: %w", b.Table, err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO `+b.Table+` SELECT * FROM `+stage+` WHERE `+b.IDColumn+
+		` NOT IN (SELECT event_id FROM codexion_ingested WHERE consumer = ?)`, b.Consumer)
+	if err != nil {
+		return 0, fmt.Errorf("insert into %s: %w", b.Table, err)
+	}
+	inserted, _ := res.RowsAffected()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO codexion_ingested SELECT DISTINCT ?, `+b.IDColumn+` FROM `+stage+
+		` WHERE `+b.IDColumn+` NOT IN (SELECT event_id FROM codexion_ingested WHERE consumer = ?)`, b.Consumer, b.Consumer); err != nil {
+		return 0, fmt.Errorf("record event ids: %w", err)
+	}
+	for _, o := range b.Offsets {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO codexion_offsets VALUES (?, ?, ?, ?)`, b.Consumer, o.Topic, o.Partition, o.Next); err != nil {
+			return 0, fmt.Errorf("record offsets: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit batch into %s: %w", b.Table, err)
+	}
+	return inserted, nil
+}
+
+// Offsets returns where consumer resumes, by topic and partition.
+func (s *Store) Offsets(ctx context.Context, consumer string) ([]Offset, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT topic, part, next_offset FROM codexion_offsets WHERE consumer = ? ORDER BY topic, part`, consumer)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Offset
+	for rows.Next() {
+		var o Offset
+		if err := rows.Scan(&o.Topic, &o.Partition, &o.Next); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// ResetForCluster forgets consumer's offsets when the Kafka cluster differs from the one
+// they were read from (an embedded broker restarted empty), so it reads from the start
+// again; the event ids it keeps drop what was already ingested. It reports whether it reset.
+func (s *Store) ResetForCluster(ctx context.Context, consumer, clusterID string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	var known string
+	err = tx.QueryRowContext(ctx, `SELECT cluster_id FROM codexion_cluster WHERE consumer = ?`, consumer).Scan(&known)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	reset := known != "" && known != clusterID
+	if reset {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM codexion_offsets WHERE consumer = ?`, consumer); err != nil {
+			return false, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO codexion_cluster VALUES (?, ?)`, consumer, clusterID); err != nil {
+		return false, err
+	}
+	return reset, tx.Commit()
+}
