@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -85,6 +86,9 @@ type Batch struct {
 	EventIDs []string // one per distinct event in the record; duplicates of earlier batches are dropped
 	IDColumn string   // the record column holding each row's event id
 	Offsets  []Offset
+	// Transform, when set, is DuckDB SQL that reads the batch as the table named by the
+	// placeholder {{batch}} and returns the rows to store; they must carry IDColumn.
+	Transform string
 }
 
 // Append writes a batch in one DuckDB transaction: the rows whose event ids were not
@@ -95,7 +99,7 @@ func (s *Store) Append(ctx context.Context, b Batch) (int64, error) {
 	if !identifier.MatchString(b.Table) || !identifier.MatchString(b.IDColumn) {
 		return 0, fmt.Errorf("table %q and id column %q must be plain identifiers", b.Table, b.IDColumn)
 	}
-	if b.Record.Schema().FieldIndices(b.IDColumn) == nil {
+	if b.Transform == "" && b.Record.Schema().FieldIndices(b.IDColumn) == nil {
 		return 0, fmt.Errorf("batch for %s has no column %s", b.Table, b.IDColumn)
 	}
 	s.mu.Lock()
@@ -131,6 +135,15 @@ func (s *Store) Append(ctx context.Context, b Batch) (int64, error) {
 		return 0, fmt.Errorf("stage batch: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+stage) //nolint:errcheck // a temp table dies with the connection anyway
+	if b.Transform != "" {
+		out := view + "_out"
+		sqlText := strings.ReplaceAll(b.Transform, "{{batch}}", stage)
+		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+out+` AS `+sqlText); err != nil {
+			return 0, fmt.Errorf("transform of %s: %w", b.Table, err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+out) //nolint:errcheck // a temp table dies with the connection anyway
+		stage = out
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err

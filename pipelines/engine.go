@@ -1,0 +1,244 @@
+//go:build duckdb_arrow
+
+package pipelines
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/codexion/codexion/connectors/kafka"
+	"github.com/codexion/codexion/features/offline"
+	"github.com/codexion/codexion/schemas"
+)
+
+// RawSchema is the Arrow schema of a decoded batch, which transforms read as {{batch}}.
+var RawSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "event_id", Type: arrow.BinaryTypes.String},
+	{Name: "event_type", Type: arrow.BinaryTypes.String},
+	{Name: "source", Type: arrow.BinaryTypes.String},
+	{Name: "subject", Type: arrow.BinaryTypes.String},
+	{Name: "event_time", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
+	{Name: "data", Type: arrow.BinaryTypes.String},
+}, nil)
+
+// Engine runs one pipeline against one offline store.
+type Engine struct {
+	Spec    Spec
+	Store   *offline.Store
+	Brokers []string
+	Schemas *schemas.Set
+	Log     *slog.Logger
+}
+
+// Stats says what a run did.
+type Stats struct {
+	Events      int   // events read
+	Rows        int64 // rows inserted
+	DeadLetters int   // malformed events sent to the dead-letter topic
+	Skipped     int   // events of types the pipeline does not take
+}
+
+type fetched struct {
+	m   kafkago.Message
+	err error
+}
+
+// Run consumes the source topic from the offsets stored with the data. With once, it stops
+// when it has caught up with what the topic held when it started.
+func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
+	var st Stats
+	md, err := kafka.Cluster{Brokers: e.Brokers}.Describe(ctx)
+	if err != nil {
+		return st, err
+	}
+	if reset, err := e.Store.ResetForCluster(ctx, e.Spec.Name, md.ClusterID); err != nil {
+		return st, err
+	} else if reset {
+		e.Log.Warn("Kafka cluster changed; reading the topic from the start, ingested events are skipped by id", "pipeline", e.Spec.Name)
+	}
+	parts, ends, err := e.partitions(ctx)
+	if err != nil {
+		return st, err
+	}
+	stored, err := e.Store.Offsets(ctx, e.Spec.Name)
+	if err != nil {
+		return st, err
+	}
+	next := map[int]int64{}
+	for _, o := range stored {
+		if o.Topic == e.Spec.Source.Topic {
+			next[o.Partition] = o.Next
+		}
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in := make(chan fetched, e.Spec.BatchRows)
+	for _, p := range parts {
+		if once && next[p] >= ends[p] {
+			continue
+		}
+		r := kafkago.NewReader(kafkago.ReaderConfig{Brokers: e.Brokers, Topic: e.Spec.Source.Topic, Partition: p,
+			MaxWait: 100 * time.Millisecond, MaxBytes: 10 << 20})
+		start := next[p]
+		if start == 0 {
+			start = kafkago.FirstOffset
+		}
+		if err := r.SetOffset(start); err != nil {
+			return st, err
+		}
+		go func() {
+			defer r.Close() //nolint:errcheck // offsets live in DuckDB, not in the reader
+			for {
+				m, err := r.FetchMessage(rctx)
+				select {
+				case in <- fetched{m, err}:
+				case <-rctx.Done():
+					return
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	dlq := &kafkago.Writer{Addr: kafkago.TCP(e.Brokers...), Topic: "codexion.dlq.v1", RequiredAcks: kafkago.RequireAll,
+		BatchTimeout: time.Millisecond, Transport: &kafkago.Transport{}}
+	defer dlq.Close() //nolint:errcheck // writes are synchronous
+
+	done := func() bool {
+		if !once {
+			return false
+		}
+		for _, p := range parts {
+			if next[p] < ends[p] {
+				return false
+			}
+		}
+		return true
+	}
+	var batch []kafkago.Message
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		n, dead, skipped, err := e.flush(ctx, dlq, batch, next)
+		st.Rows += n
+		st.DeadLetters += dead
+		st.Skipped += skipped
+		st.Events += len(batch)
+		batch = batch[:0]
+		return err
+	}
+	timer := time.NewTimer(e.Spec.FlushInterval)
+	defer timer.Stop()
+	for !done() {
+		select {
+		case f := <-in:
+			if f.err != nil {
+				return st, errors.Join(fmt.Errorf("read %s: %w", e.Spec.Source.Topic, f.err), flush())
+			}
+			batch = append(batch, f.m)
+			next[f.m.Partition] = f.m.Offset + 1
+			if len(batch) >= e.Spec.BatchRows {
+				if err := flush(); err != nil {
+					return st, err
+				}
+			}
+		case <-timer.C:
+			if err := flush(); err != nil {
+				return st, err
+			}
+			timer.Reset(e.Spec.FlushInterval)
+		case <-ctx.Done():
+			return st, errors.Join(flush(), ctx.Err())
+		}
+	}
+	return st, flush()
+}
+
+// flush decodes a batch, sends malformed events to the dead-letter topic, and appends the
+// rest with the offsets reached.
+func (e *Engine) flush(ctx context.Context, dlq *kafkago.Writer, msgs []kafkago.Message, next map[int]int64) (int64, int, int, error) {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, RawSchema)
+	defer b.Release()
+	var dead []kafkago.Message
+	skipped := 0
+	for _, m := range msgs {
+		ev, err := schemas.Decode(m.Value)
+		if err == nil && slices.Contains(e.Spec.Source.EventTypes, ev.Type) && e.Schemas != nil {
+			err = e.Schemas.Validate(ev.Type, ev.Data)
+		}
+		if err != nil {
+			headers := append(append([]kafkago.Header{}, m.Headers...),
+				kafkago.Header{Key: "dlq_reason", Value: []byte(err.Error())},
+				kafkago.Header{Key: "dlq_original_topic", Value: []byte(m.Topic)},
+				kafkago.Header{Key: "dlq_consumer", Value: []byte("pipeline:" + e.Spec.Name)})
+			dead = append(dead, kafkago.Message{Key: m.Key, Value: m.Value, Headers: headers})
+			continue
+		}
+		if !slices.Contains(e.Spec.Source.EventTypes, ev.Type) {
+			skipped++
+			continue
+		}
+		b.Field(0).(*array.StringBuilder).Append(ev.ID)
+		b.Field(1).(*array.StringBuilder).Append(ev.Type)
+		b.Field(2).(*array.StringBuilder).Append(ev.Source)
+		b.Field(3).(*array.StringBuilder).Append(ev.Subject)
+		b.Field(4).(*array.TimestampBuilder).Append(arrow.Timestamp(ev.Time.UnixMicro()))
+		b.Field(5).(*array.StringBuilder).Append(string(ev.Data))
+	}
+	if len(dead) > 0 {
+		e.Log.Error("malformed events sent to the dead-letter topic", "pipeline", e.Spec.Name, "count", len(dead))
+		if err := dlq.WriteMessages(ctx, dead...); err != nil {
+			return 0, 0, skipped, fmt.Errorf("dead-letter %d events: %w", len(dead), err)
+		}
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	var offsets []offline.Offset
+	for p, n := range next {
+		offsets = append(offsets, offline.Offset{Topic: e.Spec.Source.Topic, Partition: p, Next: n})
+	}
+	n, err := e.Store.Append(ctx, offline.Batch{Consumer: e.Spec.Name, Table: e.Spec.Sink.Table, Record: rec,
+		IDColumn: e.Spec.Sink.IDColumn, Offsets: offsets, Transform: e.Spec.Transform})
+	return n, len(dead), skipped, err
+}
+
+// partitions lists the topic's partitions and, for each, the offset after its last message.
+func (e *Engine) partitions(ctx context.Context) ([]int, map[int]int64, error) {
+	conn, err := kafkago.DialContext(ctx, "tcp", e.Brokers[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Close() //nolint:errcheck // a metadata connection
+	ps, err := conn.ReadPartitions(e.Spec.Source.Topic)
+	if err != nil {
+		return nil, nil, fmt.Errorf("topic %s: %w", e.Spec.Source.Topic, err)
+	}
+	ends := map[int]int64{}
+	var ids []int
+	for _, p := range ps {
+		lc, err := kafkago.DialLeader(ctx, "tcp", e.Brokers[0], e.Spec.Source.Topic, p.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		last, err := lc.ReadLastOffset()
+		lc.Close() //nolint:errcheck // a metadata connection
+		if err != nil {
+			return nil, nil, err
+		}
+		ends[p.ID] = last
+		ids = append(ids, p.ID)
+	}
+	slices.Sort(ids)
+	return ids, ends, nil
+}
