@@ -25,7 +25,9 @@ import (
 	"github.com/codexion/codexion/schemas"
 )
 
-func exampleSpec(t *testing.T) Spec {
+func exampleSpec(t *testing.T) Spec { return exampleSpecTB(t) }
+
+func exampleSpecTB(t testing.TB) Spec {
 	t.Helper()
 	raw, err := os.ReadFile("../examples/ledger/pipelines/ledger-lines.yaml")
 	if err != nil {
