@@ -125,18 +125,59 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 		}
 		return true
 	}
+	// Batches are decoded and validated here while the previous one is being written into
+	// DuckDB by the appender, one at a time and in order, so Go and DuckDB work at once.
+	type ready struct {
+		b offline.Batch
+	}
+	toAppend := make(chan ready, 1)
+	appended := make(chan error, 1)
+	var rows int64
+	go func() {
+		var err error
+		for r := range toAppend {
+			if err == nil {
+				var n int64
+				n, err = e.Store.Append(ctx, r.b)
+				rows += n
+			}
+			r.b.Record.Release()
+		}
+		appended <- err
+	}()
+	closed := false
+	finish := func() error {
+		if closed {
+			return nil
+		}
+		closed = true
+		close(toAppend)
+		err := <-appended
+		st.Rows = rows
+		return err
+	}
+	defer finish() //nolint:errcheck // the paths that return normally call finish themselves
 	var batch []kafkago.Message
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		n, dead, skipped, err := e.flush(ctx, dlq, batch, next)
-		st.Rows += n
+		b, dead, skipped, err := e.prepare(ctx, dlq, batch, next)
 		st.DeadLetters += dead
 		st.Skipped += skipped
 		st.Events += len(batch)
 		batch = batch[:0]
-		return err
+		if err != nil {
+			return err
+		}
+		select {
+		case toAppend <- ready{b}:
+			return nil
+		case err := <-appended: // the appender stopped on an error
+			closed = true
+			b.Record.Release()
+			return err
+		}
 	}
 	timer := time.NewTimer(e.Spec.FlushInterval)
 	defer timer.Stop()
@@ -144,7 +185,7 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 		select {
 		case f := <-in:
 			if f.err != nil {
-				return st, errors.Join(fmt.Errorf("read %s: %w", e.Spec.Source.Topic, f.err), flush())
+				return st, errors.Join(fmt.Errorf("read %s: %w", e.Spec.Source.Topic, f.err), flush(), finish())
 			}
 			batch = append(batch, f.m)
 			next[f.m.Partition] = f.m.Offset + 1
@@ -159,15 +200,16 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 			}
 			timer.Reset(e.Spec.FlushInterval)
 		case <-ctx.Done():
-			return st, errors.Join(flush(), ctx.Err())
+			return st, errors.Join(flush(), finish(), ctx.Err())
 		}
 	}
-	return st, flush()
+	err = errors.Join(flush(), finish())
+	return st, err
 }
 
-// flush decodes a batch, sends malformed events to the dead-letter topic, and appends the
-// rest with the offsets reached.
-func (e *Engine) flush(ctx context.Context, dlq *kafkago.Writer, msgs []kafkago.Message, next map[int]int64) (int64, int, int, error) {
+// prepare decodes a batch, sends malformed events to the dead-letter topic, and returns the
+// rest as an Arrow batch with the offsets reached.
+func (e *Engine) prepare(ctx context.Context, dlq *kafkago.Writer, msgs []kafkago.Message, next map[int]int64) (offline.Batch, int, int, error) {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, RawSchema)
 	defer b.Release()
 	var dead []kafkago.Message
@@ -199,18 +241,15 @@ func (e *Engine) flush(ctx context.Context, dlq *kafkago.Writer, msgs []kafkago.
 	if len(dead) > 0 {
 		e.Log.Error("malformed events sent to the dead-letter topic", "pipeline", e.Spec.Name, "count", len(dead))
 		if err := dlq.WriteMessages(ctx, dead...); err != nil {
-			return 0, 0, skipped, fmt.Errorf("dead-letter %d events: %w", len(dead), err)
+			return offline.Batch{}, 0, skipped, fmt.Errorf("dead-letter %d events: %w", len(dead), err)
 		}
 	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
 	var offsets []offline.Offset
 	for p, n := range next {
 		offsets = append(offsets, offline.Offset{Topic: e.Spec.Source.Topic, Partition: p, Next: n})
 	}
-	n, err := e.Store.Append(ctx, offline.Batch{Consumer: e.Spec.Name, Table: e.Spec.Sink.Table, Record: rec,
-		IDColumn: e.Spec.Sink.IDColumn, Offsets: offsets, Transform: e.Spec.Transform})
-	return n, len(dead), skipped, err
+	return offline.Batch{Consumer: e.Spec.Name, Table: e.Spec.Sink.Table, Record: b.NewRecordBatch(),
+		IDColumn: e.Spec.Sink.IDColumn, Offsets: offsets, Transform: e.Spec.Transform}, len(dead), skipped, nil
 }
 
 // partitions lists the topic's partitions and, for each, the offset after its last message.
