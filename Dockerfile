@@ -7,7 +7,7 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 ARG COMMIT=unknown
-RUN CGO_ENABLED=1 go build -trimpath \
+RUN CGO_ENABLED=1 go build -trimpath -tags duckdb_arrow \
       -ldflags "-s -w -X github.com/codexion/codexion/platform/buildinfo.Version=${VERSION} -X github.com/codexion/codexion/platform/buildinfo.Commit=${COMMIT}" \
       -o /out/codexion ./cmd/codexion
 
