@@ -22,6 +22,7 @@ import (
 	"github.com/codexion/codexion/internal/testenv"
 	"github.com/codexion/codexion/platform/config"
 	"github.com/codexion/codexion/platform/health"
+	"github.com/codexion/codexion/platform/postgres"
 )
 
 func freePort(t *testing.T) int {
@@ -92,21 +93,52 @@ func processGone(pid int) bool {
 	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
-// TestDevStackEndToEnd brings up the real dev stack (Postgres via the project's script,
-// kfake, the S3 server, Temporal's dev server), checks what a new user checks, stops it,
-// and checks nothing is left running; then starts it again on the same data.
-func TestDevStackEndToEnd(t *testing.T) {
+// startDev brings up the dev stack on free ports for a test; it is stopped when the test ends
+// unless the test stops it first.
+func startDev(t *testing.T) (*Dev, config.Config, context.Context) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts the whole dev stack")
 	}
 	cfg := devConfig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-
+	t.Cleanup(cancel)
 	d, err := StartDev(ctx, cfg, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return d, cfg, ctx
+}
+
+// waitOutboxDrained waits until the relay has published every outbox row and fails if any
+// row went to the dead-letter topic.
+func waitOutboxDrained(t *testing.T, ctx context.Context, db *postgres.Pool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var pending, dead int
+		if err := db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE published_at IS NULL), count(*) FILTER (WHERE dead_letter_reason IS NOT NULL) FROM codexion_outbox`).Scan(&pending, &dead); err != nil {
+			t.Fatal(err)
+		}
+		if dead != 0 {
+			var reason string
+			_ = db.QueryRow(ctx, `SELECT dead_letter_reason FROM codexion_outbox WHERE dead_letter_reason IS NOT NULL LIMIT 1`).Scan(&reason)
+			t.Fatalf("%d events failed their schema: %s", dead, reason)
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d outbox events still unpublished", pending)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestDevStackEndToEnd brings up the real dev stack (Postgres via the project's script,
+// kfake, the S3 server, Temporal's dev server), checks what a new user checks, stops it,
+// and checks nothing is left running; then starts it again on the same data.
+func TestDevStackEndToEnd(t *testing.T) {
+	d, cfg, ctx := startDev(t)
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {
@@ -167,25 +199,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 		t.Fatalf("demo book trial balance: %d %s", code, body)
 	}
 	// Every ledger change reaches Kafka, and every real payload matches its schema.
-	db := d.App.DB
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		var pending, dead int
-		if err := db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE published_at IS NULL), count(*) FILTER (WHERE dead_letter_reason IS NOT NULL) FROM codexion_outbox`).Scan(&pending, &dead); err != nil {
-			t.Fatal(err)
-		}
-		if dead != 0 {
-			var reason string
-			_ = db.QueryRow(ctx, `SELECT dead_letter_reason FROM codexion_outbox WHERE dead_letter_reason IS NOT NULL LIMIT 1`).Scan(&reason)
-			t.Fatalf("%d ledger events failed their schema: %s", dead, reason)
-		}
-		if pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d outbox events still unpublished", pending)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitOutboxDrained(t, ctx, d.App.DB)
 	if code, _ := get(t, base+"/v1/openapi.json", ""); code != 200 {
 		t.Fatalf("openapi.json: %d", code)
 	}

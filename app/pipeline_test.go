@@ -3,11 +3,9 @@
 package app
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/pipelines"
@@ -17,34 +15,13 @@ import (
 // TestLedgerLinesReachTheOfflineStore: on the dev stack, every journal line of the demo book
 // reaches DuckDB through the outbox, Kafka and the ledger-lines pipeline, once.
 func TestLedgerLinesReachTheOfflineStore(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole dev stack")
-	}
-	cfg := devConfig(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	d, err := StartDev(ctx, cfg, quietLog())
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, cfg, ctx := startDev(t)
 	defer d.Stop() //nolint:errcheck // test teardown
 	var lines int
 	if err := d.App.DB.QueryRow(ctx, `SELECT count(*) FROM ledger_lines`).Scan(&lines); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		var pending int
-		if err := d.App.DB.QueryRow(ctx, `SELECT count(*) FROM codexion_outbox WHERE published_at IS NULL`).Scan(&pending); err != nil {
-			t.Fatal(err)
-		}
-		if pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d events unpublished", pending)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitOutboxDrained(t, ctx, d.App.DB)
 	raw, err := os.ReadFile("../examples/ledger/pipelines/ledger-lines.yaml")
 	if err != nil {
 		t.Fatal(err)

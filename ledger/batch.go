@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -67,62 +66,54 @@ func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key 
 		}
 		parsed[i] = p
 	}
+	var out *BatchResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if key != nil {
-			stored, err := idempotency.Claim(ctx, tx, *key)
-			if err != nil {
-				return err
-			}
-			if stored != nil {
-				if err := json.Unmarshal(stored.Response, res); err != nil {
-					return err
-				}
-				res.Replayed = true
-				return nil
-			}
-		}
-		res.Posted, res.Failed = 0, 0
-		var (
-			todo  []*parsedEntry
-			index []int
-			opts  []postOptions
-		)
-		for i, p := range parsed {
-			if p == nil {
-				res.Failed++
-				continue
-			}
-			todo, index, opts = append(todo, p), append(index, i), append(opts, postOptions{kind: "standard"})
-		}
-		if len(todo) > 0 {
-			posted, errs, err := s.postMany(ctx, tx, todo, actor, opts, in.Atomic)
-			if err != nil {
-				for j, e := range errs {
-					if e != nil {
-						return prefixed(err, index[j])
-					}
-				}
-				return err
-			}
-			for j, i := range index {
-				if errs[j] != nil {
-					res.Results[i] = BatchItem{Index: i, Error: batchError(errs[j])}
+		r, replayed, err := idempotency.Do(ctx, tx, key, 200, func() (*BatchResult, error) {
+			res.Posted, res.Failed = 0, 0
+			var (
+				todo  []*parsedEntry
+				index []int
+				opts  []postOptions
+			)
+			for i, p := range parsed {
+				if p == nil {
 					res.Failed++
 					continue
 				}
-				res.Results[i] = BatchItem{Index: i, Entry: posted[j]}
-				res.Posted++
+				todo, index, opts = append(todo, p), append(index, i), append(opts, postOptions{kind: "standard"})
 			}
+			if len(todo) > 0 {
+				posted, errs, err := s.postMany(ctx, tx, todo, actor, opts, in.Atomic)
+				if err != nil {
+					for j, e := range errs {
+						if e != nil {
+							return nil, prefixed(err, index[j])
+						}
+					}
+					return nil, err
+				}
+				for j, i := range index {
+					if errs[j] != nil {
+						res.Results[i] = BatchItem{Index: i, Error: batchError(errs[j])}
+						res.Failed++
+						continue
+					}
+					res.Results[i] = BatchItem{Index: i, Entry: posted[j]}
+					res.Posted++
+				}
+			}
+			return res, nil
+		})
+		if err == nil {
+			r.Replayed = replayed
+			out = r
 		}
-		if key != nil {
-			return idempotency.Save(ctx, tx, *key, 200, res)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return res, nil
+	return out, nil
 }
 
 func batchError(err error) *BatchError {

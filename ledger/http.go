@@ -133,6 +133,16 @@ func dateParam(r *http.Request, name string, def time.Time) (time.Time, error) {
 	return d, nil
 }
 
+// bookAsOf reads the required ?book= and ?as_of= (default today) of a report.
+func bookAsOf(r *http.Request) (string, time.Time, error) {
+	book, err := requireBook(r)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	asOf, err := dateParam(r, "as_of", today())
+	return book, asOf, err
+}
+
 func today() time.Time {
 	now := time.Now().UTC()
 	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
@@ -324,11 +334,7 @@ func (h *Handler) putRate(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) trialBalance(w http.ResponseWriter, r *http.Request) error {
-	book, err := requireBook(r)
-	if err != nil {
-		return err
-	}
-	asOf, err := dateParam(r, "as_of", today())
+	book, asOf, err := bookAsOf(r)
 	if err != nil {
 		return err
 	}
@@ -341,11 +347,7 @@ func (h *Handler) trialBalance(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) balanceSheet(w http.ResponseWriter, r *http.Request) error {
-	book, err := requireBook(r)
-	if err != nil {
-		return err
-	}
-	asOf, err := dateParam(r, "as_of", today())
+	book, asOf, err := bookAsOf(r)
 	if err != nil {
 		return err
 	}

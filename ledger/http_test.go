@@ -193,6 +193,27 @@ func TestAPIIdempotency(t *testing.T) {
 	if len(list.Items) != 1 {
 		t.Fatalf("%d entries stored, want 1", len(list.Items))
 	}
+
+	// A batch and a period close retried with their keys answer as the first time.
+	batch := `{"atomic":true,"entries":[` + strings.Replace(invoice, "INV-1", "B-1", 1) + `,` + strings.Replace(invoice, "INV-1", "B-2", 1) + `]}`
+	var b1, b2 ledger.BatchResult
+	a.must(201, a.do("finance", "POST", "/v1/ledger/entries:batch", batch, "Idempotency-Key", "b-1")).decode(t, &b1)
+	r = a.must(201, a.do("finance", "POST", "/v1/ledger/entries:batch", batch, "Idempotency-Key", "b-1"))
+	r.decode(t, &b2)
+	if r.header.Get("Idempotency-Replayed") != "true" || b2.Results[1].Entry.ID != b1.Results[1].Entry.ID {
+		t.Fatalf("batch replay: %s", r.body)
+	}
+	var p1, p2 ledger.Period
+	a.must(200, a.do("finance-controller", "POST", "/v1/ledger/periods/2026-01/close?book=acme", nil, "Idempotency-Key", "c-1")).decode(t, &p1)
+	a.must(200, a.do("finance-controller", "POST", "/v1/ledger/periods/2026-01/close?book=acme", nil, "Idempotency-Key", "c-1")).decode(t, &p2)
+	if p2.Status != "closed" || !p2.ClosedAt.Equal(*p1.ClosedAt) {
+		t.Fatalf("close replay: %+v vs %+v", p2, p1)
+	}
+	a.must(409, a.do("finance-controller", "POST", "/v1/ledger/periods/2026-01/close?book=acme", nil, "Idempotency-Key", "c-2"))
+	a.must(200, a.do("finance", "GET", "/v1/ledger/entries?book=acme", nil)).decode(t, &list)
+	if len(list.Items) != 3 {
+		t.Fatalf("%d entries stored, want 3", len(list.Items))
+	}
 }
 
 func TestAPIBadInputIsProblemJSONAndWritesNothing(t *testing.T) {

@@ -49,53 +49,44 @@ func (s *Store) ClosePeriod(ctx context.Context, book, per, actor string, key *i
 		if err != nil {
 			return err
 		}
-		if key != nil {
-			stored, err := idempotency.Claim(ctx, tx, *key)
+		// A replay answers exactly as the first close did.
+		out, _, err = idempotency.Do(ctx, tx, key, 200, func() (*Period, error) {
+			if _, err := tx.Exec(ctx, `INSERT INTO ledger_periods (book_id, period) VALUES ($1, $2) ON CONFLICT DO NOTHING`, b.ID, per); err != nil {
+				return nil, err
+			}
+			// The exclusive period lock waits for posts in flight (they hold it shared) and
+			// keeps new ones out until the close commits.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+periodLockKey+`) FROM (SELECT $1::bigint AS book_id, $2::text AS period) x`, b.ID, per); err != nil {
+				return nil, err
+			}
+			var status string
+			if err := tx.QueryRow(ctx, `SELECT status FROM ledger_periods WHERE book_id = $1 AND period = $2 FOR UPDATE`, b.ID, per).Scan(&status); err != nil {
+				return nil, err
+			}
+			if status == "closed" {
+				return nil, platform.E(platform.KindConflict, "period_closed", "period %s of book %s is already closed", per, book)
+			}
+			var closing string
+			if start.Month() == time.December {
+				closing, err = s.closeYear(ctx, tx, b, start.Year(), actor)
+				if err != nil {
+					return nil, err
+				}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE ledger_periods SET status = 'closed', closed_at = now(), closed_by = $3
+				WHERE book_id = $1 AND period = $2`, b.ID, per, actor); err != nil {
+				return nil, err
+			}
+			out, err := s.getPeriod(ctx, tx, b, per)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if stored != nil {
-				out, err = s.getPeriod(ctx, tx, b, per)
-				return err
+			out.ClosingEntry = closing
+			if _, err := queueEvent(ctx, tx, book, "ledger.period", book+"/"+per, EventPeriodClosed, out); err != nil {
+				return nil, err
 			}
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO ledger_periods (book_id, period) VALUES ($1, $2) ON CONFLICT DO NOTHING`, b.ID, per); err != nil {
-			return err
-		}
-		// The exclusive period lock waits for posts in flight (they hold it shared) and
-		// keeps new ones out until the close commits.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+periodLockKey+`) FROM (SELECT $1::bigint AS book_id, $2::text AS period) x`, b.ID, per); err != nil {
-			return err
-		}
-		var status string
-		if err := tx.QueryRow(ctx, `SELECT status FROM ledger_periods WHERE book_id = $1 AND period = $2 FOR UPDATE`, b.ID, per).Scan(&status); err != nil {
-			return err
-		}
-		if status == "closed" {
-			return platform.E(platform.KindConflict, "period_closed", "period %s of book %s is already closed", per, book)
-		}
-		var closing string
-		if start.Month() == time.December {
-			closing, err = s.closeYear(ctx, tx, b, start.Year(), actor)
-			if err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, `UPDATE ledger_periods SET status = 'closed', closed_at = now(), closed_by = $3
-			WHERE book_id = $1 AND period = $2`, b.ID, per, actor); err != nil {
-			return err
-		}
-		out, err = s.getPeriod(ctx, tx, b, per)
-		if err != nil {
-			return err
-		}
-		out.ClosingEntry = closing
-		if key != nil {
-			if err := idempotency.Save(ctx, tx, *key, 200, out); err != nil {
-				return err
-			}
-		}
-		_, err = queueEvent(ctx, tx, book, "ledger.period", book+"/"+per, EventPeriodClosed, out)
+			return out, nil
+		})
 		return err
 	})
 	return out, err

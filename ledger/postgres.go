@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -24,10 +23,7 @@ import (
 var migrations embed.FS
 
 // Migrations is the ledger's migration source.
-func Migrations() postgres.Source {
-	sub, _ := fs.Sub(migrations, "migrations")
-	return postgres.Source{Name: "ledger", FS: sub}
-}
+func Migrations() postgres.Source { return postgres.Embedded("ledger", migrations) }
 
 // maxTxAttempts bounds retries of a transaction that hit a deadlock or a serialization
 // failure; past it the client gets 503 with a retry hint, never a 500.

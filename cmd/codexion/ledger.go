@@ -65,6 +65,14 @@ func (f *apiFlags) client() (*ledgerclient.Client, error) {
 	return ledgerclient.New(apiclient.New(base, token)), nil
 }
 
+// bookClient is client for commands that act on one book, which must be named.
+func (f *apiFlags) bookClient(book string) (*ledgerclient.Client, error) {
+	if book == "" {
+		return nil, usageError{fmt.Errorf("--book is required")}
+	}
+	return f.client()
+}
+
 func (c *cli) ledgerCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "ledger", Short: "Work with the ledger through its API: init, post, import, trial balance"}
 	cmd.AddCommand(c.ledgerInitCmd(), c.ledgerPostCmd(), c.ledgerTrialBalanceCmd(), c.ledgerImportCmd())
@@ -79,10 +87,7 @@ func (c *cli) ledgerInitCmd() *cobra.Command {
 		Short: "Create a book and load a standard chart of accounts (safe to run twice)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if book == "" {
-				return usageError{fmt.Errorf("--book is required")}
-			}
-			cl, err := f.client()
+			cl, err := f.bookClient(book)
 			if err != nil {
 				return err
 			}
@@ -163,10 +168,7 @@ func (c *cli) ledgerTrialBalanceCmd() *cobra.Command {
 		Short: "Print the trial balance of a book as of a date",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if book == "" {
-				return usageError{fmt.Errorf("--book is required")}
-			}
-			cl, err := f.client()
+			cl, err := f.bookClient(book)
 			if err != nil {
 				return err
 			}
@@ -208,16 +210,13 @@ reported with its line number. With --atomic the whole file posts or nothing doe
 each entry stands alone. Re-running the same file replays instead of posting twice.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if book == "" {
-				return usageError{fmt.Errorf("--book is required")}
+			cl, err := f.bookClient(book)
+			if err != nil {
+				return err
 			}
 			data, err := os.ReadFile(args[0])
 			if err != nil {
 				return platform.Invalid("read %s: %v", args[0], err)
-			}
-			cl, err := f.client()
-			if err != nil {
-				return err
 			}
 			sum := sha256.Sum256(data)
 			res, err := cl.Import(cmd.Context(), bytes.NewReader(data), book, atomic, fmt.Sprintf("import-%s-atomic-%t", hex.EncodeToString(sum[:12]), atomic))
@@ -257,8 +256,9 @@ entries, and running it again replays them (idempotency keys) instead of doublin
 The book must exist (codexion ledger init --book NAME --template sme).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if book == "" {
-				return usageError{fmt.Errorf("--book is required")}
+			cl, err := f.bookClient(book)
+			if err != nil {
+				return err
 			}
 			from, err := time.Parse(ledger.DateLayout, start)
 			if err != nil {
@@ -267,10 +267,6 @@ The book must exist (codexion ledger init --book NAME --template sme).`,
 			entries, err := sim.Generate(sim.Options{Book: book, Start: from, Days: days, Seed: seed})
 			if err != nil {
 				return usageError{err}
-			}
-			cl, err := f.client()
-			if err != nil {
-				return err
 			}
 			res, err := sim.Post(cmd.Context(), cl.Client, entries)
 			if err != nil {

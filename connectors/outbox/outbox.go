@@ -8,7 +8,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -21,10 +20,7 @@ import (
 var migrations embed.FS
 
 // Migrations is the outbox table's migration source.
-func Migrations() postgres.Source {
-	sub, _ := fs.Sub(migrations, "migrations")
-	return postgres.Source{Name: "outbox", FS: sub}
-}
+func Migrations() postgres.Source { return postgres.Embedded("outbox", migrations) }
 
 // Event is one outbox row before it is written.
 type Event struct {

@@ -91,6 +91,16 @@ func (e *env) relay() *Relay {
 	return r
 }
 
+// startRelay starts r and stops it when the test ends.
+func (e *env) startRelay(ctx context.Context, r *Relay) *Relay {
+	e.t.Helper()
+	if err := r.Start(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = r.Stop(context.Background()) })
+	return r
+}
+
 func (e *env) consume(ctx context.Context, handler kafka.Handler) {
 	e.consumeWith(ctx, handler, nil)
 }
@@ -161,11 +171,7 @@ func TestRelayPublishesEveryRowAndConsumerAppliesEachOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e.write(120, "a")
-	r := e.relay()
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop(context.Background()) //nolint:errcheck // test teardown
+	r := e.startRelay(ctx, e.relay())
 	e.consume(ctx, nil)
 	e.waitApplied(120)
 	e.write(30, "b") // arrives while running: NOTIFY wakes the relay
@@ -224,11 +230,7 @@ func TestPoisonRowGoesToTheDeadLetterTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.write(5, "e")
-	r := e.relay()
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop(context.Background()) //nolint:errcheck // test teardown
+	e.startRelay(ctx, e.relay())
 	e.consume(ctx, nil)
 	e.waitApplied(10) // the valid ones on both sides of the poison
 	var reason string
@@ -267,11 +269,7 @@ func TestConsumerSendsAPoisonEventToTheDeadLetterTopicAndMovesOn(t *testing.T) {
 	if err := e.db.QueryRow(ctx, `SELECT id::text FROM codexion_outbox ORDER BY id OFFSET 3 LIMIT 1`).Scan(&poison); err != nil {
 		t.Fatal(err)
 	}
-	r := e.relay()
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop(context.Background()) //nolint:errcheck // test teardown
+	e.startRelay(ctx, e.relay())
 	var mu sync.Mutex
 	tries := 0
 	e.consume(ctx, func(_ context.Context, ev schemas.Event) error {
@@ -296,12 +294,8 @@ func TestBrokerRestartConverges(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e.write(25, "g")
-	r := e.relay()
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop(context.Background()) //nolint:errcheck // test teardown
-	e.consume(ctx, nil)                // one consumer, running across the broker restart
+	e.startRelay(ctx, e.relay())
+	e.consume(ctx, nil) // one consumer, running across the broker restart
 	e.waitApplied(25)
 
 	// The embedded broker goes away: its topics and group offsets are gone with it.
@@ -393,11 +387,7 @@ func TestTraceRunsFromProducerToConsumer(t *testing.T) {
 	if err := e.db.SendBatch(ctx, &b.Batch).Close(); err != nil {
 		t.Fatal(err)
 	}
-	r := e.relay()
-	if err := r.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer r.Stop(context.Background()) //nolint:errcheck // test teardown
+	e.startRelay(ctx, e.relay())
 	seen := make(chan trace.TraceID, 1)
 	e.consume(ctx, func(ctx context.Context, _ schemas.Event) error {
 		seen <- trace.SpanContextFromContext(ctx).TraceID()

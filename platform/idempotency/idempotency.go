@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"unicode"
 
@@ -32,10 +31,7 @@ const (
 var migrations embed.FS
 
 // Migrations is the idempotency table's migration source.
-func Migrations() postgres.Source {
-	sub, _ := fs.Sub(migrations, "migrations")
-	return postgres.Source{Name: "idempotency", FS: sub}
-}
+func Migrations() postgres.Source { return postgres.Embedded("idempotency", migrations) }
 
 // Key is a validated idempotency key with the hash of the request it came with.
 type Key struct {

@@ -195,3 +195,12 @@ func appliedChecksums(ctx context.Context, conn *pgx.Conn) (map[string]string, e
 	}
 	return out, rows.Err()
 }
+
+// Embedded is the migration source of a domain that embeds its files as migrations/*.sql.
+func Embedded(name string, files fs.FS) Source {
+	sub, err := fs.Sub(files, "migrations")
+	if err != nil {
+		panic("migrations of " + name + ": " + err.Error()) // the embed directive guarantees the folder
+	}
+	return Source{Name: name, FS: sub}
+}

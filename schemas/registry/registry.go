@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 
@@ -28,10 +27,7 @@ import (
 var migrations embed.FS
 
 // Migrations is the registry's migration source.
-func Migrations() postgres.Source {
-	sub, _ := fs.Sub(migrations, "migrations")
-	return postgres.Source{Name: "schema_registry", FS: sub}
-}
+func Migrations() postgres.Source { return postgres.Embedded("schema_registry", migrations) }
 
 // Error is a failure in Confluent's terms: an HTTP status and an error code.
 type Error struct {
