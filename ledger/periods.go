@@ -82,7 +82,7 @@ func (s *Store) ClosePeriod(ctx context.Context, book, per, actor string, key *i
 				return nil, err
 			}
 			out.ClosingEntry = closing
-			if _, err := queueEvent(ctx, tx, book, "ledger.period", book+"/"+per, EventPeriodClosed, out); err != nil {
+			if err := queueEvent(ctx, tx, book, "ledger.period", book+"/"+per, EventPeriodClosed, out); err != nil {
 				return nil, err
 			}
 			return out, nil
@@ -189,7 +189,7 @@ func (s *Store) ReopenPeriod(ctx context.Context, book, per, reason, actor strin
 		if err != nil {
 			return err
 		}
-		_, err = queueEvent(ctx, tx, book, "ledger.period", book+"/"+per, EventPeriodReopened, out)
+		err = queueEvent(ctx, tx, book, "ledger.period", book+"/"+per, EventPeriodReopened, out)
 		return err
 	})
 	return out, err

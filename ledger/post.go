@@ -28,16 +28,12 @@ const (
 func source(book string) string { return "codexion/ledger/" + book }
 
 // queueEvent writes one outbox row in tx.
-func queueEvent(ctx context.Context, tx pgx.Tx, book, aggType, aggID, typ string, payload any) (uuid.UUID, error) {
+func queueEvent(ctx context.Context, tx pgx.Tx, book, aggType, aggID, typ string, payload any) error {
 	var b pgx.Batch
-	id, err := outbox.Queue(ctx, &b, outbox.Event{AggregateType: aggType, AggregateID: aggID, Type: typ, Source: source(book), Payload: payload})
-	if err != nil {
-		return uuid.Nil, err
+	if err := outbox.QueueMany(ctx, &b, []outbox.Event{{AggregateType: aggType, AggregateID: aggID, Type: typ, Source: source(book), Payload: payload}}); err != nil {
+		return err
 	}
-	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return uuid.Nil, err
-	}
-	return id, nil
+	return tx.SendBatch(ctx, &b).Close()
 }
 
 // PostResult is the outcome of a post: the entry, and whether it is a replay of an

@@ -173,7 +173,7 @@ func (s *Store) CreateBook(ctx context.Context, in BookInput) (*Book, error) {
 				return err
 			}
 		}
-		_, err = queueEvent(ctx, tx, in.Code, "ledger.book", in.Code, "codexion.ledger.book.created.v1", b)
+		err = queueEvent(ctx, tx, in.Code, "ledger.book", in.Code, EventBookCreated, b)
 		return err
 	})
 	if err != nil {
@@ -307,7 +307,7 @@ func (s *Store) CreateAccount(ctx context.Context, in AccountInput) (*Account, e
 			return err
 		}
 		a.Book, a.Code, a.Name, a.Type, a.Parent, a.Currency, a.BalanceRule = in.Book, in.Code, in.Name, in.Type, in.Parent, in.Currency, in.BalanceRule
-		_, err = queueEvent(ctx, tx, in.Book, "ledger.account", in.Book+"/"+in.Code, "codexion.ledger.account.created.v1", a)
+		err = queueEvent(ctx, tx, in.Book, "ledger.account", in.Book+"/"+in.Code, EventAccountCreated, a)
 		return err
 	})
 	if err != nil {
@@ -473,7 +473,7 @@ func (s *Store) CloseAccount(ctx context.Context, book, code string) (*Account, 
 		if _, err := tx.Exec(ctx, `UPDATE ledger_accounts SET status = 'closed' WHERE id = $1`, id); err != nil {
 			return err
 		}
-		_, err = queueEvent(ctx, tx, book, "ledger.account", book+"/"+code, EventAccountClosed, map[string]string{"book": book, "code": code, "status": "closed"})
+		err = queueEvent(ctx, tx, book, "ledger.account", book+"/"+code, EventAccountClosed, map[string]string{"book": book, "code": code, "status": "closed"})
 		return err
 	})
 	if err != nil {

@@ -104,11 +104,6 @@ func NotFound(format string, args ...any) *Error {
 	return E(KindNotFound, "not_found", format, args...)
 }
 
-// Conflict reports a clash with current state.
-func Conflict(format string, args ...any) *Error {
-	return E(KindConflict, "conflict", format, args...)
-}
-
 // Unavailable reports a dependency that is down, wrapping the cause.
 func Unavailable(err error, format string, args ...any) *Error {
 	e := E(KindUnavailable, "unavailable", format, args...)

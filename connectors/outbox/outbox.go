@@ -34,26 +34,8 @@ type Event struct {
 // NewID returns a time-ordered id (UUIDv7): ids sort in creation order.
 func NewID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 
-// Queue adds the insert of e to batch b, to run inside the caller's transaction. The
-// W3C traceparent of ctx rides along so a trace continues through the relay.
-func Queue(ctx context.Context, b *pgx.Batch, e Event) (uuid.UUID, error) {
-	payload, err := json.Marshal(e.Payload)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("outbox payload of %s: %w", e.Type, err)
-	}
-	carrier := propagation.MapCarrier{}
-	propagation.TraceContext{}.Inject(ctx, carrier)
-	var traceparent *string
-	if tp := carrier.Get("traceparent"); tp != "" {
-		traceparent = &tp
-	}
-	id := NewID()
-	b.Queue(`INSERT INTO codexion_outbox (id, aggregate_type, aggregate_id, event_type, source, payload, traceparent)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, e.AggregateType, e.AggregateID, e.Type, e.Source, payload, traceparent)
-	return id, nil
-}
-
-// QueueMany adds one insert of all events to batch b.
+// QueueMany adds one insert of all events to batch b, to run inside the caller's
+// transaction. The W3C traceparent of ctx rides along so a trace continues through the relay.
 func QueueMany(ctx context.Context, b *pgx.Batch, events []Event) error {
 	if len(events) == 0 {
 		return nil

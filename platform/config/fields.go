@@ -122,6 +122,3 @@ func (f Field) String() string {
 		return fmt.Sprint(v.Interface())
 	}
 }
-
-// Value returns the field's current value.
-func (f Field) Value() any { return f.value.Interface() }

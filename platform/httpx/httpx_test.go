@@ -32,6 +32,15 @@ type body struct {
 	Amount string `json:"amount"`
 }
 
+// decodeRequest reads and decodes a request body as the handlers do.
+func decodeRequest(r *http.Request, v any) error {
+	data, err := ReadJSONBody(r)
+	if err != nil {
+		return err
+	}
+	return DecodeJSONBytes(data, v)
+}
+
 func TestDecodeJSONErrorsSayWhatToFix(t *testing.T) {
 	cases := map[string]string{
 		``:                          "body is empty",
@@ -46,14 +55,14 @@ func TestDecodeJSONErrorsSayWhatToFix(t *testing.T) {
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(in))
 		req.Body = http.MaxBytesReader(httptest.NewRecorder(), req.Body, 64)
 		var b body
-		err := DecodeJSON(req, &b)
+		err := decodeRequest(req, &b)
 		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("DecodeJSON(%q) = %v, want %q", in, err, want)
+			t.Errorf("decode(%q) = %v, want %q", in, err, want)
 		}
 	}
 	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
 	req.Header.Set("Content-Type", "text/plain")
-	if err := DecodeJSON(req, &body{}); err == nil || !strings.Contains(err.Error(), "send application/json") {
+	if err := decodeRequest(req, &body{}); err == nil || !strings.Contains(err.Error(), "send application/json") {
 		t.Errorf("content type: %v", err)
 	}
 }
@@ -65,7 +74,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(in))
 		req.Body = http.MaxBytesReader(httptest.NewRecorder(), req.Body, 1024)
-		err := DecodeJSON(req, &body{})
+		err := decodeRequest(req, &body{})
 		if err != nil {
 			if k := platform.KindOf(err); k != platform.KindInvalid && k != platform.KindTooLarge {
 				t.Fatalf("kind %v for %q: %v", k, in, err)
@@ -78,7 +87,7 @@ func TestErrorsBecomeProblemDetails(t *testing.T) {
 	r := NewRouter(quiet(), nil)
 	r.HandleFunc("POST /v1/things", Public, func(w http.ResponseWriter, req *http.Request) {
 		var b body
-		if err := DecodeJSON(req, &b); err != nil {
+		if err := decodeRequest(req, &b); err != nil {
 			WriteError(w, req, quiet(), err)
 			return
 		}

@@ -87,15 +87,6 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// DecodeJSON reads one JSON object from r's body into v. Unknown fields, trailing data,
-// an empty body and a body past its bound are each an error saying what to fix.
-func DecodeJSON(r *http.Request, v any) error {
-	if err := checkContentType(r); err != nil {
-		return err
-	}
-	return decode(r.Body, v)
-}
-
 // ReadJSONBody reads the whole body (within the server's bound) for callers that need
 // its bytes too, e.g. to hash them for an idempotency key; decode it with DecodeJSONBytes.
 func ReadJSONBody(r *http.Request) ([]byte, error) {
@@ -109,7 +100,8 @@ func ReadJSONBody(r *http.Request) ([]byte, error) {
 	return data, nil
 }
 
-// DecodeJSONBytes is DecodeJSON over bytes already read.
+// DecodeJSONBytes reads one JSON object from data into v. Unknown fields, trailing data,
+// an empty body and a body past its bound are each an error saying what to fix.
 func DecodeJSONBytes(data []byte, v any) error {
 	return decode(bytes.NewReader(data), v)
 }
