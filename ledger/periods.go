@@ -56,7 +56,7 @@ func (s *Store) ClosePeriod(ctx context.Context, book, per, actor string, key *i
 			}
 			// The exclusive period lock waits for posts in flight (they hold it shared) and
 			// keeps new ones out until the close commits.
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+periodLockKey+`) FROM (SELECT $1::bigint AS book_id, $2::text AS period) x`, b.ID, per); err != nil {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(ledger_period_lock_key($1, $2))`, b.ID, per); err != nil {
 				return nil, err
 			}
 			var status string

@@ -441,7 +441,7 @@ func (s *Store) CloseAccount(ctx context.Context, book, code string) (*Account, 
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+accountLockKey+`) FROM (SELECT $1::bigint AS book_id, $2::text AS code) x`, b.ID, code); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(ledger_account_lock_key($1, $2))`, b.ID, code); err != nil {
 			return err
 		}
 		var (

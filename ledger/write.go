@@ -148,12 +148,12 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 	// same lock exclusively. Advisory locks live in the lock manager, so unlike FOR SHARE
 	// they write nothing to the period row that every post in the month touches.
 	reads.Queue(`SELECT pg_advisory_xact_lock_shared(k) FROM (
-		SELECT DISTINCT `+periodLockKey+` AS k FROM unnest($1::bigint[], $2::text[]) AS t(book_id, period)) x ORDER BY k`, perBook, perName)
+		SELECT DISTINCT ledger_period_lock_key(b, p) AS k FROM unnest($1::bigint[], $2::text[]) AS t(b, p)) x ORDER BY k`, perBook, perName)
 	reads.Queue(`SELECT lp.book_id, lp.period, lp.status FROM ledger_periods lp
 		JOIN unnest($1::bigint[], $2::text[]) AS t(b, p) ON lp.book_id = t.b AND lp.period = t.p`, perBook, perName)
 	// Likewise a shared lock per account keeps it open: closing an account takes it exclusively.
 	reads.Queue(`SELECT pg_advisory_xact_lock_shared(k) FROM (
-		SELECT DISTINCT `+accountLockKey+` AS k FROM unnest($1::bigint[], $2::text[]) AS t(book_id, code)) x ORDER BY k`, accBook, accCode)
+		SELECT DISTINCT ledger_account_lock_key(b, c) AS k FROM unnest($1::bigint[], $2::text[]) AS t(b, c)) x ORDER BY k`, accBook, accCode)
 	reads.Queue(`SELECT a.id, a.book_id, a.code, a.type, coalesce(a.currency, ''), a.status, a.balance_rule FROM ledger_accounts a
 		JOIN unnest($1::bigint[], $2::text[]) AS t(b, c) ON a.book_id = t.b AND a.code = t.c`, accBook, accCode)
 	reads.Queue(`SELECT book_id, currency, effective_date, rate::text FROM ledger_rates
@@ -458,14 +458,6 @@ func scanAll(br pgx.BatchResults, fn func(pgx.Rows) error) error {
 }
 
 func periodKey(book int64, period string) string { return strconv.FormatInt(book, 10) + "/" + period }
-
-// periodLockKey is the advisory lock key of a period, in SQL over columns book_id and
-// period: the book in the high 32 bits, a hash of the month in the low.
-const periodLockKey = `(book_id::bigint << 32) | (hashtext(period)::bigint & 4294967295)`
-
-// accountLockKey is the advisory lock key of an account, over columns book_id and code;
-// the prefix keeps account and period keys apart.
-const accountLockKey = `(book_id::bigint << 32) | (hashtext('account:' || code)::bigint & 4294967295)`
 
 // queueWrites adds to w the statements that store postings (entries, lines, balances in
 // lock order, outbox rows), fills out with the entries as stored, and returns how many.

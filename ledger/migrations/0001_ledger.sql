@@ -157,18 +157,27 @@ CREATE TRIGGER ledger_entries_immutable BEFORE UPDATE OR DELETE ON ledger_entrie
 CREATE TRIGGER ledger_lines_immutable BEFORE UPDATE OR DELETE ON ledger_lines
     FOR EACH ROW EXECUTE FUNCTION ledger_forbid_change();
 
+-- Advisory lock keys: the book in the high 32 bits, a hash of the month (or of the account
+-- code, kept apart by a prefix) in the low. Posts take these locks shared; closing a period
+-- or an account takes its key exclusively. Defined once, here, for every caller.
+CREATE FUNCTION ledger_period_lock_key(p_book bigint, p_period text) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT (p_book << 32) | (hashtext(p_period)::bigint & 4294967295) $$;
+
+CREATE FUNCTION ledger_account_lock_key(p_book bigint, p_code text) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT (p_book << 32) | (hashtext('account:' || p_code)::bigint & 4294967295) $$;
+
 -- The one-round-trip post takes its locks and checks, under them, what it could not know
 -- from the application's caches: that the period is open and that every account is active
 -- and in the book. Each statement of a volatile function sees what committed before it ran,
 -- so the checks see a close that committed while the post waited for its lock. A failure is
 -- a custom SQLSTATE that sends the post down the ordinary path, which reports the problem
--- field by field. The lock keys match periodLockKey and accountLockKey in write.go.
+-- field by field.
 CREATE FUNCTION ledger_lock_for_post(p_book bigint, p_period text, p_codes text[], p_accounts bigint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock_shared((p_book << 32) | (hashtext(p_period)::bigint & 4294967295));
+    PERFORM pg_advisory_xact_lock_shared(ledger_period_lock_key(p_book, p_period));
     PERFORM pg_advisory_xact_lock_shared(k) FROM (
-        SELECT DISTINCT (p_book << 32) | (hashtext('account:' || c)::bigint & 4294967295) AS k FROM unnest(p_codes) AS c) x
+        SELECT DISTINCT ledger_account_lock_key(p_book, c) AS k FROM unnest(p_codes) AS c) x
         ORDER BY k;
     IF NOT EXISTS (SELECT 1 FROM ledger_periods WHERE book_id = p_book AND period = p_period AND status = 'open') THEN
         RAISE EXCEPTION 'period % of book % is not open', p_period, p_book USING ERRCODE = 'CX001';
