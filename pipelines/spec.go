@@ -20,25 +20,25 @@ import (
 
 // Spec is a pipeline as declared in YAML.
 type Spec struct {
-	Name      string `yaml:"name"`
-	Source    Source `yaml:"source"`
-	Transform string `yaml:"transform"`
-	Sink      Sink   `yaml:"sink"`
-	BatchRows int    `yaml:"batch_rows"`
+	Name      string `yaml:"name" json:"name"`
+	Source    Source `yaml:"source" json:"source"`
+	Transform string `yaml:"transform" json:"transform"`
+	Sink      Sink   `yaml:"sink" json:"sink"`
+	BatchRows int    `yaml:"batch_rows" json:"batch_rows"`
 	// FlushInterval bounds how long events wait in a partial batch.
-	FlushInterval time.Duration `yaml:"flush_interval"`
+	FlushInterval time.Duration `yaml:"flush_interval" json:"flush_interval"`
 }
 
 // Source is a topic and the event types taken from it.
 type Source struct {
-	Topic      string   `yaml:"topic"`
-	EventTypes []string `yaml:"event_types"`
+	Topic      string   `yaml:"topic" json:"topic"`
+	EventTypes []string `yaml:"event_types" json:"event_types"`
 }
 
 // Sink is the offline table rows land in.
 type Sink struct {
-	Table    string `yaml:"table"`
-	IDColumn string `yaml:"id_column"`
+	Table    string `yaml:"table" json:"table"`
+	IDColumn string `yaml:"id_column" json:"id_column"`
 }
 
 // Bounds of a spec.

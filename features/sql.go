@@ -1,0 +1,151 @@
+package features
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The SQL a view compiles to, in two forms that must agree: OnlineSQL computes every
+// entity's values as of one instant with FILTERed aggregates (materialization, stream
+// updates, the online store); HistoricalSQL computes them as of each entity row's own
+// timestamp with window functions over the union of feature rows and entity rows, so a
+// training set costs one sort, not a join per row. Both count a row at time t for an
+// instant T when t <= T, and for a window W when T - W <= t <= T.
+
+// TimestampLiteral writes t as a DuckDB TIMESTAMP literal (UTC, microseconds).
+func TimestampLiteral(t time.Time) string {
+	return "TIMESTAMP '" + t.UTC().Format("2006-01-02 15:04:05.999999") + "'"
+}
+
+// QuoteString writes s as a SQL string literal.
+func QuoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func interval(d Duration) string {
+	return fmt.Sprintf("INTERVAL '%d microseconds'", time.Duration(d).Microseconds())
+}
+
+// sourceRows selects the view's rows with its key, time and feature expressions.
+func (v View) sourceRows(where string) string {
+	created := "CAST(" + v.Source.TimestampColumn + " AS TIMESTAMP)"
+	if v.Source.CreatedColumn != "" {
+		created = "CAST(" + v.Source.CreatedColumn + " AS TIMESTAMP)"
+	}
+	cols := []string{
+		"CAST(" + v.Source.EntityColumn + " AS VARCHAR) AS __key",
+		"CAST(" + v.Source.TimestampColumn + " AS TIMESTAMP) AS __ts",
+		created + " AS __created",
+	}
+	for i, f := range v.Features {
+		if f.Column != "" {
+			cols = append(cols, fmt.Sprintf("(%s) AS __f%d", f.Column, i))
+		}
+	}
+	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + v.Source.Table
+	if where != "" {
+		q += " WHERE " + where
+	}
+	return q
+}
+
+// OnlineSQL returns SQL with columns __key, __event_ts and one per feature (named as the
+// feature), for each entity with a row at or before asOf; keys, when given, limits it to
+// those entities.
+func (v View) OnlineSQL(asOf time.Time, keys []string) string {
+	t := TimestampLiteral(asOf)
+	where := "CAST(" + v.Source.TimestampColumn + " AS TIMESTAMP) <= " + t
+	if len(keys) > 0 {
+		quoted := make([]string, len(keys))
+		for i, k := range keys {
+			quoted[i] = QuoteString(k)
+		}
+		where += " AND CAST(" + v.Source.EntityColumn + " AS VARCHAR) IN (" + strings.Join(quoted, ", ") + ")"
+	}
+	var latest, aggs, out []string
+	for i, f := range v.Features {
+		switch f.agg() {
+		case "last":
+			latest = append(latest, fmt.Sprintf("__f%d AS %s", i, f.Name))
+			out = append(out, "l."+f.Name)
+		case "days_since_last":
+			out = append(out, fmt.Sprintf("date_diff('microsecond', l.__event_ts, %s) / 86400000000.0 AS %s", t, f.Name))
+		default:
+			filter := ""
+			if f.Window > 0 {
+				filter = fmt.Sprintf(" FILTER (WHERE __ts >= %s - %s)", t, interval(f.Window))
+			}
+			agg := fmt.Sprintf("%s(__f%d)%s", f.agg(), i, filter)
+			if f.agg() == "sum" {
+				agg = "coalesce(" + agg + ", 0)"
+			}
+			aggs = append(aggs, agg+" AS "+f.Name)
+			out = append(out, "a."+f.Name)
+		}
+	}
+	q := "WITH rows AS (" + v.sourceRows(where) + "),\n" +
+		"latest AS (SELECT __key, __ts AS __event_ts" + prefixComma(latest) +
+		" FROM rows QUALIFY row_number() OVER (PARTITION BY __key ORDER BY __ts DESC, __created DESC) = 1)"
+	if len(aggs) > 0 {
+		q += ",\naggs AS (SELECT __key, " + strings.Join(aggs, ", ") + " FROM rows GROUP BY __key)"
+	}
+	q += "\nSELECT l.__key, l.__event_ts" + prefixComma(out) + " FROM latest l"
+	if len(aggs) > 0 {
+		q += " JOIN aggs a USING (__key)"
+	}
+	return q
+}
+
+// HistoricalSQL returns SQL with columns __row, __event_ts and one per feature, for every
+// row of entityRows (a table with __row, __key and __ts columns), as of the row's __ts and
+// within the view's TTL: values whose latest event is older than the TTL are NULL, and no
+// row later than __ts is ever read.
+func (v View) HistoricalSQL(entityRows string) string {
+	order := "PARTITION BY __key ORDER BY __ts"
+	rows := "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+	sel := []string{
+		"__row", "__ts AS __asof",
+		"max(CASE WHEN __req = 0 THEN __ts END) OVER (" + order + ", __req " + rows + ") AS __event_ts",
+	}
+	for i, f := range v.Features {
+		var e string
+		switch f.agg() {
+		case "last":
+			e = fmt.Sprintf("(last_value(CASE WHEN __req = 0 THEN struct_pack(v := __f%d) END IGNORE NULLS) OVER (%s, __req, __created %s)).v", i, order, rows)
+		case "days_since_last":
+			continue // from __event_ts below
+		default:
+			frame := "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+			if f.Window > 0 {
+				frame = "RANGE BETWEEN " + interval(f.Window) + " PRECEDING AND CURRENT ROW"
+			}
+			e = fmt.Sprintf("%s(__f%d) OVER (%s %s)", f.agg(), i, order, frame)
+			if f.agg() == "sum" {
+				e = "coalesce(" + e + ", 0)"
+			}
+		}
+		sel = append(sel, e+" AS __v"+fmt.Sprint(i))
+	}
+	inner := "WITH u AS (SELECT *, 0 AS __req, CAST(NULL AS BIGINT) AS __row FROM (" + v.sourceRows("") + ")" +
+		" UNION ALL BY NAME SELECT __key, __ts, 1 AS __req, __row FROM " + entityRows + ")\n" +
+		"SELECT " + strings.Join(sel, ", ") + " FROM u QUALIFY __req = 1"
+	keep := "__event_ts IS NOT NULL"
+	if v.TTL > 0 {
+		keep += " AND __asof - __event_ts <= " + interval(v.TTL)
+	}
+	out := []string{"__row", "CASE WHEN " + keep + " THEN __event_ts END AS __event_ts"}
+	for i, f := range v.Features {
+		val := fmt.Sprintf("__v%d", i)
+		if f.agg() == "days_since_last" {
+			val = "date_diff('microsecond', __event_ts, __asof) / 86400000000.0"
+		}
+		out = append(out, "CASE WHEN "+keep+" THEN "+val+" END AS "+f.Name)
+	}
+	return "SELECT " + strings.Join(out, ", ") + " FROM (" + inner + ")"
+}
+
+func prefixComma(cols []string) string {
+	if len(cols) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(cols, ", ")
+}
