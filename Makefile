@@ -26,7 +26,7 @@ build: ## build bin/codexion
 
 .PHONY: run
 run: build ## bring up the dev stack (Postgres, Kafka, Temporal, S3) and the API; Ctrl-C stops it
-	./bin/codexion dev
+	./bin/codexion dev --features.apply examples/ledger
 
 .PHONY: temporal-cli
 temporal-cli: ## install the Temporal CLI (dev server) into .codexion/bin

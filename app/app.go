@@ -5,18 +5,26 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/connectors/kafka"
 	"github.com/codexion/codexion/connectors/objectstore"
 	"github.com/codexion/codexion/connectors/outbox"
+	"github.com/codexion/codexion/features/offline"
+	"github.com/codexion/codexion/features/online"
+	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/ledger"
+	"github.com/codexion/codexion/pipelines/runner"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/buildinfo"
@@ -60,6 +68,9 @@ type App struct {
 	Temporal *workflows.Client
 	Objects  *objectstore.Store
 	Server   *httpx.Server
+	Catalog  *catalog.Store
+	Features *server.Server
+	Runner   *runner.Runner
 
 	group    *lifecycle.Group
 	ops      map[string]openapi.Op
@@ -68,7 +79,7 @@ type App struct {
 
 // Migrations lists every domain's migrations, in the order they apply.
 func Migrations() []postgres.Source {
-	return []postgres.Source{idempotency.Migrations(), outbox.Migrations(), registry.Migrations(), ledger.Migrations()}
+	return []postgres.Source{idempotency.Migrations(), outbox.Migrations(), registry.Migrations(), ledger.Migrations(), catalog.Migrations()}
 }
 
 // New builds the parts for mode from cfg. Nothing starts until Start.
@@ -159,6 +170,9 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 			a.group.Add(lifecycle.Func{ComponentName: "objectstore-bucket", OnStart: objects.EnsureBucket})
 		}
 		a.Checks.Add("objectstore", objects.Check)
+		if err := a.featureStore(ctx, set); err != nil {
+			return nil, err
+		}
 	}
 	a.Temporal = &workflows.Client{Address: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Log: log}
 	a.group.Add(a.Temporal)
@@ -172,6 +186,10 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		maps.Copy(ops, lh.OpenAPI())
 		a.registry.Routes(a.Router)
 		maps.Copy(ops, a.registry.OpenAPI())
+		a.Features.Routes(a.Router)
+		maps.Copy(ops, a.Features.OpenAPI())
+		a.Runner.Routes(a.Router)
+		maps.Copy(ops, a.Runner.OpenAPI())
 	}
 	for _, fn := range extra {
 		fn(a)
@@ -184,11 +202,65 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		a.group.Add(a.Relay)
 		a.Checks.Add("outbox-relay", a.Relay.Check)
 	}
+	if a.Runner != nil && cfg.Features.RunPipelines {
+		a.group.Add(a.Runner)
+	}
 	a.group.Add(a.Server)
 	if mode != ModeServe {
 		a.group.Add(&workflows.Worker{Client: a.Temporal, TaskQueue: cfg.Temporal.TaskQueue, Log: log})
 	}
 	return a, nil
+}
+
+// featureStore opens the offline and online stores and builds the feature server and the
+// pipeline runner over them; the specs in features.apply are applied at start.
+func (a *App) featureStore(ctx context.Context, set *schemas.Set) error {
+	cfg := a.Config.Features
+	if err := os.MkdirAll(filepath.Dir(cfg.OfflinePath), 0o755); err != nil {
+		return err
+	}
+	off, err := offline.Open(ctx, cfg.OfflinePath)
+	if err != nil {
+		return fmt.Errorf("features.offline_path: %w (is another Codexion process using it?)", err)
+	}
+	var on online.Store
+	if cfg.Online == "redis" {
+		on, err = online.OpenRedis(ctx, cfg.RedisURL)
+	} else {
+		on, err = online.OpenBolt(cfg.OnlinePath)
+	}
+	if err != nil {
+		off.Close() //nolint:errcheck // not used yet
+		return err
+	}
+	a.group.Add(lifecycle.Func{ComponentName: "feature-stores", OnStop: func(context.Context) error {
+		return errors.Join(on.Close(), off.Close())
+	}})
+	a.Catalog = catalog.NewStore(a.DB.Pool)
+	a.Features = server.New(a.Catalog, off, on, a.Objects, a.DB.Pool, a.Registry, a.Log.With("component", "features"))
+	a.group.Add(a.Features)
+	if cfg.Apply != "" {
+		a.group.Add(lifecycle.Func{ComponentName: "apply-specs", OnStart: func(ctx context.Context) error {
+			docs, err := catalog.ReadDir(cfg.Apply)
+			if err != nil {
+				return fmt.Errorf("features.apply: %w", err)
+			}
+			res, err := a.Features.Apply(ctx, docs, catalog.Options{Actor: "codexion (features.apply)"})
+			if err != nil {
+				return fmt.Errorf("features.apply %s: %w", cfg.Apply, err)
+			}
+			for _, c := range res.Changes {
+				if c.Action != "unchanged" {
+					a.Log.Info("spec applied", "kind", c.Kind, "name", c.Name, "action", c.Action, "version", c.Version)
+				}
+			}
+			return nil
+		}})
+	}
+	a.Runner = &runner.Runner{Snapshot: a.Features.Snapshot, Store: off, Brokers: a.Config.Kafka.Brokers, Schemas: set,
+		Log: a.Log.With("component", "pipelines"), KeyColumns: a.Features.KeyColumns, AfterAppend: a.Features.Refresh}
+	a.Runner.NewMetrics(a.Registry)
+	return nil
 }
 
 func (a *App) migrate(ctx context.Context) error {

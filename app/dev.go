@@ -37,6 +37,8 @@ type Endpoints struct {
 	JWKS           string     `json:"jwks"`
 	Tokens         string     `json:"tokens"`
 	DataDir        string     `json:"data_dir"`
+	OfflineStore   string     `json:"offline_store"`
+	OnlineStore    string     `json:"online_store"`
 }
 
 // S3Endpoint names the object store and its dev credentials.
@@ -144,6 +146,14 @@ func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, e
 			return fail(err)
 		}
 	}
+
+	if def := config.Default().Features; cfg.Features.OfflinePath == def.OfflinePath {
+		cfg.Features.OfflinePath = filepath.Join(dataDir, "offline.duckdb")
+	}
+	if def := config.Default().Features; cfg.Features.OnlinePath == def.OnlinePath {
+		cfg.Features.OnlinePath = filepath.Join(dataDir, "online.db")
+	}
+	ep.OfflineStore, ep.OnlineStore = cfg.Features.OfflinePath, cfg.Features.OnlinePath
 
 	a, err := New(ctx, cfg, ModeDev, log, func(a *App) {
 		if issuer != nil {

@@ -360,7 +360,7 @@ func (s *Store) Apply(ctx context.Context, docs []Document, opts Options, valida
 			return res, fmt.Errorf("record %s %s: %w", w.o.Kind, w.o.Name, err)
 		}
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify('codexion_catalog', $1::text)`, res.Revision); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify('codexion_catalog', $1)`, fmt.Sprint(res.Revision)); err != nil {
 		return res, err
 	}
 	return res, tx.Commit(ctx)

@@ -36,11 +36,17 @@ func ParseDuration(s string) (Duration, error) {
 	return Duration(d), nil
 }
 
-// String writes whole days as "7d" and anything else as Go does.
+// String writes whole days as "7d", whole hours as "1h", whole minutes as "30m" and
+// anything else as Go does.
 func (d Duration) String() string {
 	td := time.Duration(d)
-	if td > 0 && td%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", td/(24*time.Hour))
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}} {
+		if td > 0 && td%u.unit == 0 {
+			return fmt.Sprintf("%d%s", td/u.unit, u.name)
+		}
 	}
 	return td.String()
 }

@@ -48,18 +48,30 @@ func (v View) sourceRows(where string) string {
 	return q
 }
 
+// KeysIn is a filter for OnlineSQL: only these entities.
+func (v View) KeysIn(keys []string) string {
+	quoted := make([]string, len(keys))
+	for i, k := range keys {
+		quoted[i] = QuoteString(k)
+	}
+	return "CAST(" + v.Source.EntityColumn + " AS VARCHAR) IN (" + strings.Join(quoted, ", ") + ")"
+}
+
+// ActiveBetween is a filter for OnlineSQL: entities with a row in [from, to].
+func (v View) ActiveBetween(from, to time.Time) string {
+	ts := "CAST(" + v.Source.TimestampColumn + " AS TIMESTAMP)"
+	return "CAST(" + v.Source.EntityColumn + " AS VARCHAR) IN (SELECT DISTINCT CAST(" + v.Source.EntityColumn +
+		" AS VARCHAR) FROM " + v.Source.Table + " WHERE " + ts + " BETWEEN " + TimestampLiteral(from) + " AND " + TimestampLiteral(to) + ")"
+}
+
 // OnlineSQL returns SQL with columns __key, __event_ts and one per feature (named as the
-// feature), for each entity with a row at or before asOf; keys, when given, limits it to
-// those entities.
-func (v View) OnlineSQL(asOf time.Time, keys []string) string {
+// feature), for each entity with a row at or before asOf; filter (KeysIn, ActiveBetween),
+// when given, limits the entities.
+func (v View) OnlineSQL(asOf time.Time, filter string) string {
 	t := TimestampLiteral(asOf)
 	where := "CAST(" + v.Source.TimestampColumn + " AS TIMESTAMP) <= " + t
-	if len(keys) > 0 {
-		quoted := make([]string, len(keys))
-		for i, k := range keys {
-			quoted[i] = QuoteString(k)
-		}
-		where += " AND CAST(" + v.Source.EntityColumn + " AS VARCHAR) IN (" + strings.Join(quoted, ", ") + ")"
+	if filter != "" {
+		where += " AND " + filter
 	}
 	var latest, aggs, out []string
 	for i, f := range v.Features {

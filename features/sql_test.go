@@ -155,7 +155,7 @@ func TestOnlineAndHistoricalAgreeAndNeverLeak(t *testing.T) {
 			}
 		}
 		// The online form as of the same instant gives the same values.
-		on, err := db.QueryContext(ctx, testView.OnlineSQL(rq.t, []string{rq.key}))
+		on, err := db.QueryContext(ctx, testView.OnlineSQL(rq.t, testView.KeysIn([]string{rq.key})))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,5 +1,3 @@
-//go:build duckdb_arrow
-
 package pipelines
 
 import (
@@ -8,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -37,6 +36,20 @@ type Engine struct {
 	Brokers []string
 	Schemas *schemas.Set
 	Log     *slog.Logger
+	// KeyColumns and AfterAppend, when set, report after each committed batch the
+	// distinct values of those sink columns among the new rows (to refresh online features).
+	KeyColumns  func() []string
+	AfterAppend func(ctx context.Context, table string, keys map[string][]string)
+	// Progress, when set, counts as the run goes.
+	Progress *Progress
+}
+
+// Progress is a running pipeline's counters, safe to read while it runs.
+type Progress struct {
+	Events      atomic.Int64
+	Rows        atomic.Int64
+	DeadLetters atomic.Int64
+	LastBatch   atomic.Int64 // unix µs of the last committed batch
 }
 
 // Stats says what a run did.
@@ -138,8 +151,16 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 		for r := range toAppend {
 			if err == nil {
 				var n int64
-				n, err = e.Store.Append(ctx, r.b)
+				var keys map[string][]string
+				n, keys, err = e.Store.AppendKeys(ctx, r.b)
 				rows += n
+				if err == nil && e.Progress != nil {
+					e.Progress.Rows.Add(n)
+					e.Progress.LastBatch.Store(time.Now().UnixMicro())
+				}
+				if err == nil && n > 0 && e.AfterAppend != nil {
+					e.AfterAppend(ctx, r.b.Table, keys)
+				}
 			}
 			r.b.Record.Release()
 		}
@@ -166,6 +187,10 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 		st.DeadLetters += dead
 		st.Skipped += skipped
 		st.Events += len(batch)
+		if e.Progress != nil {
+			e.Progress.Events.Add(int64(len(batch)))
+			e.Progress.DeadLetters.Add(int64(dead))
+		}
 		batch = batch[:0]
 		if err != nil {
 			return err
@@ -244,12 +269,53 @@ func (e *Engine) prepare(ctx context.Context, dlq *kafkago.Writer, msgs []kafkag
 			return offline.Batch{}, 0, skipped, fmt.Errorf("dead-letter %d events: %w", len(dead), err)
 		}
 	}
+	var keyColumns []string
+	if e.KeyColumns != nil {
+		keyColumns = e.KeyColumns()
+	}
 	var offsets []offline.Offset
 	for p, n := range next {
 		offsets = append(offsets, offline.Offset{Topic: e.Spec.Source.Topic, Partition: p, Next: n})
 	}
 	return offline.Batch{Consumer: e.Spec.Name, Table: e.Spec.Sink.Table, Record: b.NewRecordBatch(),
-		IDColumn: e.Spec.Sink.IDColumn, Offsets: offsets, Transform: e.Spec.Transform}, len(dead), skipped, nil
+		IDColumn: e.Spec.Sink.IDColumn, Offsets: offsets, Transform: e.Spec.Transform, KeyColumns: keyColumns}, len(dead), skipped, nil
+}
+
+// RawTable is DuckDB DDL for an empty table shaped like a decoded batch.
+const RawTable = `(event_id VARCHAR, event_type VARCHAR, source VARCHAR, subject VARCHAR, event_time TIMESTAMPTZ, data VARCHAR)`
+
+// Lag returns how many messages of the source topic the pipeline has not ingested yet.
+func (e *Engine) Lag(ctx context.Context) (int64, error) {
+	_, ends, err := e.partitions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return e.LagBehind(ctx, ends)
+}
+
+// EndOffsets returns, per partition of the source topic, the offset after its last message.
+func (e *Engine) EndOffsets(ctx context.Context) (map[int]int64, error) {
+	_, ends, err := e.partitions(ctx)
+	return ends, err
+}
+
+// LagBehind returns how many messages before ends the pipeline has not ingested yet.
+func (e *Engine) LagBehind(ctx context.Context, ends map[int]int64) (int64, error) {
+	stored, err := e.Store.Offsets(ctx, e.Spec.Name)
+	if err != nil {
+		return 0, err
+	}
+	next := map[int]int64{}
+	for _, o := range stored {
+		if o.Topic == e.Spec.Source.Topic {
+			next[o.Partition] = o.Next
+		}
+	}
+	var lag int64
+	for p, end := range ends {
+		lag += max(0, end-next[p])
+	}
+	return lag, nil
 }
 
 // partitions lists the topic's partitions and, for each, the offset after its last message.

@@ -1,5 +1,3 @@
-//go:build duckdb_arrow
-
 // Package pipelines turns events on Kafka into rows in the offline store: a pipeline spec
 // names a source topic and the event types it takes, a DuckDB SQL transform over each
 // decoded batch, and a sink table. The engine decodes CloudEvents, validates them against

@@ -1,42 +1,140 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features/offline"
+	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/pipelines"
+	"github.com/codexion/codexion/pipelines/runner"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/schemas"
 )
 
-func (c *cli) pipelineCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "pipeline", Short: "Run ingestion pipelines from Kafka into the offline store"}
-	var file, store string
-	var once bool
-	run := withConfigFlags(&cobra.Command{
-		Use:   "run -f SPEC.yaml",
-		Short: "Run a pipeline spec; with --once, drain what the topic holds and exit",
-		Long: `Reads the spec's topic from the offsets stored in the offline store, decodes and validates
-each CloudEvent, applies the spec's DuckDB SQL transform and appends the rows, offsets and event
-ids in one DuckDB transaction. Malformed events go to codexion.dlq.v1. Running it again picks up
-where it stopped and never doubles a row.`,
+func (c *cli) applyCmd() *cobra.Command {
+	var f apiFlags
+	var dir string
+	var dryRun, force bool
+	cmd := &cobra.Command{
+		Use:   "apply -f DIR",
+		Short: "Apply pipeline, entity, feature view and feature service specs (YAML)",
+		Long: `Sends every .yaml file under DIR (or the one file named) to the API, which parses and
+checks each document, checks pipelines' SQL and views' columns against the offline store,
+diffs them with what is in force and records the changed ones as new versions, all or
+nothing. A change that breaks what runs or what models were trained on (a removed feature,
+a pipeline whose output columns change, a new join key) is refused unless --force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				return usageError{fmt.Errorf("-f is required: a folder of specs such as examples/ledger")}
+			}
+			docs, err := catalog.ReadDir(dir)
+			if err != nil {
+				return platform.Invalid("%v", err)
+			}
+			cl, err := f.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if dryRun {
+				q.Set("dry_run", "true")
+			}
+			if force {
+				q.Set("force", "true")
+			}
+			var res catalog.Result
+			if _, err := cl.Do(cmd.Context(), "POST", "/v1/catalog/apply?"+q.Encode(), server.ApplyRequest{Documents: docs}, &res); err != nil {
+				return err
+			}
+			for _, ch := range res.Changes {
+				line := fmt.Sprintf("%-15s %-24s %-9s v%d", ch.Kind, ch.Name, ch.Action, ch.Version)
+				if len(ch.Breaking) > 0 {
+					line += "  breaking: " + strings.Join(ch.Breaking, "; ")
+				}
+				fmt.Fprintln(c.stdout, line)
+			}
+			if res.DryRun {
+				fmt.Fprintln(c.stdout, "dry run: nothing was recorded")
+			} else {
+				fmt.Fprintf(c.stdout, "catalog at revision %d\n", res.Revision)
+			}
+			return nil
+		},
+	}
+	f.register(cmd, "data-engineer")
+	cmd.Flags().StringVarP(&dir, "file", "f", "", "folder (or file) of YAML specs")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check and diff only")
+	cmd.Flags().BoolVar(&force, "force", false, "accept breaking changes")
+	return cmd
+}
+
+func (c *cli) pipelineCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "pipeline", Short: "Run and inspect ingestion pipelines from Kafka into the offline store"}
+	cmd.AddCommand(c.pipelineRunCmd(), c.pipelineStatusCmd())
+	return cmd
+}
+
+func (c *cli) pipelineRunCmd() *cobra.Command {
+	var f apiFlags
+	var file, store string
+	var once bool
+	cmd := withConfigFlags(&cobra.Command{
+		Use:   "run NAME --once | run -f SPEC.yaml [--once]",
+		Short: "Drain an applied pipeline through the API, or run a spec file against an offline store file",
+		Long: `With NAME, asks the running Codexion to drain the applied pipeline: it returns once the
+pipeline has ingested everything its topic held (the process that owns the offline store
+runs applied pipelines continuously).
+
+With -f, runs the spec in this process against the offline store file (--offline), which no
+other process may have open: for backfills and trials without a server. It reads the topic
+from the offsets stored in the file, decodes and validates each CloudEvent, applies the
+transform and appends rows, offsets and event ids in one DuckDB transaction; malformed
+events go to codexion.dlq.v1. Running it again picks up where it stopped.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if file != "" {
+					return usageError{fmt.Errorf("give a pipeline NAME or -f SPEC, not both")}
+				}
+				if !once {
+					return usageError{fmt.Errorf("applied pipelines run continuously in the server; use --once to drain one, or `codexion pipeline status %s`", args[0])}
+				}
+				cl, err := f.client()
+				if err != nil {
+					return err
+				}
+				var st runner.Status
+				if _, err := cl.Do(cmd.Context(), "POST", "/v1/pipelines/"+url.PathEscape(args[0])+"/drain", nil, &st); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.stdout, "pipeline %s v%d drained: %d events read, %d rows written, %d to the dead-letter topic\n",
+					st.Name, st.Version, st.Events, st.Rows, st.DeadLetters)
+				return nil
+			}
 			if file == "" {
-				return usageError{fmt.Errorf("-f is required: a pipeline spec such as examples/ledger/pipelines/ledger-lines.yaml")}
+				return usageError{fmt.Errorf("give an applied pipeline's NAME, or -f with a spec such as examples/ledger/pipelines/ledger-lines.yaml")}
 			}
 			raw, err := os.ReadFile(file)
 			if err != nil {
 				return platform.Invalid("read %s: %v", file, err)
 			}
-			spec, err := pipelines.ParseSpec(raw)
+			objs, err := catalog.Parse(file, raw)
 			if err != nil {
-				return platform.Invalid("%s: %v", file, err)
+				return platform.Invalid("%v", err)
 			}
+			if len(objs) != 1 || objs[0].Kind != catalog.KindPipeline {
+				return platform.Invalid("%s: expected one document of kind Pipeline", file)
+			}
+			spec := objs[0].Spec.(pipelines.Spec)
 			l, log, err := c.load(cmd)
 			if err != nil {
 				return err
@@ -54,7 +152,7 @@ where it stopped and never doubles a row.`,
 			}
 			off, err := offline.Open(cmd.Context(), store)
 			if err != nil {
-				return err
+				return fmt.Errorf("%w\n(a running `codexion dev` or `serve` holds its offline store and runs applied pipelines itself: use `codexion pipeline run NAME --once`)", err)
 			}
 			defer off.Close() //nolint:errcheck // the data is committed per batch
 			e := &pipelines.Engine{Spec: spec, Store: off, Brokers: brokers, Schemas: set, Log: log}
@@ -64,9 +162,39 @@ where it stopped and never doubles a row.`,
 			return err
 		},
 	})
-	run.Flags().StringVarP(&file, "file", "f", "", "pipeline spec (YAML)")
-	run.Flags().StringVar(&store, "offline", "", "offline store file (default <dev.data_dir>/offline.duckdb)")
-	run.Flags().BoolVar(&once, "once", false, "drain what is available and exit")
-	cmd.AddCommand(run)
+	f.register(cmd, "data-engineer")
+	cmd.Flags().StringVarP(&file, "file", "f", "", "pipeline spec (YAML) to run in this process")
+	cmd.Flags().StringVar(&store, "offline", "", "offline store file for -f (default <dev.data_dir>/offline.duckdb)")
+	cmd.Flags().BoolVar(&once, "once", false, "drain what is available and exit")
+	return cmd
+}
+
+func (c *cli) pipelineStatusCmd() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{
+		Use:   "status [NAME]",
+		Short: "Show running pipelines: version, events, rows, lag, last error",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := f.client()
+			if err != nil {
+				return err
+			}
+			path := "/v1/pipelines"
+			if len(args) == 1 {
+				path += "/" + url.PathEscape(args[0])
+			}
+			var out json.RawMessage
+			if _, err := cl.Do(cmd.Context(), "GET", path, nil, &out); err != nil {
+				return err
+			}
+			var pretty any
+			_ = json.Unmarshal(out, &pretty)
+			enc := json.NewEncoder(c.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(pretty)
+		},
+	}
+	f.register(cmd, "data-engineer")
 	return cmd
 }

@@ -36,7 +36,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == ":memory:" {
 		path = ""
 	}
-	c, err := duckdb.NewConnector(path, nil)
+	c, err := duckdb.NewConnector(path, func(ex driver.ExecerContext) error {
+		// Naive TIMESTAMPs are UTC everywhere, whatever the machine's zone.
+		_, err := ex.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open DuckDB %s: %w", path, err)
 	}
@@ -89,6 +93,9 @@ type Batch struct {
 	// Transform, when set, is DuckDB SQL that reads the batch as the table named by the
 	// placeholder {{batch}} and returns the rows to store; they must carry IDColumn.
 	Transform string
+	// KeyColumns names columns whose distinct values among the inserted rows AppendKeys
+	// returns (the entities whose features changed).
+	KeyColumns []string
 }
 
 // Append writes a batch in one DuckDB transaction: the rows whose event ids were not
@@ -96,24 +103,40 @@ type Batch struct {
 // leaves nothing; a batch delivered again (after a crash or a broker restart) adds nothing.
 // It returns how many rows it inserted.
 func (s *Store) Append(ctx context.Context, b Batch) (int64, error) {
+	n, _, err := s.AppendKeys(ctx, b)
+	return n, err
+}
+
+// AppendKeys is Append that also returns, for each of b.KeyColumns, the distinct values
+// among the rows it inserted.
+func (s *Store) AppendKeys(ctx context.Context, b Batch) (int64, map[string][]string, error) {
+	return s.appendKeys(ctx, b)
+}
+
+func (s *Store) appendKeys(ctx context.Context, b Batch) (inserted int64, keys map[string][]string, err error) {
+	for _, k := range b.KeyColumns {
+		if !identifier.MatchString(k) {
+			return 0, nil, fmt.Errorf("key column %q must be a plain identifier", k)
+		}
+	}
 	if !identifier.MatchString(b.Table) || !identifier.MatchString(b.IDColumn) {
-		return 0, fmt.Errorf("table %q and id column %q must be plain identifiers", b.Table, b.IDColumn)
+		return 0, nil, fmt.Errorf("table %q and id column %q must be plain identifiers", b.Table, b.IDColumn)
 	}
 	if b.Transform == "" && b.Record.Schema().FieldIndices(b.IDColumn) == nil {
-		return 0, fmt.Errorf("batch for %s has no column %s", b.Table, b.IDColumn)
+		return 0, nil, fmt.Errorf("batch for %s has no column %s", b.Table, b.IDColumn)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer conn.Close()
 	s.seq++
 	view := fmt.Sprintf("codexion_batch_%d", s.seq)
 	rdr, err := array.NewRecordReader(b.Record.Schema(), []arrow.RecordBatch{b.Record})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer rdr.Release()
 	var release func()
@@ -126,51 +149,78 @@ func (s *Store) Append(ctx context.Context, b Batch) (int64, error) {
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("register the Arrow batch: %w", err)
+		return 0, nil, fmt.Errorf("register the Arrow batch: %w", err)
 	}
 	defer release()
 	// The view is a single-pass Arrow stream: copy it once into a temporary table.
 	stage := view + "_rows"
 	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+stage+` AS SELECT * FROM `+view); err != nil {
-		return 0, fmt.Errorf("stage batch: %w", err)
+		return 0, nil, fmt.Errorf("stage batch: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+stage) //nolint:errcheck // a temp table dies with the connection anyway
 	if b.Transform != "" {
 		out := view + "_out"
 		sqlText := strings.ReplaceAll(b.Transform, "{{batch}}", stage)
 		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+out+` AS `+sqlText); err != nil {
-			return 0, fmt.Errorf("transform of %s: %w", b.Table, err)
+			return 0, nil, fmt.Errorf("transform of %s: %w", b.Table, err)
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+out) //nolint:errcheck // a temp table dies with the connection anyway
 		stage = out
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+b.Table+` AS SELECT * FROM `+stage+` WHERE false`); err != nil {
-		return 0, fmt.Errorf("create %s: %w", b.Table, err)
+		return 0, nil, fmt.Errorf("create %s: %w", b.Table, err)
+	}
+	if inserted := `SELECT * FROM ` + stage + ` WHERE ` + b.IDColumn + ` NOT IN (SELECT event_id FROM codexion_ingested WHERE consumer = ?)`; len(b.KeyColumns) > 0 {
+		keys = map[string][]string{}
+		for _, k := range b.KeyColumns {
+			vals, err := distinct(ctx, tx, `SELECT DISTINCT CAST(`+k+` AS VARCHAR) FROM (`+inserted+`) WHERE `+k+` IS NOT NULL`, b.Consumer)
+			if err != nil {
+				return 0, nil, fmt.Errorf("keys of %s: %w", b.Table, err)
+			}
+			keys[k] = vals
+		}
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO `+b.Table+` SELECT * FROM `+stage+` WHERE `+b.IDColumn+
 		` NOT IN (SELECT event_id FROM codexion_ingested WHERE consumer = ?)`, b.Consumer)
 	if err != nil {
-		return 0, fmt.Errorf("insert into %s: %w", b.Table, err)
+		return 0, nil, fmt.Errorf("insert into %s: %w", b.Table, err)
 	}
-	inserted, _ := res.RowsAffected()
+	inserted, _ = res.RowsAffected()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO codexion_ingested SELECT DISTINCT ?, `+b.IDColumn+` FROM `+stage+
 		` WHERE `+b.IDColumn+` NOT IN (SELECT event_id FROM codexion_ingested WHERE consumer = ?)`, b.Consumer, b.Consumer); err != nil {
-		return 0, fmt.Errorf("record event ids: %w", err)
+		return 0, nil, fmt.Errorf("record event ids: %w", err)
 	}
 	for _, o := range b.Offsets {
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO codexion_offsets VALUES (?, ?, ?, ?)`, b.Consumer, o.Topic, o.Partition, o.Next); err != nil {
-			return 0, fmt.Errorf("record offsets: %w", err)
+			return 0, nil, fmt.Errorf("record offsets: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("commit batch into %s: %w", b.Table, err)
+		return 0, nil, fmt.Errorf("commit batch into %s: %w", b.Table, err)
 	}
-	return inserted, nil
+	return inserted, keys, nil
+}
+
+func distinct(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // Offsets returns where consumer resumes, by topic and partition.
@@ -217,4 +267,64 @@ func (s *Store) ResetForCluster(ctx context.Context, consumer, clusterID string)
 		return false, err
 	}
 	return reset, tx.Commit()
+}
+
+// ResetConsumer forgets everything consumer ingested into table: the table itself, its
+// offsets and its event ids, so that it reads its topic again from the start (a pipeline
+// whose output columns changed is rebuilt this way).
+func (s *Store) ResetConsumer(ctx context.Context, consumer, table string) error {
+	if !identifier.MatchString(table) {
+		return fmt.Errorf("table %q must be a plain identifier", table)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+	for _, q := range []string{`DROP TABLE IF EXISTS ` + table, `DELETE FROM codexion_offsets WHERE consumer = ?`,
+		`DELETE FROM codexion_ingested WHERE consumer = ?`, `DELETE FROM codexion_cluster WHERE consumer = ?`} {
+		var args []any
+		if strings.Contains(q, "?") {
+			args = []any{consumer}
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("reset %s: %w", consumer, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// Column is a table column and its DuckDB type.
+type Column struct {
+	Name string
+	Type string
+}
+
+// Columns returns table's columns, or none when it does not exist.
+func (s *Store) Columns(ctx context.Context, table string) ([]Column, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
+		WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Column
+	for rows.Next() {
+		var c Column
+		if err := rows.Scan(&c.Name, &c.Type); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Lock runs fn while no batch is being written: for statements that must not interleave
+// with appends (creating result tables, pushes).
+func (s *Store) Lock(fn func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fn()
 }

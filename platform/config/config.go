@@ -20,6 +20,7 @@ type Config struct {
 	Temporal  Temporal  `yaml:"temporal"`
 	S3        S3        `yaml:"s3"`
 	Telemetry Telemetry `yaml:"telemetry"`
+	Features  Features  `yaml:"features"`
 	Dev       Dev       `yaml:"dev"`
 	// ShutdownTimeout bounds how long a stop may take before components are abandoned.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" help:"deadline for a graceful stop"`
@@ -75,6 +76,17 @@ type Telemetry struct {
 	OTLPEndpoint string `yaml:"otlp_endpoint" env:"OTEL_EXPORTER_OTLP_ENDPOINT" help:"OTLP/HTTP endpoint; traces are exported only when set"`
 }
 
+// Features configures the feature store. The offline store is one DuckDB file that only
+// one process opens: the process that serves features also runs the pipelines.
+type Features struct {
+	OfflinePath  string `yaml:"offline_path" help:"DuckDB file of the offline store"`
+	Online       string `yaml:"online" help:"online store: embedded (a bbolt file) or redis" oneof:"embedded,redis"`
+	OnlinePath   string `yaml:"online_path" help:"file of the embedded online store"`
+	RedisURL     string `yaml:"redis_url" secret:"true" help:"Redis URL of the online store when online is redis (redis://host:port/db)"`
+	RunPipelines bool   `yaml:"run_pipelines" help:"run every applied pipeline continuously in this process"`
+	Apply        string `yaml:"apply" help:"folder of specs (pipelines, entities, views, services) applied at start; empty for none"`
+}
+
 // Dev configures the embedded stack that `codexion dev` starts.
 type Dev struct {
 	DataDir        string `yaml:"data_dir" help:"where the dev stack keeps its data"`
@@ -104,6 +116,8 @@ func Default() Config {
 		Temporal:        Temporal{Namespace: "default", TaskQueue: "codexion"},
 		S3:              S3{Bucket: "codexion", Region: "us-east-1"},
 		Telemetry:       Telemetry{ServiceName: "codexion"},
+		Features: Features{OfflinePath: ".codexion/offline.duckdb", Online: "embedded", OnlinePath: ".codexion/online.db",
+			RunPipelines: true},
 		ShutdownTimeout: 20 * time.Second,
 		Dev: Dev{
 			DataDir:        ".codexion",

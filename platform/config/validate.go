@@ -37,6 +37,9 @@ func (c *Config) Validate() error {
 	checkAddr("dev.s3_addr", c.Dev.S3Addr, false)
 	checkAddr("temporal.address", c.Temporal.Address, true)
 	checkAddr("s3.endpoint", c.S3.Endpoint, true)
+	if c.Features.Online == "redis" && c.Features.RedisURL == "" {
+		bad("features.redis_url", "is required when features.online is redis (e.g. redis://127.0.0.1:6379/0)")
+	}
 	for i, b := range c.Kafka.Brokers {
 		checkAddr(fmt.Sprintf("kafka.brokers[%d]", i), b, false)
 	}

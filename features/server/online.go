@@ -1,0 +1,440 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/codexion/codexion/catalog"
+	"github.com/codexion/codexion/features"
+	"github.com/codexion/codexion/features/online"
+	"github.com/codexion/codexion/platform"
+)
+
+// Statuses of an online value, as Feast names them.
+const (
+	Present       = "PRESENT"
+	NotFound      = "NOT_FOUND"
+	NullValue     = "NULL_VALUE"
+	OutsideMaxAge = "OUTSIDE_MAX_AGE"
+)
+
+const epoch = "1970-01-01T00:00:00Z"
+
+// OnlineRequest is Feast's get-online-features request.
+type OnlineRequest struct {
+	Features         []string         `json:"features,omitempty"`
+	FeatureService   string           `json:"feature_service,omitempty"`
+	Entities         map[string][]any `json:"entities"`
+	FullFeatureNames bool             `json:"full_feature_names,omitempty"`
+}
+
+// OnlineResponse is Feast's get-online-features response: column-major, entity keys first.
+type OnlineResponse struct {
+	Metadata struct {
+		FeatureNames []string `json:"feature_names"`
+	} `json:"metadata"`
+	Results []OnlineColumn `json:"results"`
+}
+
+// OnlineColumn is one feature (or entity key) for every requested entity.
+type OnlineColumn struct {
+	Values          []any    `json:"values"`
+	Statuses        []string `json:"statuses"`
+	EventTimestamps []string `json:"event_timestamps"`
+}
+
+// resolve turns a request's features or service into refs.
+func resolve(snap *catalog.Snapshot, names []string, service string) ([]catalog.Ref, error) {
+	switch {
+	case service != "" && len(names) > 0:
+		return nil, platform.Invalid("give features or feature_service, not both")
+	case service != "":
+		svc, ok := snap.Services[service]
+		if !ok {
+			return nil, platform.Invalid("feature_service %q is not in the catalog (services: %s)", service, strings.Join(sortedNames(snap.Services), ", "))
+		}
+		return snap.Resolve(svc.Spec.Features)
+	case len(names) == 0:
+		return nil, platform.Invalid("features or feature_service is required")
+	}
+	return snap.Resolve(names)
+}
+
+// GetOnline answers a lookup from the online store. Values older than their view's TTL
+// come back as OUTSIDE_MAX_AGE, never as stale values.
+func (s *Server) GetOnline(ctx context.Context, req OnlineRequest) (*OnlineResponse, error) {
+	snap := s.Snapshot()
+	refs, err := resolve(snap, req.Features, req.FeatureService)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Entities) == 0 {
+		return nil, platform.Invalid("entities is required: a join key and its values, e.g. {\"account\": [\"acme:1200\"]}")
+	}
+	n := -1
+	var joinKeys []string
+	for k, vals := range req.Entities {
+		if n >= 0 && len(vals) != n {
+			return nil, platform.Invalid("entities: every join key needs the same number of values (%s has %d, another has %d)", k, len(vals), n)
+		}
+		n = len(vals)
+		joinKeys = append(joinKeys, k)
+	}
+	slices.Sort(joinKeys)
+	if n == 0 {
+		return nil, platform.Invalid("entities lists no values")
+	}
+	if n > 10_000 {
+		return nil, platform.Invalid("entities: %d rows; ask for at most 10,000 at a time", n)
+	}
+	resp := &OnlineResponse{}
+	for _, k := range joinKeys {
+		col := OnlineColumn{Values: req.Entities[k], Statuses: make([]string, n), EventTimestamps: make([]string, n)}
+		for i := range n {
+			col.Statuses[i], col.EventTimestamps[i] = Present, epoch
+		}
+		resp.Metadata.FeatureNames = append(resp.Metadata.FeatureNames, k)
+		resp.Results = append(resp.Results, col)
+	}
+	now := s.now()
+	records := map[string][]*online.Record{} // by view
+	for _, r := range refs {
+		v := snap.Views[r.View].Spec
+		if _, done := records[v.Name]; !done {
+			if !v.IsOnline() {
+				return nil, platform.Invalid("feature view %s is not served online (online: false)", v.Name)
+			}
+			joinKey := snap.Entities[v.Entity].Spec.JoinKey
+			vals, ok := req.Entities[joinKey]
+			if !ok {
+				return nil, platform.Invalid("entities: feature view %s needs join key %q (entity %s)", v.Name, joinKey, v.Entity)
+			}
+			keys := make([]string, n)
+			for i, val := range vals {
+				keys[i] = keyString(val)
+			}
+			recs, err := s.Online.Read(ctx, v.Name, keys)
+			if err != nil {
+				return nil, platform.Unavailable(err, "online store")
+			}
+			records[v.Name] = recs
+		}
+		f, _ := v.Feature(r.Feature)
+		name := r.Feature
+		if req.FullFeatureNames {
+			name = r.View + "__" + r.Feature
+		}
+		col := OnlineColumn{Values: make([]any, n), Statuses: make([]string, n), EventTimestamps: make([]string, n)}
+		for i, rec := range records[v.Name] {
+			switch {
+			case rec == nil:
+				col.Statuses[i], col.EventTimestamps[i] = NotFound, epoch
+				continue
+			case v.TTL > 0 && now.Sub(rec.EventTime) > time.Duration(v.TTL):
+				col.Statuses[i] = OutsideMaxAge
+			default:
+				val := rec.Values[f.Name]
+				if f.Aggregation == "days_since_last" { // exact as of now, not as of the last write
+					val = now.Sub(rec.EventTime).Hours() / 24
+				}
+				col.Values[i] = val
+				col.Statuses[i] = Present
+				if val == nil {
+					col.Statuses[i] = NullValue
+				}
+			}
+			col.EventTimestamps[i] = rec.EventTime.Format(time.RFC3339Nano)
+		}
+		resp.Metadata.FeatureNames = append(resp.Metadata.FeatureNames, name)
+		resp.Results = append(resp.Results, col)
+	}
+	return resp, nil
+}
+
+func keyString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
+}
+
+// computeOnline computes view's values as of asOf for the entities filter selects and
+// writes them to the online store; it returns how many it wrote.
+func (s *Server) computeOnline(ctx context.Context, v features.View, asOf time.Time, filter, by string) (int, error) {
+	rows, err := s.Offline.DB().QueryContext(ctx, v.OnlineSQL(asOf, filter))
+	if err != nil {
+		return 0, fmt.Errorf("compute %s: %w", v.Name, err)
+	}
+	defer rows.Close()
+	written := 0
+	var batch []online.Record
+	flush := func() error {
+		n, err := s.Online.Write(ctx, v.Name, batch)
+		written += n
+		batch = batch[:0]
+		return err
+	}
+	cells := make([]any, 2+len(v.Features))
+	ptrs := make([]any, len(cells))
+	for i := range cells {
+		ptrs[i] = &cells[i]
+	}
+	now := s.now().UTC()
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return written, err
+		}
+		key, _ := cells[0].(string)
+		ts, _ := cells[1].(time.Time)
+		rec := online.Record{Key: key, EventTime: ts.UTC(), WrittenAt: now, Values: make(map[string]any, len(v.Features))}
+		for i, f := range v.Features {
+			rec.Values[f.Name] = jsonValue(cells[2+i])
+		}
+		batch = append(batch, rec)
+		if len(batch) == 1000 {
+			if err := flush(); err != nil {
+				return written, err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return written, err
+	}
+	if len(batch) > 0 {
+		if err := flush(); err != nil {
+			return written, err
+		}
+	}
+	s.wroteOnline(v.Name, by, written)
+	return written, nil
+}
+
+// viewsOn lists the online views whose source is table.
+func viewsOn(snap *catalog.Snapshot, table string) []features.View {
+	var out []features.View
+	for _, name := range sortedNames(snap.Views) {
+		if v := snap.Views[name].Spec; v.Source.Table == table && v.IsOnline() {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// KeyColumns lists the entity columns of the online views over table: what a pipeline
+// writing table reports after each batch.
+func (s *Server) KeyColumns(table string) []string {
+	var out []string
+	for _, v := range viewsOn(s.Snapshot(), table) {
+		if !slices.Contains(out, v.Source.EntityColumn) {
+			out = append(out, v.Source.EntityColumn)
+		}
+	}
+	return out
+}
+
+// Refresh recomputes, as of now, the online values of the entities a pipeline batch
+// touched. It is the stream path that keeps the online store fresh between
+// materializations; failures are logged and counted, and the next write or
+// materialization repairs them.
+func (s *Server) Refresh(ctx context.Context, table string, keys map[string][]string) {
+	for _, v := range viewsOn(s.Snapshot(), table) {
+		ks := keys[v.Source.EntityColumn]
+		for start := 0; start < len(ks); start += 1000 {
+			chunk := ks[start:min(start+1000, len(ks))]
+			if _, err := s.computeOnline(ctx, v, s.now(), v.KeysIn(chunk), "stream"); err != nil {
+				s.metrics.refreshErrors.WithLabelValues(v.Name).Inc()
+				s.Log.Error("refresh online features", "view", v.Name, "error", err)
+			}
+		}
+	}
+}
+
+// MaterializeRequest is Feast's materialize request; times are RFC 3339.
+type MaterializeRequest struct {
+	FeatureViews []string   `json:"feature_views,omitempty"`
+	StartTS      *time.Time `json:"start_ts,omitempty"`
+	EndTS        *time.Time `json:"end_ts,omitempty"`
+}
+
+// MaterializeResult says how many entities each view wrote.
+type MaterializeResult struct {
+	EndTS   time.Time      `json:"end_ts"`
+	Written map[string]int `json:"written"`
+}
+
+// Materialize computes each view's values as of end (default now) for the entities with
+// rows between start and end (all when start is unset) into the online store. Lookups
+// keep being answered meanwhile: the online store is written in small transactions and
+// never holds a value older than one it had.
+func (s *Server) Materialize(ctx context.Context, req MaterializeRequest) (MaterializeResult, error) {
+	snap := s.Snapshot()
+	end := s.now().UTC()
+	if req.EndTS != nil {
+		end = req.EndTS.UTC()
+	}
+	if req.StartTS != nil && req.StartTS.After(end) {
+		return MaterializeResult{}, platform.Invalid("start_ts %s is after end_ts %s", req.StartTS.Format(time.RFC3339), end.Format(time.RFC3339))
+	}
+	names := req.FeatureViews
+	if len(names) == 0 {
+		for _, n := range sortedNames(snap.Views) {
+			if snap.Views[n].Spec.IsOnline() {
+				names = append(names, n)
+			}
+		}
+	}
+	res := MaterializeResult{EndTS: end, Written: map[string]int{}}
+	var errs []error
+	for _, n := range names {
+		v, ok := snap.Views[n]
+		if !ok {
+			return res, platform.Invalid("feature view %q is not in the catalog (views: %s)", n, strings.Join(sortedNames(snap.Views), ", "))
+		}
+		if !v.Spec.IsOnline() {
+			return res, platform.Invalid("feature view %s is not served online (online: false)", n)
+		}
+		if cols, err := s.Offline.Columns(ctx, v.Spec.Source.Table); err != nil {
+			return res, err
+		} else if len(cols) == 0 {
+			res.Written[n] = 0 // nothing ingested yet
+			continue
+		}
+		filter := ""
+		if req.StartTS != nil {
+			filter = v.Spec.ActiveBetween(req.StartTS.UTC(), end)
+		}
+		w, err := s.computeOnline(ctx, v.Spec, end, filter, "materialize")
+		res.Written[n] = w
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+// PushRequest is Feast's push request: rows of a source table, column-major.
+type PushRequest struct {
+	PushSourceName string           `json:"push_source_name"`
+	DF             map[string][]any `json:"df"`
+	To             string           `json:"to,omitempty"` // online, offline, online_and_offline (default)
+}
+
+// PushResult says what a push stored.
+type PushResult struct {
+	Table         string         `json:"table"`
+	Inserted      int64          `json:"inserted"`
+	OnlineWritten map[string]int `json:"online_written"`
+}
+
+// Push stores rows in a source table (a view's name stands for its source) and, unless
+// to is "offline", refreshes the online values of the entities they touch. Rows are
+// always kept offline, so training sets see what serving saw; rows whose id was pushed
+// or ingested before are skipped, so a retried push changes nothing.
+func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) {
+	snap := s.Snapshot()
+	table := req.PushSourceName
+	if v, ok := snap.Views[table]; ok {
+		table = v.Spec.Source.Table
+	}
+	switch req.To {
+	case "", "online", "online_and_offline", "offline":
+	default:
+		return PushResult{}, platform.Invalid("to %q: use online, offline or online_and_offline", req.To)
+	}
+	cols, err := s.Offline.Columns(ctx, table)
+	if err != nil {
+		return PushResult{}, err
+	}
+	if len(cols) == 0 {
+		return PushResult{}, platform.Invalid("push_source_name %q is neither a feature view nor a table of the offline store", req.PushSourceName)
+	}
+	idCol := ""
+	if p, ok := snap.PipelineFor(table); ok {
+		idCol = p.Spec.Sink.IDColumn
+	}
+	known := map[string]bool{}
+	for _, c := range cols {
+		known[c.Name] = true
+	}
+	var names []string
+	n := -1
+	for c, vals := range req.DF {
+		if !known[c] {
+			return PushResult{}, platform.Invalid("df: %s is not a column of %s (columns: %s)", c, table, columnNames(cols))
+		}
+		if n >= 0 && len(vals) != n {
+			return PushResult{}, platform.Invalid("df: every column needs the same number of values (%s has %d, another %d)", c, len(vals), n)
+		}
+		n = len(vals)
+		names = append(names, c)
+	}
+	slices.Sort(names)
+	if n <= 0 {
+		return PushResult{}, platform.Invalid("df holds no rows")
+	}
+	if idCol != "" && !slices.Contains(names, idCol) {
+		return PushResult{}, platform.Invalid("df: column %s (the row id that makes a retried push safe) is required", idCol)
+	}
+	for _, v := range viewsOn(snap, table) {
+		for _, c := range []string{v.Source.EntityColumn, v.Source.TimestampColumn} {
+			if !slices.Contains(names, c) {
+				return PushResult{}, platform.Invalid("df: column %s is required by feature view %s", c, v.Name)
+			}
+		}
+	}
+	res := PushResult{Table: table, OnlineWritten: map[string]int{}}
+	placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ")
+	insert := `INSERT INTO ` + table + ` (` + strings.Join(names, ", ") + `) SELECT ` + placeholders
+	if idCol != "" {
+		insert += ` WHERE NOT EXISTS (SELECT 1 FROM ` + table + ` WHERE ` + idCol + ` = CAST(? AS VARCHAR))`
+	}
+	err = s.Offline.Lock(func() error {
+		tx, err := s.Offline.DB().BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
+		for i := range n {
+			args := make([]any, 0, len(names)+1)
+			for _, c := range names {
+				args = append(args, req.DF[c][i])
+			}
+			if idCol != "" {
+				args = append(args, keyString(req.DF[idCol][i]))
+			}
+			r, err := tx.ExecContext(ctx, insert, args...)
+			if err != nil {
+				return platform.Invalid("df row %d: %s", i, duckMessage(err))
+			}
+			k, _ := r.RowsAffected()
+			res.Inserted += k
+		}
+		return tx.Commit()
+	})
+	if err != nil {
+		return res, err
+	}
+	if req.To == "offline" {
+		return res, nil
+	}
+	for _, v := range viewsOn(snap, table) {
+		keys := map[string]bool{}
+		var ks []string
+		for _, k := range req.DF[v.Source.EntityColumn] {
+			if ks2 := keyString(k); !keys[ks2] {
+				keys[ks2] = true
+				ks = append(ks, ks2)
+			}
+		}
+		w, err := s.computeOnline(ctx, v, s.now(), v.KeysIn(ks), "push")
+		if err != nil {
+			return res, err
+		}
+		res.OnlineWritten[v.Name] = w
+	}
+	return res, nil
+}
