@@ -170,9 +170,7 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 			a.group.Add(lifecycle.Func{ComponentName: "objectstore-bucket", OnStart: objects.EnsureBucket})
 		}
 		a.Checks.Add("objectstore", objects.Check)
-		if err := a.featureStore(ctx, set); err != nil {
-			return nil, err
-		}
+		a.featureStore(set)
 	}
 	a.Temporal = &workflows.Client{Address: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Log: log}
 	a.group.Add(a.Temporal)
@@ -212,32 +210,38 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 	return a, nil
 }
 
-// featureStore opens the offline and online stores and builds the feature server and the
-// pipeline runner over them; the specs in features.apply are applied at start.
-func (a *App) featureStore(ctx context.Context, set *schemas.Set) error {
+// featureStore builds the feature server and the pipeline runner; the offline and online
+// stores they share are opened at start. The specs in features.apply are applied at start.
+func (a *App) featureStore(set *schemas.Set) {
 	cfg := a.Config.Features
-	if err := os.MkdirAll(filepath.Dir(cfg.OfflinePath), 0o755); err != nil {
-		return err
-	}
-	off, err := offline.Open(ctx, cfg.OfflinePath)
-	if err != nil {
-		return fmt.Errorf("features.offline_path: %w (is another Codexion process using it?)", err)
-	}
-	var on online.Store
-	if cfg.Online == "redis" {
-		on, err = online.OpenRedis(ctx, cfg.RedisURL)
-	} else {
-		on, err = online.OpenBolt(cfg.OnlinePath)
-	}
-	if err != nil {
-		off.Close() //nolint:errcheck // not used yet
-		return err
-	}
-	a.group.Add(lifecycle.Func{ComponentName: "feature-stores", OnStop: func(context.Context) error {
-		return errors.Join(on.Close(), off.Close())
-	}})
 	a.Catalog = catalog.NewStore(a.DB.Pool)
-	a.Features = server.New(a.Catalog, off, on, a.Objects, a.DB.Pool, a.Registry, a.Log.With("component", "features"))
+	a.Features = server.New(a.Catalog, nil, nil, a.Objects, a.DB.Pool, a.Registry, a.Log.With("component", "features"))
+	a.Runner = &runner.Runner{Snapshot: a.Features.Snapshot, Brokers: a.Config.Kafka.Brokers, Schemas: set,
+		Log: a.Log.With("component", "pipelines"), KeyColumns: a.Features.KeyColumns, AfterAppend: a.Features.Refresh}
+	a.Runner.NewMetrics(a.Registry)
+	a.group.Add(lifecycle.Func{ComponentName: "feature-stores", OnStart: func(ctx context.Context) error {
+		if err := os.MkdirAll(filepath.Dir(cfg.OfflinePath), 0o755); err != nil {
+			return err
+		}
+		off, err := offline.Open(ctx, cfg.OfflinePath)
+		if err != nil {
+			return fmt.Errorf("features.offline_path: %w (is another Codexion process using it?)", err)
+		}
+		var on online.Store
+		if cfg.Online == "redis" {
+			on, err = online.OpenRedis(ctx, cfg.RedisURL)
+		} else {
+			on, err = online.OpenBolt(cfg.OnlinePath)
+		}
+		if err != nil {
+			off.Close() //nolint:errcheck // not used yet
+			return err
+		}
+		a.Features.Offline, a.Features.Online, a.Runner.Store = off, on, off
+		return nil
+	}, OnStop: func(context.Context) error {
+		return errors.Join(a.Features.Online.Close(), a.Features.Offline.Close())
+	}})
 	a.group.Add(a.Features)
 	if cfg.Apply != "" {
 		a.group.Add(lifecycle.Func{ComponentName: "apply-specs", OnStart: func(ctx context.Context) error {
@@ -257,10 +261,6 @@ func (a *App) featureStore(ctx context.Context, set *schemas.Set) error {
 			return nil
 		}})
 	}
-	a.Runner = &runner.Runner{Snapshot: a.Features.Snapshot, Store: off, Brokers: a.Config.Kafka.Brokers, Schemas: set,
-		Log: a.Log.With("component", "pipelines"), KeyColumns: a.Features.KeyColumns, AfterAppend: a.Features.Refresh}
-	a.Runner.NewMetrics(a.Registry)
-	return nil
 }
 
 func (a *App) migrate(ctx context.Context) error {

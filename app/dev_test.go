@@ -25,7 +25,7 @@ import (
 	"github.com/codexion/codexion/platform/postgres"
 )
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,7 +38,7 @@ func freePort(t *testing.T) int {
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 
 // devConfig is a dev stack on free ports with its data in a fresh folder.
-func devConfig(t *testing.T) config.Config {
+func devConfig(t testing.TB) config.Config {
 	t.Helper()
 	dir := t.TempDir()
 	// The Postgres cluster runs as the postgres user when tests run as root; it must be

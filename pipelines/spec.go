@@ -18,6 +18,7 @@ import (
 
 // Spec is a pipeline as declared in YAML.
 type Spec struct {
+	Kind      string `yaml:"kind,omitempty" json:"-"` // "Pipeline" when given (a spec file names its kind)
 	Name      string `yaml:"name" json:"name"`
 	Source    Source `yaml:"source" json:"source"`
 	Transform string `yaml:"transform" json:"transform"`
@@ -65,6 +66,10 @@ func ParseSpec(data []byte) (Spec, error) {
 	}
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if s.Kind != "" && s.Kind != "Pipeline" {
+		bad("kind %q: a pipeline spec is of kind Pipeline", s.Kind)
+	}
+	s.Kind = ""
 	if !namePattern.MatchString(s.Name) {
 		bad("name %q: use lower-case letters, digits and '-'", s.Name)
 	}

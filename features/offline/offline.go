@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -269,31 +270,44 @@ func (s *Store) ResetForCluster(ctx context.Context, consumer, clusterID string)
 	return reset, tx.Commit()
 }
 
-// ResetConsumer forgets everything consumer ingested into table: the table itself, its
-// offsets and its event ids, so that it reads its topic again from the start (a pipeline
-// whose output columns changed is rebuilt this way).
-func (s *Store) ResetConsumer(ctx context.Context, consumer, table string) error {
+// ResetConsumer forgets everything consumer ingested into table (its offsets and event
+// ids) so that it reads its topic again from the start, and moves the table aside as
+// <table>__replaced_<unix seconds> rather than dropping it: rows that did not come from
+// the topic (pushes) stay there. A pipeline whose output columns changed is rebuilt so.
+// It returns the archived table's name ("" when there was no table).
+func (s *Store) ResetConsumer(ctx context.Context, consumer, table string) (string, error) {
 	if !identifier.MatchString(table) {
-		return fmt.Errorf("table %q must be a plain identifier", table)
+		return "", fmt.Errorf("table %q must be a plain identifier", table)
+	}
+	cols, err := s.Columns(ctx, table)
+	if err != nil {
+		return "", err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-	for _, q := range []string{`DROP TABLE IF EXISTS ` + table, `DELETE FROM codexion_offsets WHERE consumer = ?`,
+	archived := ""
+	if len(cols) > 0 {
+		archived = fmt.Sprintf("%s__replaced_%d", table, time.Now().Unix())
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE `+table+` RENAME TO `+archived); err != nil {
+			return "", fmt.Errorf("archive %s: %w", table, err)
+		}
+	}
+	for _, q := range []string{`DELETE FROM codexion_offsets WHERE consumer = ?`,
 		`DELETE FROM codexion_ingested WHERE consumer = ?`, `DELETE FROM codexion_cluster WHERE consumer = ?`} {
 		var args []any
 		if strings.Contains(q, "?") {
 			args = []any{consumer}
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("reset %s: %w", consumer, err)
+			return "", fmt.Errorf("reset %s: %w", consumer, err)
 		}
 	}
-	return tx.Commit()
+	return archived, tx.Commit()
 }
 
 // Column is a table column and its DuckDB type.

@@ -34,7 +34,7 @@ type HistoricalRequest struct {
 	Entities         map[string][]any `json:"entities,omitempty"`
 	TimestampColumn  string           `json:"timestamp_column,omitempty"` // default event_timestamp
 	FullFeatureNames bool             `json:"full_feature_names,omitempty"`
-	Format           string           `json:"format,omitempty"` // parquet (default) or arrow (an Arrow IPC stream)
+	Format           string           `json:"format,omitempty"` // parquet (default), arrow (an Arrow IPC stream) or csv
 }
 
 // Entity row encodings a historical request accepts.
@@ -78,8 +78,8 @@ func (s *Server) SubmitHistorical(ctx context.Context, req HistoricalRequest, in
 	if req.Format == "" {
 		req.Format = "parquet"
 	}
-	if req.Format != "parquet" && req.Format != "arrow" {
-		return Job{}, platform.Invalid("format %q: use parquet or arrow", req.Format)
+	if req.Format != "parquet" && req.Format != "arrow" && req.Format != "csv" {
+		return Job{}, platform.Invalid("format %q: use parquet, arrow or csv", req.Format)
 	}
 	if req.TimestampColumn == "" {
 		req.TimestampColumn = "event_timestamp"
@@ -311,8 +311,11 @@ func (s *Server) buildTrainingSet(ctx context.Context, job Job, staged string, r
 	path := filepath.Join(dir, "result")
 	var rows int64
 	contentType, ext := "application/vnd.apache.parquet", ".parquet"
-	if req.Format == "parquet" {
-		if _, err := conn.ExecContext(ctx, `COPY (`+q+`) TO `+features.QuoteString(path)+` (FORMAT parquet)`); err != nil {
+	if req.Format == "parquet" || req.Format == "csv" {
+		if req.Format == "csv" {
+			contentType, ext = "text/csv", ".csv"
+		}
+		if _, err := conn.ExecContext(ctx, `COPY (`+q+`) TO `+features.QuoteString(path)+` (FORMAT `+req.Format+`)`); err != nil {
 			return "", 0, err
 		}
 		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM `+staged).Scan(&rows); err != nil {
@@ -415,9 +418,6 @@ func (s *Server) JobResult(ctx context.Context, id string) (io.ReadCloser, strin
 	if err != nil {
 		return nil, "", platform.Unavailable(err, "object store")
 	}
-	ct := "application/vnd.apache.parquet"
-	if j.Format == "arrow" {
-		ct = "application/vnd.apache.arrow.stream"
-	}
+	ct := map[string]string{"parquet": "application/vnd.apache.parquet", "arrow": "application/vnd.apache.arrow.stream", "csv": "text/csv"}[j.Format]
 	return obj, ct, nil
 }

@@ -36,6 +36,8 @@ func (s *Server) Routes(r *httpx.Router) {
 	r.HandleFunc("POST /materialize-incremental", engineers, s.wrap(s.materialize))
 	r.HandleFunc("GET /v1/features/views", featureReaders, s.wrap(s.listViews))
 	r.HandleFunc("GET /v1/features/views/{name}", featureReaders, s.wrap(s.getView))
+	r.HandleFunc("GET /v1/features/tables", featureReaders, s.wrap(s.listTables))
+	r.HandleFunc("GET /v1/features/tables/{name}/rows", lookups, s.wrap(s.tableRows))
 	r.HandleFunc("POST /v1/features/historical", lookups, s.wrap(s.submitHistorical))
 	r.HandleFunc("GET /v1/features/historical/{id}", lookups, s.wrap(s.getJob))
 	r.HandleFunc("GET /v1/features/historical/{id}/result", lookups, s.wrap(s.jobResult))
@@ -55,7 +57,9 @@ func (s *Server) OpenAPI() map[string]openapi.Op {
 		"POST /materialize-incremental":           {Tag: feat, Summary: "Materialize every entity as of end_ts (default now)", Request: MaterializeRequest{}, Response: MaterializeResult{}},
 		"GET /v1/features/views":                  {Tag: feat, Summary: "Feature views with freshness and their pipeline", Response: []ViewInfo{}},
 		"GET /v1/features/views/{name}":           {Tag: feat, Summary: "One feature view with freshness", Response: ViewInfo{}},
-		"POST /v1/features/historical":            {Tag: feat, Summary: "Start a point-in-time training set job (JSON, or CSV/Parquet entity rows with query parameters)", Request: HistoricalRequest{}, Response: Job{}, Status: "202", Query: []openapi.Param{{Name: "feature_service"}, {Name: "features", Description: "comma-separated view:feature"}, {Name: "timestamp_column"}, {Name: "format", Description: "parquet or arrow"}, {Name: "full_feature_names"}}},
+		"GET /v1/features/tables":                 {Tag: feat, Summary: "Offline tables with their columns and row counts", Response: []Table{}},
+		"GET /v1/features/tables/{name}/rows":     {Tag: feat, Summary: "Rows of an offline table", Response: []map[string]any{}, Query: []openapi.Param{{Name: "limit", Description: "1 to 10000 (default 100)"}, {Name: "where", Description: "column=value"}, {Name: "order_by", Description: "column, newest first"}}},
+		"POST /v1/features/historical":            {Tag: feat, Summary: "Start a point-in-time training set job (JSON, or CSV/Parquet entity rows with query parameters)", Request: HistoricalRequest{}, Response: Job{}, Status: "202", Query: []openapi.Param{{Name: "feature_service"}, {Name: "features", Description: "comma-separated view:feature"}, {Name: "timestamp_column"}, {Name: "format", Description: "parquet, arrow or csv"}, {Name: "full_feature_names"}}},
 		"GET /v1/features/historical/{id}":        {Tag: feat, Summary: "A historical job", Response: Job{}},
 		"GET /v1/features/historical/{id}/result": {Tag: feat, Summary: "Download a finished job's training set (Parquet or Arrow IPC stream)"},
 	}
@@ -271,10 +275,20 @@ func (s *Server) jobResult(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer rc.Close()
 	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Disposition", `attachment; filename="training-set-`+r.PathValue("id")+map[bool]string{true: ".arrows", false: ".parquet"}[strings.Contains(ct, "arrow")]+`"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="training-set-`+r.PathValue("id")+extension(ct)+`"`)
 	_, err = io.Copy(w, rc)
 	if err != nil {
 		s.Log.Warn("send training set", "error", err)
 	}
 	return nil
+}
+
+func extension(contentType string) string {
+	switch {
+	case strings.Contains(contentType, "arrow"):
+		return ".arrows"
+	case strings.Contains(contentType, "csv"):
+		return ".csv"
+	}
+	return ".parquet"
 }

@@ -380,10 +380,8 @@ func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) 
 		return PushResult{}, platform.Invalid("df: column %s (the row id that makes a retried push safe) is required", idCol)
 	}
 	for _, v := range viewsOn(snap, table) {
-		for _, c := range []string{v.Source.EntityColumn, v.Source.TimestampColumn} {
-			if !slices.Contains(names, c) {
-				return PushResult{}, platform.Invalid("df: column %s is required by feature view %s", c, v.Name)
-			}
+		if c := v.Source.TimestampColumn; !slices.Contains(names, c) {
+			return PushResult{}, platform.Invalid("df: column %s (the event time) is required by feature view %s", c, v.Name)
 		}
 	}
 	res := PushResult{Table: table, OnlineWritten: map[string]int{}}
@@ -422,10 +420,13 @@ func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) 
 		return res, nil
 	}
 	for _, v := range viewsOn(snap, table) {
+		if _, ok := req.DF[v.Source.EntityColumn]; !ok {
+			continue // the rows name no entity of this view
+		}
 		keys := map[string]bool{}
 		var ks []string
 		for _, k := range req.DF[v.Source.EntityColumn] {
-			if ks2 := keyString(k); !keys[ks2] {
+			if ks2 := keyString(k); k != nil && !keys[ks2] {
 				keys[ks2] = true
 				ks = append(ks, ks2)
 			}

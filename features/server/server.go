@@ -148,8 +148,12 @@ func (s *Server) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.snap.Store(snap)
-	return nil
+	for { // never go back to an older revision read by a slower concurrent reload
+		cur := s.snap.Load()
+		if cur.Revision > snap.Revision || s.snap.CompareAndSwap(cur, snap) {
+			return nil
+		}
+	}
 }
 
 // Snapshot is the catalog in force.

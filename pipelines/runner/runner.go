@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,6 +81,7 @@ type run struct {
 	done     chan struct{}
 	progress *pipelines.Progress
 	engine   *pipelines.Engine
+	prepared atomic.Bool // the table is ready for this version (rebuilt if it had to be)
 	mu       sync.Mutex
 	status   Status
 }
@@ -174,6 +176,7 @@ func (r *Runner) start(ctx context.Context, p catalog.Versioned[pipelines.Spec])
 		for {
 			err := r.prepare(rctx, p, log)
 			if err == nil {
+				ru.prepared.Store(true)
 				log.Info("pipeline running", "topic", p.Spec.Source.Topic, "table", table)
 				_, err = ru.engine.Run(rctx, false)
 			}
@@ -220,8 +223,12 @@ func (r *Runner) prepare(ctx context.Context, p catalog.Versioned[pipelines.Spec
 	if same {
 		return nil
 	}
-	log.Warn("the table's columns differ from what this version writes: rebuilding it from the topic", "table", p.Spec.Sink.Table)
-	return r.Store.ResetConsumer(ctx, p.Spec.Name, p.Spec.Sink.Table)
+	archived, err := r.Store.ResetConsumer(ctx, p.Spec.Name, p.Spec.Sink.Table)
+	if err == nil {
+		log.Warn("the table's columns differ from what this version writes: rebuilding it from the topic",
+			"table", p.Spec.Sink.Table, "previous_rows_kept_in", archived)
+	}
+	return err
 }
 
 func (r *Runner) measureLag(ctx context.Context) {
@@ -302,11 +309,11 @@ func (r *Runner) Drain(ctx context.Context, name string) (Status, error) {
 		r.mu.Lock()
 		ru = r.runs[name]
 		r.mu.Unlock()
-		if ru != nil && ru.version == p.Version {
+		if ru != nil && ru.version == p.Version && ru.prepared.Load() {
 			break
 		}
 		ru = nil
-		select { // applied a moment ago: the runner picks it up within a second
+		select { // applied a moment ago: the runner picks it up (and rebuilds its table) within a second
 		case <-ctx.Done():
 			return Status{}, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
