@@ -72,11 +72,11 @@ type Versioned[T any] struct {
 
 // Snapshot is every object in force at one revision.
 type Snapshot struct {
-	Revision  int64                                    `json:"revision"`
-	Pipelines map[string]Versioned[pipelines.Spec]     `json:"pipelines"`
-	Entities  map[string]Versioned[features.Entity]    `json:"entities"`
-	Views     map[string]Versioned[features.View]      `json:"views"`
-	Services  map[string]Versioned[features.Service]   `json:"services"`
+	Revision  int64                                  `json:"revision"`
+	Pipelines map[string]Versioned[pipelines.Spec]   `json:"pipelines"`
+	Entities  map[string]Versioned[features.Entity]  `json:"entities"`
+	Views     map[string]Versioned[features.View]    `json:"views"`
+	Services  map[string]Versioned[features.Service] `json:"services"`
 }
 
 // NewSnapshot returns an empty snapshot.
