@@ -62,6 +62,7 @@ def main():
         print("notebooks: " + problem, file=sys.stderr)
         return 2
     os.environ.setdefault("CODEXION_DATA_DIR", os.path.abspath(data_dir))
+    os.environ.setdefault("CODEXION_REPO", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
     ran = 0
     for path in notebooks(sys.argv[1:] or ["notebooks"]):
         print(f"running {path}")

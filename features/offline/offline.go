@@ -312,8 +312,8 @@ func (s *Store) ResetConsumer(ctx context.Context, consumer, table string) (stri
 
 // Column is a table column and its DuckDB type.
 type Column struct {
-	Name string
-	Type string
+	Name string `json:"name"`
+	Type string `json:"type"`
 }
 
 // Columns returns table's columns, or none when it does not exist.
