@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -27,7 +28,7 @@ func benchDev(b *testing.B) (*Dev, *api) {
 	cfg.Log.Level = "error"
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	b.Cleanup(cancel)
-	d, err := StartDev(ctx, cfg, quietLog())
+	d, err := StartDev(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil))) // info, as `codexion dev` logs
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -73,6 +74,15 @@ func openLoop(b *testing.B, rate int, d time.Duration, send func() error) []time
 	wg.Wait()
 	if failed != nil {
 		b.Fatal(failed)
+	}
+	if os.Getenv("CODEXION_BENCH_SLOW") != "" { // where the slow ones are, by 100 ms window
+		slow := map[int]int{}
+		for i, l := range lat {
+			if l > 2*time.Millisecond {
+				slow[i*int(interval/time.Millisecond)/100]++
+			}
+		}
+		b.Logf("slow requests by 100 ms window: %v", slow)
 	}
 	slices.Sort(lat)
 	return lat

@@ -77,6 +77,13 @@ func TestStores(t *testing.T) {
 			if got[0].Values["sum"] != json.Number("12.50") || !got[0].EventTime.Equal(t0) || got[2].Values["sum"] != json.Number("7") {
 				t.Fatalf("values: %+v %+v", got[0], got[2])
 			}
+			// A value read (and kept decoded) is replaced by a newer write.
+			if _, err := s.Write(ctx, view, []Record{{Key: "acme:1200", EventTime: t0.Add(time.Hour), WrittenAt: t0, Values: map[string]any{"sum": json.Number("99")}}}); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := s.Read(ctx, view, []string{"acme:1200"}); got[0].Values["sum"] != json.Number("99") {
+				t.Fatalf("after a newer write: %+v", got[0])
+			}
 			if err := s.Drop(ctx, view); err != nil {
 				t.Fatal(err)
 			}

@@ -30,7 +30,7 @@ func (s *Server) Routes(r *httpx.Router) {
 	r.HandleFunc("POST /v1/catalog/apply", engineers, s.wrap(s.apply))
 	r.HandleFunc("GET /v1/catalog", featureReaders, s.wrap(s.getCatalog))
 	r.HandleFunc("GET /v1/catalog/{kind}/{name}", featureReaders, s.wrap(s.history))
-	r.HandleFunc("POST /get-online-features", lookups, s.wrap(s.getOnline))
+	r.HandleFunc("POST /get-online-features", lookups.HighVolume(), s.wrap(s.getOnline))
 	r.HandleFunc("POST /push", engineers, s.wrap(s.push))
 	r.HandleFunc("POST /materialize", engineers, s.wrap(s.materialize))
 	r.HandleFunc("POST /materialize-incremental", engineers, s.wrap(s.materialize))
@@ -140,8 +140,13 @@ func (s *Server) getOnline(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, resp)
-	return nil
+	body, err := resp.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(append(body, '\n'))
+	return err
 }
 
 func (s *Server) push(w http.ResponseWriter, r *http.Request) error {

@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,11 +66,35 @@ func resolve(snap *catalog.Snapshot, names []string, service string) ([]catalog.
 	return snap.Resolve(names)
 }
 
+// resolveCached is resolve, remembered per catalog revision for the request shapes seen.
+func (s *Server) resolveCached(snap *catalog.Snapshot, names []string, service string) ([]catalog.Ref, error) {
+	key := service + "\x00" + strings.Join(names, "\x00")
+	s.refsMu.Lock()
+	if s.refs == nil || s.refsRev != snap.Revision || len(s.refs) > 1000 {
+		s.refs, s.refsRev = map[string][]catalog.Ref{}, snap.Revision
+	}
+	refs, ok := s.refs[key]
+	s.refsMu.Unlock()
+	if ok {
+		return refs, nil
+	}
+	refs, err := resolve(snap, names, service)
+	if err != nil {
+		return nil, err
+	}
+	s.refsMu.Lock()
+	if s.refsRev == snap.Revision {
+		s.refs[key] = refs
+	}
+	s.refsMu.Unlock()
+	return refs, nil
+}
+
 // GetOnline answers a lookup from the online store. Values older than their view's TTL
 // come back as OUTSIDE_MAX_AGE, never as stale values.
 func (s *Server) GetOnline(ctx context.Context, req OnlineRequest) (*OnlineResponse, error) {
 	snap := s.Snapshot()
-	refs, err := resolve(snap, req.Features, req.FeatureService)
+	refs, err := s.resolveCached(snap, req.Features, req.FeatureService)
 	if err != nil {
 		return nil, err
 	}
@@ -91,9 +117,19 @@ func (s *Server) GetOnline(ctx context.Context, req OnlineRequest) (*OnlineRespo
 	if n > 10_000 {
 		return nil, platform.Invalid("entities: %d rows; ask for at most 10,000 at a time", n)
 	}
-	resp := &OnlineResponse{}
+	cols := len(joinKeys) + len(refs)
+	resp := &OnlineResponse{Results: make([]OnlineColumn, 0, cols)}
+	resp.Metadata.FeatureNames = make([]string, 0, cols)
+	// One backing array per kind of cell for the whole response.
+	values, statuses, stamps := make([]any, cols*n), make([]string, cols*n), make([]string, cols*n)
+	newColumn := func() OnlineColumn {
+		c := len(resp.Results)
+		return OnlineColumn{Values: values[c*n : (c+1)*n : (c+1)*n], Statuses: statuses[c*n : (c+1)*n : (c+1)*n],
+			EventTimestamps: stamps[c*n : (c+1)*n : (c+1)*n]}
+	}
 	for _, k := range joinKeys {
-		col := OnlineColumn{Values: req.Entities[k], Statuses: make([]string, n), EventTimestamps: make([]string, n)}
+		col := newColumn()
+		copy(col.Values, req.Entities[k])
 		for i := range n {
 			col.Statuses[i], col.EventTimestamps[i] = Present, epoch
 		}
@@ -102,6 +138,7 @@ func (s *Server) GetOnline(ctx context.Context, req OnlineRequest) (*OnlineRespo
 	}
 	now := s.now()
 	records := map[string][]*online.Record{} // by view
+	stampCache := map[string][]string{}      // event times as text, by view
 	for _, r := range refs {
 		v := snap.Views[r.View].Spec
 		if _, done := records[v.Name]; !done {
@@ -128,7 +165,8 @@ func (s *Server) GetOnline(ctx context.Context, req OnlineRequest) (*OnlineRespo
 		if req.FullFeatureNames {
 			name = r.View + "__" + r.Feature
 		}
-		col := OnlineColumn{Values: make([]any, n), Statuses: make([]string, n), EventTimestamps: make([]string, n)}
+		col := newColumn()
+		eventTimes := stampsOf(v.Name, records[v.Name], stampCache)
 		for i, rec := range records[v.Name] {
 			switch {
 			case rec == nil:
@@ -147,12 +185,27 @@ func (s *Server) GetOnline(ctx context.Context, req OnlineRequest) (*OnlineRespo
 					col.Statuses[i] = NullValue
 				}
 			}
-			col.EventTimestamps[i] = rec.EventTime.Format(time.RFC3339Nano)
+			col.EventTimestamps[i] = eventTimes[i]
 		}
 		resp.Metadata.FeatureNames = append(resp.Metadata.FeatureNames, name)
 		resp.Results = append(resp.Results, col)
 	}
 	return resp, nil
+}
+
+// stampsOf formats each record's event time once per view and request.
+func stampsOf(view string, recs []*online.Record, cache map[string][]string) []string {
+	if st, ok := cache[view]; ok {
+		return st
+	}
+	st := make([]string, len(recs))
+	for i, r := range recs {
+		if r != nil {
+			st[i] = r.EventTime.Format(time.RFC3339Nano)
+		}
+	}
+	cache[view] = st
+	return st
 }
 
 func keyString(v any) string {
@@ -438,4 +491,78 @@ func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) 
 		res.OnlineWritten[v.Name] = w
 	}
 	return res, nil
+}
+
+// MarshalJSON writes the response without reflection: it is on the hot path of every
+// lookup. The output is what encoding/json would write.
+func (r *OnlineResponse) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 256+len(r.Results)*96)
+	b = append(b, `{"metadata":{"feature_names":[`...)
+	for i, n := range r.Metadata.FeatureNames {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, n)
+	}
+	b = append(b, `]},"results":[`...)
+	for i, c := range r.Results {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"values":[`...)
+		for j, v := range c.Values {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendValue(b, v); err != nil {
+				return nil, err
+			}
+		}
+		b = append(b, `],"statuses":[`...)
+		for j, s := range c.Statuses {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		b = append(b, `],"event_timestamps":[`...)
+		for j, s := range c.EventTimestamps {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, "]}"...), nil
+}
+
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // rare: let encoding/json escape it
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func appendValue(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case json.Number:
+		return append(b, x...), nil
+	case string:
+		return appendString(b, x), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	}
+	q, err := json.Marshal(v)
+	return append(b, q...), err
 }

@@ -51,6 +51,10 @@ type Server struct {
 	done    chan struct{}
 	jobs    sync.WaitGroup
 	now     func() time.Time
+
+	refsMu  sync.Mutex
+	refsRev int64
+	refs    map[string][]catalog.Ref // resolved features by request shape, for refsRev
 }
 
 // New returns a feature server; Start loads the catalog.

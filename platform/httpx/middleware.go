@@ -51,7 +51,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-type routeInfo struct{ route string }
+type routeInfo struct {
+	route string
+	quiet bool // successful requests log at debug
+}
 
 type routeInfoKey struct{}
 
@@ -110,8 +113,8 @@ func Chain(h http.Handler, log *slog.Logger, m *Metrics, tracer trace.Tracer, pr
 			if rec.status >= 500 {
 				level = slog.LevelError
 			}
-			if info.route == "GET /metrics" || info.route == "GET /livez" || info.route == "GET /readyz" {
-				level = slog.LevelDebug // probes would drown the log
+			if info.route == "GET /metrics" || info.route == "GET /livez" || info.route == "GET /readyz" || (info.quiet && rec.status < 400) {
+				level = slog.LevelDebug // probes and high-volume lookups would drown the log
 			}
 			log.Log(ctx, level, "http request", "method", r.Method, "path", r.URL.Path, "route", info.route,
 				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(elapsed.Microseconds())/1000)

@@ -13,6 +13,7 @@ import (
 // Access says who may call a route. Every route declares one; there is no default.
 type Access struct {
 	public bool
+	quiet  bool
 	roles  []string
 }
 
@@ -25,6 +26,13 @@ func Roles(roles ...string) Access {
 		panic("httpx.Roles needs at least one role; use httpx.Public for open routes")
 	}
 	return Access{roles: slices.Clone(roles)}
+}
+
+// HighVolume marks a route called at high rates (online feature lookups): its successful
+// requests are logged at debug, not info; they are still counted in the metrics and traced.
+func (a Access) HighVolume() Access {
+	a.quiet = true
+	return a
 }
 
 // IsPublic reports whether the route needs no token.
@@ -73,7 +81,7 @@ func (r *Router) Handle(pattern string, access Access, h http.Handler) {
 		h = r.guard(access, h)
 	}
 	r.rules = append(r.rules, Rule{Pattern: pattern, Access: access})
-	r.mux.Handle(pattern, routed(pattern, h))
+	r.mux.Handle(pattern, routed(pattern, access.quiet, h))
 }
 
 // HandleFunc is Handle for a function.
@@ -87,10 +95,10 @@ func (r *Router) Rules() []Rule { return slices.Clone(r.rules) }
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.mux.ServeHTTP(w, req) }
 
 // routed records the matched pattern for metrics, logs and the span name.
-func routed(pattern string, h http.Handler) http.Handler {
+func routed(pattern string, quiet bool, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if info := infoFrom(req.Context()); info != nil {
-			info.route = pattern
+			info.route, info.quiet = pattern, quiet
 		}
 		trace.SpanFromContext(req.Context()).SetName(pattern)
 		h.ServeHTTP(w, req)
