@@ -61,6 +61,7 @@ func devConfig(t testing.TB) config.Config {
 		TemporalCLI:    testenv.TemporalCLI(t),
 		DemoBook:       "acme",
 	}
+	cfg.Features.Apply = "../examples/ledger" // as `make run` does
 	return cfg
 }
 

@@ -43,12 +43,15 @@ func benchEvent(i int) schemas.Event {
 		},
 	})
 	return schemas.Event{SpecVersion: "1.0", ID: fmt.Sprintf("ev-%d", i), Source: "codexion/ledger/acme", Type: "codexion.ledger.entry.posted.v1",
-		Time: time.Date(2026, 1, 31, 10, 0, 0, 0, time.UTC), DataContentType: "application/json", Data: data}
+		Time: time.Date(2026, 1, 31, 10, 0, 0, 0, time.UTC), DataContentType: "application/json",
+		DataSchema: schemas.DataSchemaOf("codexion.ledger.entry.posted.v1"), Data: data}
 }
 
 // BenchmarkIngest: 20,000 entry events (60,000 lines) from the embedded broker into DuckDB
-// through the pipeline (decode, validate, Arrow, transform, dedupe, offsets), beside a bare
-// DuckDB Arrow append of the same decoded batches through the same transform.
+// through the pipeline as shipped (read, parse the envelope, check it against the registry,
+// decode the lines into typed Arrow columns, transform, dedupe, offsets), beside a bare
+// DuckDB Arrow append of the same decoded batches through the same transform. The
+// pipeline again with validate: schema (full JSON Schema validation) is reported beside.
 func BenchmarkIngest(b *testing.B) {
 	ctx := context.Background()
 	broker := &devstack.KafkaBroker{Addr: "127.0.0.1:0"}
@@ -86,7 +89,7 @@ func BenchmarkIngest(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			recs := rawBatches(events, spec.BatchRows)
+			recs := decodedBatches(b, spec, events)
 			b.StartTimer()
 			conn, err := store.DB().Conn(ctx)
 			if err != nil {
@@ -99,7 +102,7 @@ func BenchmarkIngest(b *testing.B) {
 					if err != nil {
 						return err
 					}
-					rdr, err := array.NewRecordReader(RawSchema, []arrow.RecordBatch{rec})
+					rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
 					if err != nil {
 						return err
 					}
@@ -132,7 +135,14 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		b.ReportMetric(lines*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 	})
-	b.Run("codexion", func(b *testing.B) {
+	full := spec
+	full.Source.Validate = "schema"
+	b.Run("codexion", func(b *testing.B) { benchPipeline(b, ctx, spec, broker.Addr, set, lines) })
+	b.Run("codexion-validate-schema", func(b *testing.B) { benchPipeline(b, ctx, full, broker.Addr, set, lines) })
+}
+
+func benchPipeline(b *testing.B, ctx context.Context, spec Spec, broker string, set *schemas.Set, lines float64) {
+	{
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
 		for b.Loop() {
 			b.StopTimer()
@@ -140,7 +150,7 @@ func BenchmarkIngest(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			e := &Engine{Spec: spec, Store: store, Brokers: []string{broker.Addr}, Schemas: set, Log: log}
+			e := &Engine{Spec: spec, Store: store, Brokers: []string{broker}, Schemas: set, Log: log}
 			b.StartTimer()
 			st, err := e.Run(ctx, true)
 			if err != nil || st.Rows != int64(lines) {
@@ -151,20 +161,31 @@ func BenchmarkIngest(b *testing.B) {
 			b.StartTimer()
 		}
 		b.ReportMetric(lines*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
-	})
+	}
 }
 
-func rawBatches(events []schemas.Event, rows int) []arrow.RecordBatch {
+// decodedBatches decodes events as the pipeline does, in batches of the spec's size.
+func decodedBatches(b *testing.B, spec Spec, events []schemas.Event) []arrow.RecordBatch {
+	d, err := newDecoder(spec.Source.Explode, spec.Source.Columns)
+	if err != nil {
+		b.Fatal(err)
+	}
+	schema, err := decodedSchema(spec.Source.Columns)
+	if err != nil {
+		b.Fatal(err)
+	}
 	var out []arrow.RecordBatch
-	for start := 0; start < len(events); start += rows {
-		bld := array.NewRecordBuilder(memory.DefaultAllocator, RawSchema)
-		for _, ev := range events[start:min(start+rows, len(events))] {
-			bld.Field(0).(*array.StringBuilder).Append(ev.ID)
-			bld.Field(1).(*array.StringBuilder).Append(ev.Type)
-			bld.Field(2).(*array.StringBuilder).Append(ev.Source)
-			bld.Field(3).(*array.StringBuilder).Append(ev.Subject)
-			bld.Field(4).(*array.TimestampBuilder).Append(arrow.Timestamp(ev.Time.UnixMicro()))
-			bld.Field(5).(*array.StringBuilder).Append(string(ev.Data))
+	for start := 0; start < len(events); start += spec.BatchRows {
+		bld := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+		for _, ev := range events[start:min(start+spec.BatchRows, len(events))] {
+			msg, _ := json.Marshal(ev)
+			env, err := d.parseEvent(msg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := d.appendEvent(bld, env.id, env.typ, env.time, env.data); err != nil {
+				b.Fatal(err)
+			}
 		}
 		out = append(out, bld.NewRecordBatch())
 		bld.Release()

@@ -42,6 +42,10 @@ type Engine struct {
 	AfterAppend func(ctx context.Context, table string, keys map[string][]string)
 	// Progress, when set, counts as the run goes.
 	Progress *Progress
+
+	decoder *decoder // when the spec declares source.columns
+	decoded *arrow.Schema
+	scratch []byte
 }
 
 // Progress is a running pipeline's counters, safe to read while it runs.
@@ -69,6 +73,15 @@ type fetched struct {
 // when it has caught up with what the topic held when it started.
 func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 	var st Stats
+	if len(e.Spec.Source.Columns) > 0 {
+		var err error
+		if e.decoder, err = newDecoder(e.Spec.Source.Explode, e.Spec.Source.Columns); err != nil {
+			return st, err
+		}
+		if e.decoded, err = decodedSchema(e.Spec.Source.Columns); err != nil {
+			return st, err
+		}
+	}
 	md, err := kafka.Cluster{Brokers: e.Brokers}.Describe(ctx)
 	if err != nil {
 		return st, err
@@ -235,21 +248,31 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 // prepare decodes a batch, sends malformed events to the dead-letter topic, and returns the
 // rest as an Arrow batch with the offsets reached.
 func (e *Engine) prepare(ctx context.Context, dlq *kafkago.Writer, msgs []kafkago.Message, next map[int]int64) (offline.Batch, int, int, error) {
-	b := array.NewRecordBuilder(memory.DefaultAllocator, RawSchema)
+	schema := RawSchema
+	if e.decoder != nil {
+		schema = e.decoded
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
 	var dead []kafkago.Message
 	skipped := 0
 	for _, m := range msgs {
+		if e.decoder != nil {
+			wanted, err := e.decodeInto(b, m.Value)
+			switch {
+			case err != nil:
+				dead = append(dead, deadLetter(m, err, e.Spec.Name))
+			case !wanted:
+				skipped++
+			}
+			continue
+		}
 		ev, err := schemas.Decode(m.Value)
 		if err == nil && slices.Contains(e.Spec.Source.EventTypes, ev.Type) && e.Schemas != nil {
 			err = e.Schemas.Validate(ev.Type, ev.Data)
 		}
 		if err != nil {
-			headers := append(append([]kafkago.Header{}, m.Headers...),
-				kafkago.Header{Key: "dlq_reason", Value: []byte(err.Error())},
-				kafkago.Header{Key: "dlq_original_topic", Value: []byte(m.Topic)},
-				kafkago.Header{Key: "dlq_consumer", Value: []byte("pipeline:" + e.Spec.Name)})
-			dead = append(dead, kafkago.Message{Key: m.Key, Value: m.Value, Headers: headers})
+			dead = append(dead, deadLetter(m, err, e.Spec.Name))
 			continue
 		}
 		if !slices.Contains(e.Spec.Source.EventTypes, ev.Type) {
@@ -279,6 +302,42 @@ func (e *Engine) prepare(ctx context.Context, dlq *kafkago.Writer, msgs []kafkag
 	}
 	return offline.Batch{Consumer: e.Spec.Name, Table: e.Spec.Sink.Table, Record: b.NewRecordBatch(),
 		IDColumn: e.Spec.Sink.IDColumn, Offsets: offsets, Transform: e.Spec.Transform, KeyColumns: keyColumns}, len(dead), skipped, nil
+}
+
+// decodeInto parses one message, checks it against the registry as the spec says, and
+// appends its decoded rows; it reports whether the event is of a type the pipeline takes.
+func (e *Engine) decodeInto(b *array.RecordBuilder, msg []byte) (bool, error) {
+	ev, err := e.decoder.parseEvent(msg)
+	if err != nil {
+		return false, err
+	}
+	if !slices.Contains(e.Spec.Source.EventTypes, ev.typ) {
+		return false, nil
+	}
+	if e.Schemas != nil {
+		if e.Spec.Source.Validate == "producer" {
+			if _, ok := e.Schemas.Raw(ev.typ); !ok {
+				return true, fmt.Errorf("no schema is registered for event type %q", ev.typ)
+			}
+			if want := schemas.DataSchemaOf(ev.typ); ev.dataschema != want {
+				return true, fmt.Errorf("dataschema %q is not the registered schema %s", ev.dataschema, want)
+			}
+		} else {
+			e.scratch = ev.data.MarshalTo(e.scratch[:0])
+			if err := e.Schemas.Validate(ev.typ, e.scratch); err != nil {
+				return true, err
+			}
+		}
+	}
+	return true, e.decoder.appendEvent(b, ev.id, ev.typ, ev.time, ev.data)
+}
+
+func deadLetter(m kafkago.Message, err error, pipeline string) kafkago.Message {
+	headers := append(append([]kafkago.Header{}, m.Headers...),
+		kafkago.Header{Key: "dlq_reason", Value: []byte(err.Error())},
+		kafkago.Header{Key: "dlq_original_topic", Value: []byte(m.Topic)},
+		kafkago.Header{Key: "dlq_consumer", Value: []byte("pipeline:" + pipeline)})
+	return kafkago.Message{Key: m.Key, Value: m.Value, Headers: headers}
 }
 
 // RawTable is DuckDB DDL for an empty table shaped like a decoded batch.

@@ -32,6 +32,17 @@ type Spec struct {
 type Source struct {
 	Topic      string   `yaml:"topic" json:"topic"`
 	EventTypes []string `yaml:"event_types" json:"event_types"`
+	// Columns, when given, are decoded from each event's data in Go into typed Arrow
+	// columns: the batch then holds event_id, event_type, event_time and these columns
+	// (one row per element of Explode when set) instead of the raw data as JSON text.
+	Explode string   `yaml:"explode,omitempty" json:"explode,omitempty"`
+	Columns []Column `yaml:"columns,omitempty" json:"columns,omitempty"`
+	// Validate is how events are checked against the registry: "schema" (the default)
+	// validates each event's data against the JSON Schema registered for its type;
+	// "producer" accepts events whose dataschema names that registered schema, for topics
+	// whose producer validated each event before publishing (Codexion's outbox relay does,
+	// and dead-letters what fails). Decoded columns are type-checked either way.
+	Validate string `yaml:"validate,omitempty" json:"validate,omitempty"`
 }
 
 // Sink is the offline table rows land in.
@@ -79,6 +90,27 @@ func ParseSpec(data []byte) (Spec, error) {
 	if len(s.Source.EventTypes) == 0 {
 		bad("source.event_types lists no event type")
 	}
+	seen := map[string]bool{"event_id": true, "event_type": true, "event_time": true}
+	for i, c := range s.Source.Columns {
+		if !identPattern.MatchString(c.Name) || seen[c.Name] {
+			bad("source.columns[%d].name %q: a plain lower-case identifier, once, other than event_id, event_type, event_time", i, c.Name)
+		}
+		seen[c.Name] = true
+	}
+	switch s.Source.Validate {
+	case "":
+		s.Source.Validate = "schema"
+	case "schema", "producer":
+	default:
+		bad("source.validate %q: use schema or producer", s.Source.Validate)
+	}
+	if len(s.Source.Columns) > 0 || s.Source.Explode != "" {
+		if len(s.Source.Columns) == 0 {
+			bad("source.explode needs source.columns")
+		} else if _, err := newDecoder(s.Source.Explode, s.Source.Columns); err != nil {
+			bad("%v", err)
+		}
+	}
 	if !strings.Contains(s.Transform, "{{batch}}") {
 		bad("transform must read the batch as {{batch}}")
 	}
@@ -107,4 +139,21 @@ func ParseSpec(data []byte) (Spec, error) {
 		return s, fmt.Errorf("pipeline %s: %s", s.Name, strings.Join(problems, "; "))
 	}
 	return s, nil
+}
+
+// BatchTable is DuckDB DDL for an empty table shaped like one of the pipeline's decoded
+// batches, which its transform reads as {{batch}}.
+func (s Spec) BatchTable() string {
+	if len(s.Source.Columns) == 0 {
+		return RawTable
+	}
+	defs := []string{"event_id VARCHAR", "event_type VARCHAR", "event_time TIMESTAMPTZ"}
+	for _, c := range s.Source.Columns {
+		t := strings.ToUpper(strings.TrimSpace(c.Type))
+		if t == "" {
+			t = "VARCHAR"
+		}
+		defs = append(defs, c.Name+" "+t)
+	}
+	return "(" + strings.Join(defs, ", ") + ")"
 }

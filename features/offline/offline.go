@@ -27,9 +27,10 @@ var identifier = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // Store is one DuckDB file.
 type Store struct {
-	db  *sql.DB
-	mu  sync.Mutex // one writer at a time: DuckDB allows one write transaction per file
-	seq int
+	db     *sql.DB
+	mu     sync.Mutex // one writer at a time: DuckDB allows one write transaction per file
+	seq    int
+	tables map[string]bool // tables Append knows exist (guarded by mu)
 }
 
 // Open opens (creating) the DuckDB file at path; ":memory:" or "" opens an in-memory one.
@@ -47,7 +48,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db}
+	s := &Store{db: db, tables: map[string]bool{}}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -59,7 +60,7 @@ func (s *Store) init(ctx context.Context) error {
 	for _, stmt := range []string{
 		`CREATE TABLE IF NOT EXISTS codexion_offsets (consumer TEXT, topic TEXT, part INTEGER, next_offset BIGINT,
 			PRIMARY KEY (consumer, topic, part))`,
-		`CREATE TABLE IF NOT EXISTS codexion_ingested (consumer TEXT, event_id TEXT, PRIMARY KEY (consumer, event_id))`,
+		`CREATE TABLE IF NOT EXISTS codexion_ingested (consumer TEXT, event_id TEXT)`,
 		`CREATE TABLE IF NOT EXISTS codexion_cluster (consumer TEXT PRIMARY KEY, cluster_id TEXT)`,
 	} {
 		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
@@ -159,51 +160,73 @@ func (s *Store) appendKeys(ctx context.Context, b Batch) (inserted int64, keys m
 		return 0, nil, fmt.Errorf("stage batch: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+stage) //nolint:errcheck // a temp table dies with the connection anyway
+	// rows is what the batch stores: the staged rows, or the transform over them, which
+	// is materialized only when the keys of the new rows are asked for.
+	rows := stage
 	if b.Transform != "" {
-		out := view + "_out"
-		sqlText := strings.ReplaceAll(b.Transform, "{{batch}}", stage)
-		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+out+` AS `+sqlText); err != nil {
-			return 0, nil, fmt.Errorf("transform of %s: %w", b.Table, err)
+		rows = "(" + strings.ReplaceAll(b.Transform, "{{batch}}", stage) + ")"
+		if len(b.KeyColumns) > 0 {
+			out := view + "_out"
+			if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+out+` AS SELECT * FROM `+rows); err != nil {
+				return 0, nil, fmt.Errorf("transform of %s: %w", b.Table, err)
+			}
+			defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+out) //nolint:errcheck // a temp table dies with the connection anyway
+			rows = out
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+out) //nolint:errcheck // a temp table dies with the connection anyway
-		stage = out
+	}
+	// Event ids are recorded from the staged batch when it carries them (every event
+	// consumed, even one the transform filters out), else from the stored rows.
+	ids := rows
+	if b.Record.Schema().FieldIndices(b.IDColumn) != nil {
+		ids = stage
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+b.Table+` AS SELECT * FROM `+stage+` WHERE false`); err != nil {
-		return 0, nil, fmt.Errorf("create %s: %w", b.Table, err)
+	if !s.tables[b.Table] {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+b.Table+` AS SELECT * FROM `+rows+` WHERE false`); err != nil {
+			return 0, nil, fmt.Errorf("transform of %s: %w", b.Table, err)
+		}
 	}
-	if inserted := `SELECT * FROM ` + stage + ` WHERE ` + b.IDColumn + ` NOT IN (SELECT event_id FROM codexion_ingested WHERE consumer = ?)`; len(b.KeyColumns) > 0 {
+	// Rows of events ingested before are skipped. NOT EXISTS plans as an anti join that
+	// probes the history by the batch's ids; NOT IN would hash the whole history per batch.
+	fresh := ` NOT EXISTS (SELECT 1 FROM codexion_ingested i WHERE i.consumer = ? AND i.event_id = r.` + b.IDColumn + `)`
+	if len(b.KeyColumns) > 0 {
 		keys = map[string][]string{}
 		for _, k := range b.KeyColumns {
-			vals, err := distinct(ctx, tx, `SELECT DISTINCT CAST(`+k+` AS VARCHAR) FROM (`+inserted+`) WHERE `+k+` IS NOT NULL`, b.Consumer)
+			vals, err := distinct(ctx, tx, `SELECT DISTINCT CAST(`+k+` AS VARCHAR) FROM `+rows+` r WHERE `+k+` IS NOT NULL AND `+fresh, b.Consumer)
 			if err != nil {
 				return 0, nil, fmt.Errorf("keys of %s: %w", b.Table, err)
 			}
 			keys[k] = vals
 		}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO `+b.Table+` SELECT * FROM `+stage+` WHERE `+b.IDColumn+
-		` NOT IN (SELECT event_id FROM codexion_ingested WHERE consumer = ?)`, b.Consumer)
+	res, err := tx.ExecContext(ctx, `INSERT INTO `+b.Table+` SELECT * FROM `+rows+` r WHERE `+fresh, b.Consumer)
 	if err != nil {
 		return 0, nil, fmt.Errorf("insert into %s: %w", b.Table, err)
 	}
 	inserted, _ = res.RowsAffected()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO codexion_ingested SELECT DISTINCT ?, `+b.IDColumn+` FROM `+stage+
-		` WHERE `+b.IDColumn+` NOT IN (SELECT event_id FROM codexion_ingested WHERE consumer = ?)`, b.Consumer, b.Consumer); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO codexion_ingested SELECT DISTINCT ?, r.`+b.IDColumn+` FROM `+ids+
+		` r WHERE `+fresh, b.Consumer, b.Consumer); err != nil {
 		return 0, nil, fmt.Errorf("record event ids: %w", err)
 	}
-	for _, o := range b.Offsets {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO codexion_offsets VALUES (?, ?, ?, ?)`, b.Consumer, o.Topic, o.Partition, o.Next); err != nil {
+	if len(b.Offsets) > 0 {
+		var args []any
+		values := make([]string, len(b.Offsets))
+		for i, o := range b.Offsets {
+			values[i] = "(?, ?, ?, ?)"
+			args = append(args, b.Consumer, o.Topic, o.Partition, o.Next)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO codexion_offsets VALUES `+strings.Join(values, ", "), args...); err != nil {
 			return 0, nil, fmt.Errorf("record offsets: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, nil, fmt.Errorf("commit batch into %s: %w", b.Table, err)
 	}
+	s.tables[b.Table] = true
 	return inserted, keys, nil
 }
 
@@ -291,6 +314,7 @@ func (s *Store) ResetConsumer(ctx context.Context, consumer, table string) (stri
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
 	archived := ""
+	delete(s.tables, table)
 	if len(cols) > 0 {
 		archived = fmt.Sprintf("%s__replaced_%d", table, time.Now().Unix())
 		if _, err := tx.ExecContext(ctx, `ALTER TABLE `+table+` RENAME TO `+archived); err != nil {

@@ -152,7 +152,7 @@ func (s *Server) stage(ctx context.Context, table string, req HistoricalRequest,
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer os.RemoveAll(dir) //nolint:errcheck // a temp dir; the OS cleans up what is left
 	path := filepath.Join(dir, "entities")
 	var reader string
 	switch kind {
@@ -307,7 +307,7 @@ func (s *Server) buildTrainingSet(ctx context.Context, job Job, staged string, r
 	if err != nil {
 		return "", 0, err
 	}
-	defer os.RemoveAll(dir)
+	defer os.RemoveAll(dir) //nolint:errcheck // a temp dir; the OS cleans up what is left
 	path := filepath.Join(dir, "result")
 	var rows int64
 	contentType, ext := "application/vnd.apache.parquet", ".parquet"

@@ -28,7 +28,6 @@ import (
 	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/features/online"
-	"github.com/codexion/codexion/pipelines"
 	"github.com/codexion/codexion/platform"
 )
 
@@ -231,16 +230,18 @@ func (s *Server) Validate(ctx context.Context, next *catalog.Snapshot) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	defer scratch.Close()
+	defer scratch.Close() //nolint:errcheck // an in-memory scratch database
 	db := scratch.DB()
-	if _, err := db.ExecContext(ctx, `CREATE TABLE codexion_batch `+pipelines.RawTable); err != nil {
-		return nil, err
-	}
 	out := map[string][]catalog.Column{}
 	var errs []error
-	for _, name := range sortedNames(next.Pipelines) {
+	for i, name := range sortedNames(next.Pipelines) {
 		p := next.Pipelines[name].Spec
-		q := strings.ReplaceAll(p.Transform, "{{batch}}", "codexion_batch")
+		batch := fmt.Sprintf("codexion_batch_%d", i)
+		if _, err := db.ExecContext(ctx, `CREATE TABLE `+batch+` `+p.BatchTable()); err != nil {
+			errs = append(errs, fmt.Errorf("pipeline %s: source.columns: %v", name, duckMessage(err)))
+			continue
+		}
+		q := strings.ReplaceAll(p.Transform, "{{batch}}", batch)
 		if _, err := db.ExecContext(ctx, `CREATE TABLE `+p.Sink.Table+` AS SELECT * FROM (`+q+`) LIMIT 0`); err != nil {
 			errs = append(errs, fmt.Errorf("pipeline %s: transform: %v", name, duckMessage(err)))
 			continue
