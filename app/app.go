@@ -219,6 +219,13 @@ func (a *App) featureStore(set *schemas.Set) {
 	a.Runner = &runner.Runner{Snapshot: a.Features.Snapshot, Brokers: a.Config.Kafka.Brokers, Schemas: set,
 		Log: a.Log.With("component", "pipelines"), KeyColumns: a.Features.KeyColumns, AfterAppend: a.Features.Refresh}
 	a.Runner.NewMetrics(a.Registry)
+	a.Features.PipelineLag = func(name string) *int64 {
+		st, err := a.Runner.Get(name)
+		if err != nil {
+			return nil
+		}
+		return st.Lag
+	}
 	a.group.Add(lifecycle.Func{ComponentName: "feature-stores", OnStart: func(ctx context.Context) error {
 		if err := os.MkdirAll(filepath.Dir(cfg.OfflinePath), 0o755); err != nil {
 			return err

@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features/offline"
@@ -263,10 +265,44 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 		if col.Statuses[0] != server.Present || !sameDecimal(fmt.Sprint(col.Values[0]), "7.25") {
 			t.Fatalf("pushed row online: %+v", col)
 		}
-		var m server.MaterializeResult
-		a.do("data-engineer", "POST", "/materialize", map[string]any{}, &m)
-		if m.Written["account_activity"] < 10 || m.Written["counterparty_activity"] < 10 {
-			t.Fatalf("materialize wrote %v", m.Written)
+		// Lookups keep being answered while materializations run.
+		stop := make(chan struct{})
+		lookups := make(chan error, 1)
+		go func() {
+			n := 0
+			defer func() { lookups <- nil }()
+			for {
+				select {
+				case <-stop:
+					if n == 0 {
+						lookups <- fmt.Errorf("no lookup ran")
+					}
+					return
+				default:
+				}
+				var r server.OnlineResponse
+				if _, err := a.as("ml-engineer").Do(context.Background(), "POST", "/get-online-features",
+					server.OnlineRequest{Features: []string{"account_activity:balance"}, Entities: map[string][]any{"account": {"acme:1200"}}}, &r); err != nil {
+					lookups <- err
+					return
+				}
+				if r.Results[1].Statuses[0] != server.Present {
+					lookups <- fmt.Errorf("during materialization: %v", r.Results[1].Statuses)
+					return
+				}
+				n++
+			}
+		}()
+		for range 3 {
+			var m server.MaterializeResult
+			a.do("data-engineer", "POST", "/materialize", map[string]any{}, &m)
+			if m.Written["account_activity"] < 10 || m.Written["counterparty_activity"] < 10 {
+				t.Fatalf("materialize wrote %v", m.Written)
+			}
+		}
+		close(stop)
+		if err := <-lookups; err != nil {
+			t.Fatal(err)
 		}
 	})
 
@@ -383,6 +419,10 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 			t.Fatalf("view info: %+v", v.Freshness)
 		}
 		time.Sleep(5 * time.Second) // the next measurement
+		a.do("ml-engineer", "GET", "/v1/features/views/account_activity", nil, &v)
+		if v.PipelineLag == nil || *v.PipelineLag != 0 {
+			t.Errorf("pipeline lag in the view: %v", v.PipelineLag)
+		}
 		resp, err := http.Get(d.Endpoints.Metrics)
 		if err != nil {
 			t.Fatal(err)
@@ -483,4 +523,55 @@ func readParquet(t *testing.T, data []byte, q string) [][]string {
 		out = append(out, row)
 	}
 	return out
+}
+
+// TestOnlineStoreOnRedis: the same dev stack with the online store on Redis (the project's
+// private test Redis, installed by deploy/dev/redis.sh when missing).
+func TestOnlineStoreOnRedis(t *testing.T) {
+	cfg := devConfig(t)
+	cfg.Features.Online = "redis"
+	cfg.Features.RedisURL = testRedisURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	d, err := StartDev(ctx, cfg, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop() //nolint:errcheck // test teardown
+	a := newAPI(t, d)
+	waitOutboxDrained(t, ctx, d.App.DB)
+	a.do("data-engineer", "POST", "/v1/pipelines/ledger-lines/drain", nil, nil)
+	a.do("data-engineer", "POST", "/materialize", map[string]any{"feature_views": []string{"account_activity"}}, nil)
+	col := column(t, a.online(server.OnlineRequest{Features: []string{"account_activity:balance"}, Entities: map[string][]any{"account": {"acme:1200"}}}), "balance")
+	var acc ledger.Account
+	a.do("finance", "GET", "/v1/ledger/accounts/1200?book=acme", nil, &acc)
+	if col.Statuses[0] != server.Present || !sameDecimal(fmt.Sprint(col.Values[0]), acc.Balances[0].BookBalance) {
+		t.Fatalf("balance from Redis: %v %v, ledger %s", col.Values, col.Statuses, acc.Balances[0].BookBalance)
+	}
+}
+
+func testRedisURL(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(root, "deploy/dev/redis.sh"), "start")
+	cmd.Env = append(os.Environ(), "CODEXION_REDIS_DIR="+filepath.Join(root, ".codexion/test-redis"), "CODEXION_REDIS_PORT=auto")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("deploy/dev/redis.sh start: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	url := lines[len(lines)-1]
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	if err := c.FlushDB(context.Background()).Err(); err != nil { // values of earlier runs would be newer than the demo's
+		t.Fatal(err)
+	}
+	return url
 }

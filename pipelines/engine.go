@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -72,6 +74,9 @@ type fetched struct {
 // Run consumes the source topic from the offsets stored with the data. With once, it stops
 // when it has caught up with what the topic held when it started.
 func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
+	if e.Spec.Source.Files != "" {
+		return e.runFiles(ctx, once)
+	}
 	var st Stats
 	if len(e.Spec.Source.Columns) > 0 {
 		var err error
@@ -343,8 +348,88 @@ func deadLetter(m kafkago.Message, err error, pipeline string) kafkago.Message {
 // RawTable is DuckDB DDL for an empty table shaped like a decoded batch.
 const RawTable = `(event_id VARCHAR, event_type VARCHAR, source VARCHAR, subject VARCHAR, event_time TIMESTAMPTZ, data VARCHAR)`
 
-// Lag returns how many messages of the source topic the pipeline has not ingested yet.
+// fileOffset is where a file's ingestion is recorded: its size when it was ingested.
+func fileOffset(path string) string { return "file:" + path }
+
+// pendingFiles lists the files matching the spec's glob not ingested at their present size.
+func (e *Engine) pendingFiles(ctx context.Context) ([]string, map[string]int64, error) {
+	matches, err := filepath.Glob(e.Spec.Source.Files)
+	if err != nil {
+		return nil, nil, err
+	}
+	stored, err := e.Store.Offsets(ctx, e.Spec.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	done := map[string]int64{}
+	for _, o := range stored {
+		done[o.Topic] = o.Next
+	}
+	var pending []string
+	sizes := map[string]int64{}
+	for _, m := range matches {
+		info, err := os.Stat(m)
+		if err != nil || info.IsDir() {
+			continue
+		}
+		sizes[m] = info.Size()
+		if done[fileOffset(m)] != info.Size() {
+			pending = append(pending, m)
+		}
+	}
+	slices.Sort(pending)
+	return pending, sizes, nil
+}
+
+// runFiles ingests each pending file as one batch; with once it stops when none is left,
+// else it looks for new files every few seconds.
+func (e *Engine) runFiles(ctx context.Context, once bool) (Stats, error) {
+	var st Stats
+	for {
+		pending, sizes, err := e.pendingFiles(ctx)
+		if err != nil {
+			return st, err
+		}
+		for _, f := range pending {
+			var keyColumns []string
+			if e.KeyColumns != nil {
+				keyColumns = e.KeyColumns()
+			}
+			n, keys, err := e.Store.AppendKeys(ctx, offline.Batch{Consumer: e.Spec.Name, Table: e.Spec.Sink.Table,
+				SourceSQL: FileReader(e.Spec.Source.Format, f), IDColumn: e.Spec.Sink.IDColumn, Transform: e.Spec.Transform,
+				KeyColumns: keyColumns, Offsets: []offline.Offset{{Topic: fileOffset(f), Next: sizes[f]}}})
+			if err != nil {
+				return st, fmt.Errorf("file %s: %w", f, err)
+			}
+			st.Events++
+			st.Rows += n
+			if e.Progress != nil {
+				e.Progress.Events.Add(1)
+				e.Progress.Rows.Add(n)
+				e.Progress.LastBatch.Store(time.Now().UnixMicro())
+			}
+			if n > 0 && e.AfterAppend != nil {
+				e.AfterAppend(ctx, e.Spec.Sink.Table, keys)
+			}
+		}
+		if once {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// Lag returns how many messages of the source topic (or files) the pipeline has not
+// ingested yet.
 func (e *Engine) Lag(ctx context.Context) (int64, error) {
+	if e.Spec.Source.Files != "" {
+		pending, _, err := e.pendingFiles(ctx)
+		return int64(len(pending)), err
+	}
 	_, ends, err := e.partitions(ctx)
 	if err != nil {
 		return 0, err

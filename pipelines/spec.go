@@ -9,6 +9,7 @@ package pipelines
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -28,10 +29,14 @@ type Spec struct {
 	FlushInterval time.Duration `yaml:"flush_interval" json:"flush_interval"`
 }
 
-// Source is a topic and the event types taken from it.
+// Source is a topic and the event types taken from it, or files (for backfills).
 type Source struct {
-	Topic      string   `yaml:"topic" json:"topic"`
-	EventTypes []string `yaml:"event_types" json:"event_types"`
+	Topic      string   `yaml:"topic,omitempty" json:"topic,omitempty"`
+	EventTypes []string `yaml:"event_types,omitempty" json:"event_types,omitempty"`
+	// Files is a glob of Parquet, CSV or JSON files read instead of a topic: each file is
+	// one batch, ingested once (again only if its size changes; rows are deduped by id).
+	Files  string `yaml:"files,omitempty" json:"files,omitempty"`
+	Format string `yaml:"format,omitempty" json:"format,omitempty"` // parquet (default), csv, json
 	// Columns, when given, are decoded from each event's data in Go into typed Arrow
 	// columns: the batch then holds event_id, event_type, event_time and these columns
 	// (one row per element of Explode when set) instead of the raw data as JSON text.
@@ -84,10 +89,25 @@ func ParseSpec(data []byte) (Spec, error) {
 	if !namePattern.MatchString(s.Name) {
 		bad("name %q: use lower-case letters, digits and '-'", s.Name)
 	}
-	if s.Source.Topic == "" {
-		bad("source.topic is required")
-	}
-	if len(s.Source.EventTypes) == 0 {
+	switch {
+	case s.Source.Topic != "" && s.Source.Files != "":
+		bad("source names a topic and files: give one")
+	case s.Source.Files != "":
+		if _, err := filepath.Match(s.Source.Files, ""); err != nil {
+			bad("source.files %q is not a valid glob", s.Source.Files)
+		}
+		if s.Source.Format == "" {
+			s.Source.Format = "parquet"
+		}
+		if s.Source.Format != "parquet" && s.Source.Format != "csv" && s.Source.Format != "json" {
+			bad("source.format %q: use parquet, csv or json", s.Source.Format)
+		}
+		if len(s.Source.EventTypes) > 0 || len(s.Source.Columns) > 0 || s.Source.Explode != "" {
+			bad("source.event_types, columns and explode are for topics; a file's columns are read as they are")
+		}
+	case s.Source.Topic == "":
+		bad("source.topic (or source.files) is required")
+	case len(s.Source.EventTypes) == 0:
 		bad("source.event_types lists no event type")
 	}
 	seen := map[string]bool{"event_id": true, "event_type": true, "event_time": true}
@@ -144,6 +164,9 @@ func ParseSpec(data []byte) (Spec, error) {
 // BatchTable is DuckDB DDL for an empty table shaped like one of the pipeline's decoded
 // batches, which its transform reads as {{batch}}.
 func (s Spec) BatchTable() string {
+	if s.Source.Files != "" {
+		return "AS SELECT * FROM " + FileReader(s.Source.Format, s.Source.Files) + " LIMIT 0"
+	}
 	if len(s.Source.Columns) == 0 {
 		return RawTable
 	}
@@ -156,4 +179,16 @@ func (s Spec) BatchTable() string {
 		defs = append(defs, c.Name+" "+t)
 	}
 	return "(" + strings.Join(defs, ", ") + ")"
+}
+
+// FileReader is the DuckDB table function reading path (a file or a glob) in format.
+func FileReader(format, path string) string {
+	quoted := "'" + strings.ReplaceAll(path, "'", "''") + "'"
+	switch format {
+	case "csv":
+		return "read_csv(" + quoted + ", header = true)"
+	case "json":
+		return "read_json(" + quoted + ")"
+	}
+	return "read_parquet(" + quoted + ")"
 }

@@ -98,6 +98,9 @@ type Batch struct {
 	// KeyColumns names columns whose distinct values among the inserted rows AppendKeys
 	// returns (the entities whose features changed).
 	KeyColumns []string
+	// SourceSQL, instead of Record, is a DuckDB table expression the batch is read from,
+	// such as read_parquet('part-1.parquet') for a backfill from files.
+	SourceSQL string
 }
 
 // Append writes a batch in one DuckDB transaction: the rows whose event ids were not
@@ -124,7 +127,7 @@ func (s *Store) appendKeys(ctx context.Context, b Batch) (inserted int64, keys m
 	if !identifier.MatchString(b.Table) || !identifier.MatchString(b.IDColumn) {
 		return 0, nil, fmt.Errorf("table %q and id column %q must be plain identifiers", b.Table, b.IDColumn)
 	}
-	if b.Transform == "" && b.Record.Schema().FieldIndices(b.IDColumn) == nil {
+	if b.Transform == "" && b.SourceSQL == "" && b.Record.Schema().FieldIndices(b.IDColumn) == nil {
 		return 0, nil, fmt.Errorf("batch for %s has no column %s", b.Table, b.IDColumn)
 	}
 	s.mu.Lock()
@@ -136,27 +139,31 @@ func (s *Store) appendKeys(ctx context.Context, b Batch) (inserted int64, keys m
 	defer conn.Close()
 	s.seq++
 	view := fmt.Sprintf("codexion_batch_%d", s.seq)
-	rdr, err := array.NewRecordReader(b.Record.Schema(), []arrow.RecordBatch{b.Record})
-	if err != nil {
-		return 0, nil, err
-	}
-	defer rdr.Release()
-	var release func()
-	err = conn.Raw(func(dc any) error {
-		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
-		if err != nil {
-			return err
-		}
-		release, err = ar.RegisterView(rdr, view)
-		return err
-	})
-	if err != nil {
-		return 0, nil, fmt.Errorf("register the Arrow batch: %w", err)
-	}
-	defer release()
-	// The view is a single-pass Arrow stream: copy it once into a temporary table.
 	stage := view + "_rows"
-	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+stage+` AS SELECT * FROM `+view); err != nil {
+	source := b.SourceSQL
+	if source == "" {
+		rdr, err := array.NewRecordReader(b.Record.Schema(), []arrow.RecordBatch{b.Record})
+		if err != nil {
+			return 0, nil, err
+		}
+		defer rdr.Release()
+		var release func()
+		err = conn.Raw(func(dc any) error {
+			ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+			if err != nil {
+				return err
+			}
+			release, err = ar.RegisterView(rdr, view)
+			return err
+		})
+		if err != nil {
+			return 0, nil, fmt.Errorf("register the Arrow batch: %w", err)
+		}
+		defer release()
+		source = view
+	}
+	// An Arrow view is a single-pass stream: copy it once into a temporary table.
+	if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+stage+` AS SELECT * FROM `+source); err != nil {
 		return 0, nil, fmt.Errorf("stage batch: %w", err)
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+stage) //nolint:errcheck // a temp table dies with the connection anyway
@@ -177,7 +184,7 @@ func (s *Store) appendKeys(ctx context.Context, b Batch) (inserted int64, keys m
 	// Event ids are recorded from the staged batch when it carries them (every event
 	// consumed, even one the transform filters out), else from the stored rows.
 	ids := rows
-	if b.Record.Schema().FieldIndices(b.IDColumn) != nil {
+	if b.SourceSQL == "" && b.Record.Schema().FieldIndices(b.IDColumn) != nil {
 		ids = stage
 	}
 	tx, err := conn.BeginTx(ctx, nil)

@@ -186,6 +186,9 @@ type ViewInfo struct {
 	Version   int       `json:"version"`
 	Freshness Freshness `json:"freshness"`
 	Pipeline  string    `json:"pipeline,omitempty"`
+	// PipelineLag is how many messages (or files) the pipeline writing the view's table
+	// has not ingested yet, as last measured.
+	PipelineLag *int64 `json:"pipeline_lag,omitempty"`
 }
 
 func (s *Server) viewInfo(name string) (ViewInfo, bool) {
@@ -199,6 +202,9 @@ func (s *Server) viewInfo(name string) (ViewInfo, bool) {
 	s.mu.Unlock()
 	if p, ok := s.Snapshot().PipelineFor(v.Spec.Source.Table); ok {
 		info.Pipeline = p.Spec.Name
+		if s.PipelineLag != nil {
+			info.PipelineLag = s.PipelineLag(p.Spec.Name)
+		}
 	}
 	return info, true
 }

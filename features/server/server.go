@@ -41,6 +41,8 @@ type Server struct {
 	Objects *objectstore.Store
 	DB      *pgxpool.Pool
 	Log     *slog.Logger
+	// PipelineLag, when set, reports a pipeline's last measured lag for view listings.
+	PipelineLag func(pipeline string) *int64
 
 	snap    atomic.Pointer[catalog.Snapshot]
 	metrics *metrics
@@ -238,7 +240,11 @@ func (s *Server) Validate(ctx context.Context, next *catalog.Snapshot) (map[stri
 		p := next.Pipelines[name].Spec
 		batch := fmt.Sprintf("codexion_batch_%d", i)
 		if _, err := db.ExecContext(ctx, `CREATE TABLE `+batch+` `+p.BatchTable()); err != nil {
-			errs = append(errs, fmt.Errorf("pipeline %s: source.columns: %v", name, duckMessage(err)))
+			what := "source.columns"
+			if p.Source.Files != "" {
+				what = "source.files " + p.Source.Files
+			}
+			errs = append(errs, fmt.Errorf("pipeline %s: %s: %v", name, what, duckMessage(err)))
 			continue
 		}
 		q := strings.ReplaceAll(p.Transform, "{{batch}}", batch)

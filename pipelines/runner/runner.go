@@ -319,12 +319,16 @@ func (r *Runner) Drain(ctx context.Context, name string) (Status, error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	ends, err := ru.engine.EndOffsets(ctx)
-	if err != nil {
-		return Status{}, platform.Unavailable(err, "read the end of %s", p.Spec.Source.Topic)
+	lagNow := ru.engine.Lag // files: whatever is pending now
+	if p.Spec.Source.Files == "" {
+		ends, err := ru.engine.EndOffsets(ctx)
+		if err != nil {
+			return Status{}, platform.Unavailable(err, "read the end of %s", p.Spec.Source.Topic)
+		}
+		lagNow = func(ctx context.Context) (int64, error) { return ru.engine.LagBehind(ctx, ends) }
 	}
 	for {
-		lag, err := ru.engine.LagBehind(ctx, ends)
+		lag, err := lagNow(ctx)
 		if err != nil {
 			return Status{}, err
 		}
