@@ -24,7 +24,6 @@ import (
 	"github.com/codexion/codexion/features/online"
 	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/ledger"
-	"github.com/codexion/codexion/pipelines/runner"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/buildinfo"
@@ -39,6 +38,7 @@ import (
 	"github.com/codexion/codexion/schemas"
 	"github.com/codexion/codexion/schemas/registry"
 	"github.com/codexion/codexion/workflows"
+	"github.com/codexion/codexion/workflows/ingest"
 )
 
 // Mode selects which parts a process runs.
@@ -62,15 +62,15 @@ type App struct {
 	Router   *httpx.Router
 	Checks   *health.Checks
 
-	DB       *postgres.Pool
-	Ledger   *ledger.Store
-	Relay    *outbox.Relay
-	Temporal *workflows.Client
-	Objects  *objectstore.Store
-	Server   *httpx.Server
-	Catalog  *catalog.Store
-	Features *server.Server
-	Runner   *runner.Runner
+	DB        *postgres.Pool
+	Ledger    *ledger.Store
+	Relay     *outbox.Relay
+	Temporal  *workflows.Client
+	Objects   *objectstore.Store
+	Server    *httpx.Server
+	Catalog   *catalog.Store
+	Features  *server.Server
+	Pipelines *ingest.Orchestrator
 
 	group    *lifecycle.Group
 	ops      map[string]openapi.Op
@@ -131,6 +131,8 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 	}, handler, log)
 
+	a.Temporal = &workflows.Client{Address: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Log: log}
+
 	// The start order, declared once. Stop runs it backwards.
 	a.group.Add(tracing)
 	if mode != ModeWorker {
@@ -172,7 +174,6 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		a.Checks.Add("objectstore", objects.Check)
 		a.featureStore(set)
 	}
-	a.Temporal = &workflows.Client{Address: cfg.Temporal.Address, Namespace: cfg.Temporal.Namespace, Log: log}
 	a.group.Add(a.Temporal)
 	a.Checks.Add("temporal", a.Temporal.Check)
 
@@ -186,8 +187,8 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		maps.Copy(ops, a.registry.OpenAPI())
 		a.Features.Routes(a.Router)
 		maps.Copy(ops, a.Features.OpenAPI())
-		a.Runner.Routes(a.Router)
-		maps.Copy(ops, a.Runner.OpenAPI())
+		a.Pipelines.Routes(a.Router)
+		maps.Copy(ops, a.Pipelines.OpenAPI())
 	}
 	for _, fn := range extra {
 		fn(a)
@@ -200,8 +201,13 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		a.group.Add(a.Relay)
 		a.Checks.Add("outbox-relay", a.Relay.Check)
 	}
-	if a.Runner != nil && cfg.Features.RunPipelines {
-		a.group.Add(a.Runner)
+	if a.Pipelines != nil {
+		// The process that owns the offline store runs the feature store's activities.
+		a.group.Add(&workflows.Worker{Client: a.Temporal, TaskQueue: ingest.TaskQueue, Log: log,
+			Register: []workflows.Registration{ingest.RegisterWorkflows, a.Pipelines.Activities.Register}})
+		if cfg.Features.RunPipelines {
+			a.group.Add(a.Pipelines)
+		}
 	}
 	a.group.Add(a.Server)
 	if mode != ModeServe {
@@ -216,16 +222,14 @@ func (a *App) featureStore(set *schemas.Set) {
 	cfg := a.Config.Features
 	a.Catalog = catalog.NewStore(a.DB.Pool)
 	a.Features = server.New(a.Catalog, nil, nil, a.Objects, a.DB.Pool, a.Registry, a.Log.With("component", "features"))
-	a.Runner = &runner.Runner{Snapshot: a.Features.Snapshot, Brokers: a.Config.Kafka.Brokers, Schemas: set,
-		Log: a.Log.With("component", "pipelines"), KeyColumns: a.Features.KeyColumns, AfterAppend: a.Features.Refresh}
-	a.Runner.NewMetrics(a.Registry)
-	a.Features.PipelineLag = func(name string) *int64 {
-		st, err := a.Runner.Get(name)
-		if err != nil {
-			return nil
-		}
-		return st.Lag
-	}
+	acts := &ingest.Activities{Snapshot: a.Features.Snapshot, Store: func() *offline.Store { return a.Features.Offline },
+		Brokers: a.Config.Kafka.Brokers, Schemas: set, Log: a.Log.With("component", "pipelines"),
+		KeyColumns: a.Features.KeyColumns, AfterAppend: a.Features.Refresh, Materializer: a.Features.Materialize}
+	a.Pipelines = &ingest.Orchestrator{Temporal: a.Temporal, Snapshot: a.Features.Snapshot, Activities: acts,
+		Log: a.Log.With("component", "orchestration"), IngestFor: cfg.IngestRun}
+	a.Pipelines.NewMetrics(a.Registry)
+	a.Features.PipelineLag = a.Pipelines.Lag
+	a.Features.MaterializeVia = a.Pipelines.MaterializeNow
 	a.group.Add(lifecycle.Func{ComponentName: "feature-stores", OnStart: func(ctx context.Context) error {
 		if err := os.MkdirAll(filepath.Dir(cfg.OfflinePath), 0o755); err != nil {
 			return err
@@ -244,7 +248,7 @@ func (a *App) featureStore(set *schemas.Set) {
 			off.Close() //nolint:errcheck // not used yet
 			return err
 		}
-		a.Features.Offline, a.Features.Online, a.Runner.Store = off, on, off
+		a.Features.Offline, a.Features.Online = off, on
 		return nil
 	}, OnStop: func(context.Context) error {
 		return errors.Join(a.Features.Online.Close(), a.Features.Offline.Close())

@@ -45,9 +45,23 @@ type Engine struct {
 	// Progress, when set, counts as the run goes.
 	Progress *Progress
 
+	// Range, when set, makes the run a backfill: it reads only that range of the topic,
+	// stops at its end, and leaves the pipeline's stored offsets alone (rows of events
+	// ingested before are still skipped by id, so a backfill is safe to repeat).
+	Range *Range
+
 	decoder *decoder // when the spec declares source.columns
 	decoded *arrow.Schema
 	scratch []byte
+}
+
+// Range is part of a topic: by offsets (per partition; a missing partition is read whole)
+// or by event time (the broker's message timestamps). To is exclusive.
+type Range struct {
+	FromOffsets map[int]int64 `json:"from_offsets,omitempty"`
+	ToOffsets   map[int]int64 `json:"to_offsets,omitempty"`
+	From        time.Time     `json:"from,omitzero"`
+	To          time.Time     `json:"to,omitzero"`
 }
 
 // Progress is a running pipeline's counters, safe to read while it runs.
@@ -100,14 +114,21 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	stored, err := e.Store.Offsets(ctx, e.Spec.Name)
-	if err != nil {
-		return st, err
-	}
 	next := map[int]int64{}
-	for _, o := range stored {
-		if o.Topic == e.Spec.Source.Topic {
-			next[o.Partition] = o.Next
+	if e.Range != nil {
+		once = true
+		if next, ends, err = e.rangeOffsets(ctx, parts, ends); err != nil {
+			return st, err
+		}
+	} else {
+		stored, err := e.Store.Offsets(ctx, e.Spec.Name)
+		if err != nil {
+			return st, err
+		}
+		for _, o := range stored {
+			if o.Topic == e.Spec.Source.Topic {
+				next[o.Partition] = o.Next
+			}
 		}
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -230,6 +251,9 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 			if f.err != nil {
 				return st, errors.Join(fmt.Errorf("read %s: %w", e.Spec.Source.Topic, f.err), flush(), finish())
 			}
+			if e.Range != nil && f.m.Offset >= ends[f.m.Partition] {
+				continue // past the backfill's end
+			}
 			batch = append(batch, f.m)
 			next[f.m.Partition] = f.m.Offset + 1
 			if len(batch) >= e.Spec.BatchRows {
@@ -303,7 +327,9 @@ func (e *Engine) prepare(ctx context.Context, dlq *kafkago.Writer, msgs []kafkag
 	}
 	var offsets []offline.Offset
 	for p, n := range next {
-		offsets = append(offsets, offline.Offset{Topic: e.Spec.Source.Topic, Partition: p, Next: n})
+		if e.Range == nil { // a backfill leaves the pipeline's position alone
+			offsets = append(offsets, offline.Offset{Topic: e.Spec.Source.Topic, Partition: p, Next: n})
+		}
 	}
 	return offline.Batch{Consumer: e.Spec.Name, Table: e.Spec.Sink.Table, Record: b.NewRecordBatch(),
 		IDColumn: e.Spec.Sink.IDColumn, Offsets: offsets, Transform: e.Spec.Transform, KeyColumns: keyColumns}, len(dead), skipped, nil
@@ -347,6 +373,42 @@ func deadLetter(m kafkago.Message, err error, pipeline string) kafkago.Message {
 
 // RawTable is DuckDB DDL for an empty table shaped like a decoded batch.
 const RawTable = `(event_id VARCHAR, event_type VARCHAR, source VARCHAR, subject VARCHAR, event_time TIMESTAMPTZ, data VARCHAR)`
+
+// rangeOffsets turns the backfill range into start and end offsets per partition.
+func (e *Engine) rangeOffsets(ctx context.Context, parts []int, last map[int]int64) (from, to map[int]int64, err error) {
+	r := e.Range
+	from, to = map[int]int64{}, map[int]int64{}
+	for _, p := range parts {
+		from[p], to[p] = 0, last[p]
+		if v, ok := r.FromOffsets[p]; ok {
+			from[p] = v
+		}
+		if v, ok := r.ToOffsets[p]; ok {
+			to[p] = min(v, last[p])
+		}
+		if r.From.IsZero() && r.To.IsZero() {
+			continue
+		}
+		conn, err := kafkago.DialLeader(ctx, "tcp", e.Brokers[0], e.Spec.Source.Topic, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !r.From.IsZero() {
+			if from[p], err = conn.ReadOffset(r.From); err != nil {
+				conn.Close() //nolint:errcheck // a metadata connection
+				return nil, nil, fmt.Errorf("offset at %s: %w", r.From, err)
+			}
+		}
+		if !r.To.IsZero() {
+			if to[p], err = conn.ReadOffset(r.To); err != nil {
+				conn.Close() //nolint:errcheck // a metadata connection
+				return nil, nil, fmt.Errorf("offset at %s: %w", r.To, err)
+			}
+		}
+		conn.Close() //nolint:errcheck // a metadata connection
+	}
+	return from, to, nil
+}
 
 // fileOffset is where a file's ingestion is recorded: its size when it was ingested.
 func fileOffset(path string) string { return "file:" + path }

@@ -3,10 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,9 +17,9 @@ import (
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/pipelines"
-	"github.com/codexion/codexion/pipelines/runner"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/schemas"
+	"github.com/codexion/codexion/workflows/ingest"
 )
 
 func (c *cli) applyCmd() *cobra.Command {
@@ -79,8 +82,115 @@ a pipeline whose output columns change, a new join key) is refused unless --forc
 
 func (c *cli) pipelineCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "pipeline", Short: "Run and inspect ingestion pipelines from Kafka into the offline store"}
-	cmd.AddCommand(c.pipelineRunCmd(), c.pipelineStatusCmd())
+	cmd.AddCommand(c.pipelineRunCmd(), c.pipelineStatusCmd(), c.pipelineSignalCmd("start", "Start the pipeline's Temporal workflow if none runs"),
+		c.pipelineSignalCmd("pause", "Pause the pipeline after its current batch"), c.pipelineSignalCmd("resume", "Resume a paused pipeline"),
+		c.pipelineBackfillCmd())
 	return cmd
+}
+
+func (c *cli) pipelineSignalCmd(action, short string) *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{
+		Use:   action + " NAME",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := f.client()
+			if err != nil {
+				return err
+			}
+			var st ingest.Status
+			if _, err := cl.Do(cmd.Context(), "POST", "/v1/pipelines/"+url.PathEscape(args[0])+"/"+action, nil, &st); err != nil {
+				return err
+			}
+			return printJSON(c.stdout, st)
+		},
+	}
+	f.register(cmd, "data-engineer")
+	return cmd
+}
+
+func (c *cli) pipelineBackfillCmd() *cobra.Command {
+	var f apiFlags
+	var from, to, key string
+	var fromOffsets, toOffsets []string
+	cmd := &cobra.Command{
+		Use:   "backfill NAME [--from TIME --to TIME | --from-offset P:O --to-offset P:O]",
+		Short: "Ingest a range of the pipeline's topic again (events ingested before are skipped)",
+		Long: `Runs a Backfill workflow on Temporal over a time range (message timestamps, RFC 3339) or an
+offset range (partition:offset, repeatable) of the pipeline's topic and waits for it. Rows of
+events already ingested are skipped by id, so a backfill is safe to repeat; the pipeline's own
+position is left alone. A file pipeline ingests its pending files.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var req ingest.BackfillRequest
+			for flag, v := range map[string]string{"from": from, "to": to} {
+				if v == "" {
+					continue
+				}
+				t, err := time.Parse(time.RFC3339, v)
+				if err != nil {
+					return usageError{fmt.Errorf("--%s %q: write an RFC 3339 time such as 2026-03-01T00:00:00Z", flag, v)}
+				}
+				if flag == "from" {
+					req.From = &t
+				} else {
+					req.To = &t
+				}
+			}
+			var err error
+			if req.FromOffsets, err = partitionOffsets("from-offset", fromOffsets); err != nil {
+				return err
+			}
+			if req.ToOffsets, err = partitionOffsets("to-offset", toOffsets); err != nil {
+				return err
+			}
+			cl, err := f.client()
+			if err != nil {
+				return err
+			}
+			var headers []string
+			if key != "" {
+				headers = []string{"Idempotency-Key", key}
+			}
+			var st ingest.BackfillStatus
+			if _, err := cl.Do(cmd.Context(), "POST", "/v1/pipelines/"+url.PathEscape(args[0])+"/backfill", req, &st, headers...); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "backfill %s: %d events read, %d new rows, %d to the dead-letter topic\n", st.WorkflowID, st.Events, st.Rows, st.DeadLetters)
+			return nil
+		},
+	}
+	f.register(cmd, "data-engineer")
+	cmd.Flags().StringVar(&from, "from", "", "start time (RFC 3339), inclusive")
+	cmd.Flags().StringVar(&to, "to", "", "end time (RFC 3339), exclusive")
+	cmd.Flags().StringArrayVar(&fromOffsets, "from-offset", nil, "partition:offset to start at (repeatable)")
+	cmd.Flags().StringArrayVar(&toOffsets, "to-offset", nil, "partition:offset to stop before (repeatable)")
+	cmd.Flags().StringVar(&key, "idempotency-key", "", "a retried command with the same key joins the same backfill")
+	return cmd
+}
+
+func partitionOffsets(flag string, vals []string) (map[int]int64, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	out := map[int]int64{}
+	for _, v := range vals {
+		p, o, ok := strings.Cut(v, ":")
+		pn, err1 := strconv.Atoi(p)
+		on, err2 := strconv.ParseInt(o, 10, 64)
+		if !ok || err1 != nil || err2 != nil || pn < 0 || on < 0 {
+			return nil, usageError{fmt.Errorf("--%s %q: write partition:offset, e.g. 0:1500", flag, v)}
+		}
+		out[pn] = on
+	}
+	return out, nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func (c *cli) pipelineRunCmd() *cobra.Command {
@@ -112,12 +222,15 @@ events go to codexion.dlq.v1. Running it again picks up where it stopped.`,
 				if err != nil {
 					return err
 				}
-				var st runner.Status
+				var st ingest.Status
 				if _, err := cl.Do(cmd.Context(), "POST", "/v1/pipelines/"+url.PathEscape(args[0])+"/drain", nil, &st); err != nil {
 					return err
 				}
-				fmt.Fprintf(c.stdout, "pipeline %s v%d drained: %d events read, %d rows written, %d to the dead-letter topic\n",
-					st.Name, st.Version, st.Events, st.Rows, st.DeadLetters)
+				fmt.Fprintf(c.stdout, "pipeline %s v%d drained: nothing left on its topic\n", st.Name, st.Version)
+				if st.Workflow != nil {
+					fmt.Fprintf(c.stdout, "workflow %s: %d events, %d rows, %d to the dead-letter topic so far\n",
+						st.WorkflowID, st.Workflow.Events, st.Workflow.Rows, st.Workflow.DeadLetters)
+				}
 				return nil
 			}
 			if file == "" {
@@ -173,7 +286,7 @@ func (c *cli) pipelineStatusCmd() *cobra.Command {
 	var f apiFlags
 	cmd := &cobra.Command{
 		Use:   "status [NAME]",
-		Short: "Show running pipelines: version, events, rows, lag, last error",
+		Short: "Show pipelines: version, the workflow's status (events, rows, last error, paused), the run in progress, lag",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := f.client()
@@ -190,9 +303,7 @@ func (c *cli) pipelineStatusCmd() *cobra.Command {
 			}
 			var pretty any
 			_ = json.Unmarshal(out, &pretty)
-			enc := json.NewEncoder(c.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(pretty)
+			return printJSON(c.stdout, pretty)
 		},
 	}
 	f.register(cmd, "data-engineer")

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -171,6 +172,16 @@ func (s *Server) materialize(w http.ResponseWriter, r *http.Request) error {
 	}
 	if strings.HasSuffix(r.URL.Path, "-incremental") {
 		req.StartTS = nil
+	}
+	if s.MaterializeVia != nil {
+		res, err := s.MaterializeVia(r.Context(), req)
+		if !errors.Is(err, ErrMaterializeDirect) {
+			if err != nil {
+				return err
+			}
+			httpx.WriteJSON(w, http.StatusOK, res)
+			return nil
+		}
 	}
 	res, err := s.Materialize(r.Context(), req)
 	if err != nil {

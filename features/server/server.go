@@ -33,6 +33,9 @@ import (
 
 type offlineColumn = offline.Column
 
+// ErrMaterializeDirect tells the server to materialize a request itself.
+var ErrMaterializeDirect = errors.New("materialize in the request")
+
 // Server is the feature store of one process.
 type Server struct {
 	Catalog *catalog.Store
@@ -43,6 +46,9 @@ type Server struct {
 	Log     *slog.Logger
 	// PipelineLag, when set, reports a pipeline's last measured lag for view listings.
 	PipelineLag func(pipeline string) *int64
+	// MaterializeVia, when set, runs POST /materialize elsewhere (as a Temporal workflow);
+	// it returns ErrMaterializeDirect for requests the server should run itself.
+	MaterializeVia func(ctx context.Context, req MaterializeRequest) (MaterializeResult, error)
 
 	snap    atomic.Pointer[catalog.Snapshot]
 	metrics *metrics

@@ -79,12 +79,13 @@ type Telemetry struct {
 // Features configures the feature store. The offline store is one DuckDB file that only
 // one process opens: the process that serves features also runs the pipelines.
 type Features struct {
-	OfflinePath  string `yaml:"offline_path" help:"DuckDB file of the offline store"`
-	Online       string `yaml:"online" help:"online store: embedded (a bbolt file) or redis" oneof:"embedded,redis"`
-	OnlinePath   string `yaml:"online_path" help:"file of the embedded online store"`
-	RedisURL     string `yaml:"redis_url" secret:"true" help:"Redis URL of the online store when online is redis (redis://host:port/db)"`
-	RunPipelines bool   `yaml:"run_pipelines" help:"run every applied pipeline continuously in this process"`
-	Apply        string `yaml:"apply" help:"folder of specs (pipelines, entities, views, services) applied at start; empty for none"`
+	OfflinePath  string        `yaml:"offline_path" help:"DuckDB file of the offline store"`
+	Online       string        `yaml:"online" help:"online store: embedded (a bbolt file) or redis" oneof:"embedded,redis"`
+	OnlinePath   string        `yaml:"online_path" help:"file of the embedded online store"`
+	RedisURL     string        `yaml:"redis_url" secret:"true" help:"Redis URL of the online store when online is redis (redis://host:port/db)"`
+	RunPipelines bool          `yaml:"run_pipelines" help:"keep a Temporal workflow running for every applied pipeline and a schedule for every view with materialize_every"`
+	IngestRun    time.Duration `yaml:"ingest_run" help:"how long each ingest activity runs before it reports to its workflow"`
+	Apply        string        `yaml:"apply" help:"folder of specs (pipelines, entities, views, services) applied at start; empty for none"`
 }
 
 // Dev configures the embedded stack that `codexion dev` starts.
@@ -117,7 +118,7 @@ func Default() Config {
 		S3:        S3{Bucket: "codexion", Region: "us-east-1"},
 		Telemetry: Telemetry{ServiceName: "codexion"},
 		Features: Features{OfflinePath: ".codexion/offline.duckdb", Online: "embedded", OnlinePath: ".codexion/online.db",
-			RunPipelines: true},
+			RunPipelines: true, IngestRun: time.Minute},
 		ShutdownTimeout: 20 * time.Second,
 		Dev: Dev{
 			DataDir:        ".codexion",
