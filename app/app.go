@@ -71,6 +71,9 @@ type App struct {
 	Catalog   *catalog.Store
 	Features  *server.Server
 	Pipelines *ingest.Orchestrator
+	// FeatureWorker runs the feature store's workflows and activities (in the process that
+	// owns the offline store).
+	FeatureWorker *workflows.Worker
 
 	group    *lifecycle.Group
 	ops      map[string]openapi.Op
@@ -203,8 +206,9 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 	}
 	if a.Pipelines != nil {
 		// The process that owns the offline store runs the feature store's activities.
-		a.group.Add(&workflows.Worker{Client: a.Temporal, TaskQueue: ingest.TaskQueue, Log: log,
-			Register: []workflows.Registration{ingest.RegisterWorkflows, a.Pipelines.Activities.Register}})
+		a.FeatureWorker = &workflows.Worker{Client: a.Temporal, TaskQueue: ingest.TaskQueue, Log: log,
+			Register: []workflows.Registration{ingest.RegisterWorkflows, a.Pipelines.Activities.Register}}
+		a.group.Add(a.FeatureWorker)
 		if cfg.Features.RunPipelines {
 			a.group.Add(a.Pipelines)
 		}

@@ -53,6 +53,8 @@ type S3Endpoint struct {
 type Dev struct {
 	App       *App
 	Endpoints Endpoints
+	// Temporal is the embedded Temporal dev server, when this stack started one.
+	Temporal  *devstack.TemporalServer
 	stack     *lifecycle.Group
 	stopAfter time.Duration
 }
@@ -104,7 +106,7 @@ func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, e
 	if err := stack.Start(ctx, cfg.ShutdownTimeout); err != nil {
 		return nil, err
 	}
-	d := &Dev{stack: stack, stopAfter: cfg.ShutdownTimeout}
+	d := &Dev{stack: stack, stopAfter: cfg.ShutdownTimeout, Temporal: temporal}
 	fail := func(err error) (*Dev, error) {
 		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()

@@ -22,8 +22,8 @@ import (
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/ledger"
-	"github.com/codexion/codexion/workflows/ingest"
 	"github.com/codexion/codexion/platform/apiclient"
+	"github.com/codexion/codexion/workflows/ingest"
 )
 
 // api calls the dev stack's API as one of its roles.

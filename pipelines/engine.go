@@ -184,6 +184,7 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 	}
 	toAppend := make(chan ready, 1)
 	appended := make(chan error, 1)
+	failed := make(chan error, 1)
 	var rows int64
 	go func() {
 		var err error
@@ -193,6 +194,9 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 				var keys map[string][]string
 				n, keys, err = e.Store.AppendKeys(ctx, r.b)
 				rows += n
+				if err != nil {
+					failed <- err // stop the run now; the batches queued behind are dropped below
+				}
 				if err == nil && e.Progress != nil {
 					e.Progress.Rows.Add(n)
 					e.Progress.LastBatch.Store(time.Now().UnixMicro())
@@ -266,6 +270,9 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 				return st, err
 			}
 			timer.Reset(e.Spec.FlushInterval)
+		case err := <-failed: // a batch could not be written: nothing after it may be
+			_ = finish()
+			return st, err
 		case <-ctx.Done():
 			return st, errors.Join(flush(), finish(), ctx.Err())
 		}

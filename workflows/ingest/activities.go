@@ -107,11 +107,26 @@ func (a *Activities) IngestBatches(ctx context.Context, req IngestRequest) (Inge
 	switch {
 	case ctx.Err() != nil: // cancelled (paused) or timed out by Temporal
 		return res, ctx.Err()
-	case err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled):
+	case err != nil && !onlyContext(err):
 		a.failed(req.Pipeline)
 		return res, err
 	}
 	return res, nil
+}
+
+// onlyContext reports whether err is nothing but the end of the run's time (or a
+// cancellation): the way a run normally ends, not a failure.
+func onlyContext(err error) bool {
+	var j interface{ Unwrap() []error }
+	if errors.As(err, &j) {
+		for _, e := range j.Unwrap() {
+			if e != nil && !onlyContext(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 func (a *Activities) failed(pipeline string) {

@@ -99,3 +99,28 @@ func TestIngestReportsFailuresAndRecovers(t *testing.T) {
 }
 
 // Pause and resume are tested against the real dev server in app/ (TestPipelinesOnTemporal).
+
+// A failure followed by a roll-over to a fixed version: the error does not travel on.
+func TestIngestFailureThenNewVersion(t *testing.T) {
+	env := newEnv(t)
+	attempts := 0
+	env.RegisterActivityWithOptions(func(_ context.Context, _ IngestRequest) (IngestResult, error) {
+		attempts++
+		if attempts <= 3 {
+			return IngestResult{}, errors.New("bad transform")
+		}
+		return IngestResult{NewVersion: 2}, nil
+	}, activity.RegisterOptions{Name: activityIngest})
+	env.ExecuteWorkflow(IngestPipeline, IngestParams{Pipeline: "p", Version: 1, For: time.Second})
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("want continue-as-new, got %v", err)
+	}
+	var next IngestParams
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.Version != 2 || next.State.LastError != "" {
+		t.Fatalf("continued with %+v", next.State)
+	}
+}
