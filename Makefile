@@ -13,6 +13,7 @@ COMMIT        ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS       := -X github.com/codexion/codexion/platform/buildinfo.Version=$(VERSION) \
                  -X github.com/codexion/codexion/platform/buildinfo.Commit=$(COMMIT)
 GOLANGCI_LINT_VERSION ?= v2.15.0
+WORKFLOWCHECK_VERSION := v0.6.0
 CYCLONEDX_GOMOD_VERSION ?= v1.10.0
 TEST_TIMEOUT  ?= 15m
 
@@ -56,12 +57,14 @@ bench: ## run benchmarks and print ratios against their in-process baselines
 	  [ $$status = 0 ] && deploy/bench/ratios.sh $(DATA_DIR)/bench.txt
 
 .PHONY: lint
-lint: ## gofmt, go vet and golangci-lint (pinned)
+lint: ## gofmt, go vet, golangci-lint and Temporal's workflowcheck (pinned)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	@[ -x $(BIN_DIR)/golangci-lint ] || GOBIN=$(CURDIR)/$(BIN_DIR) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	$(BIN_DIR)/golangci-lint run ./...
+	@[ -x $(BIN_DIR)/workflowcheck ] || GOBIN=$(CURDIR)/$(BIN_DIR) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
+	$(BIN_DIR)/workflowcheck ./workflows/...
 
 .PHONY: sbom
 sbom: ## write a CycloneDX SBOM of the binary's modules to bin/codexion.cdx.json

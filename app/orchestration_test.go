@@ -101,8 +101,7 @@ func TestPipelinesOnTemporal(t *testing.T) {
 		a := a.with(t)
 		a.do("data-engineer", "POST", "/v1/pipelines/ledger-lines/pause", nil, nil)
 		waitFor(t, 15*time.Second, "paused, its run stopped", func() bool {
-			var st ingest.Status
-			st = ingest.Status{}
+			st := ingest.Status{}
 			a.do("data-engineer", "GET", "/v1/pipelines/ledger-lines", nil, &st)
 			return st.Workflow != nil && st.Workflow.Paused && st.Running == nil
 		})

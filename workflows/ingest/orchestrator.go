@@ -44,7 +44,6 @@ type Orchestrator struct {
 	started   map[string]int           // pipeline → version whose workflow this process made sure of
 	schedules map[string]time.Duration // view → interval of its schedule
 	lastLag   map[string]int64
-	checked   time.Time
 	stop      context.CancelFunc
 	done      chan struct{}
 }
