@@ -10,11 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/codexion/codexion/catalog"
@@ -97,6 +99,16 @@ func TestPipelinesOnTemporal(t *testing.T) {
 		}
 	})
 
+	t.Run("a view's schedule materializes it", func(t *testing.T) {
+		before := metricValue(t, d, `codexion_feature_online_writes_total{by="materialize",view="account_activity"}`)
+		if err := d.App.Temporal.ScheduleClient().GetHandle(ctx, ingest.ScheduleID("account_activity")).Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 30*time.Second, "the scheduled materialization", func() bool {
+			return metricValue(t, d, `codexion_feature_online_writes_total{by="materialize",view="account_activity"}`) > before
+		})
+	})
+
 	t.Run("pause and resume", func(t *testing.T) {
 		a := a.with(t)
 		a.do("data-engineer", "POST", "/v1/pipelines/ledger-lines/pause", nil, nil)
@@ -122,11 +134,25 @@ func TestPipelinesOnTemporal(t *testing.T) {
 		for i := range 1000 {
 			entries = append(entries, entry(fmt.Sprintf("load %d", i)))
 		}
+		// The worker dies with a batch written but not committed.
+		reached, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		d.App.Features.Offline.SetBeforeCommit(func(table string) {
+			if table != "ledger_lines" {
+				return
+			}
+			once.Do(func() { close(reached); <-release })
+		})
+		defer d.App.Features.Offline.SetBeforeCommit(nil)
 		for range 3 {
 			a.do("finance", "POST", "/v1/ledger/entries:batch", map[string]any{"atomic": true, "entries": entries}, nil)
 		}
-		before, _ := offlineLines(t, d)
-		waitFor(t, 30*time.Second, "ingestion under way", func() bool { rows, _ := offlineLines(t, d); return rows > before })
+		select {
+		case <-reached:
+		case <-time.After(30 * time.Second):
+			t.Fatal("no batch reached its commit")
+		}
+		go func() { time.Sleep(2 * time.Second); close(release) }() // the transaction then finds its context gone
 		if err := d.App.FeatureWorker.Stop(ctx); err != nil { // the activity in flight dies with it
 			t.Fatal(err)
 		}
@@ -219,12 +245,37 @@ flush_interval: 200ms
 		if b.Events == 0 || b.Rows != 0 {
 			t.Fatalf("a backfill of an ingested topic read %d events and added %d rows", b.Events, b.Rows)
 		}
+		// By offsets: only that range is read.
+		var part ingest.BackfillStatus
+		a.do("data-engineer", "POST", "/v1/pipelines/ledger-lines/backfill", ingest.BackfillRequest{
+			ToOffsets: map[int]int64{0: 5, 1: 5, 2: 5}}, &part)
+		if part.Events == 0 || part.Events > 15 || part.Rows != 0 {
+			t.Fatalf("backfill of offsets [0, 5) in 3 partitions read %d events, added %d rows", part.Events, part.Rows)
+		}
 		exactlyOnce(t)
 	})
 
 	if os.Getenv("CODEXION_RECORD_HISTORY") != "" {
 		recordHistory(t, ctx, d)
 	}
+}
+
+func metricValue(t *testing.T, d *Dev, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(d.Endpoints.Metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			var f float64
+			fmt.Sscan(v, &f)
+			return f
+		}
+	}
+	return 0
 }
 
 func metricAbove(t *testing.T, d *Dev, series string, min float64) bool {

@@ -31,6 +31,17 @@ type Store struct {
 	mu     sync.Mutex // one writer at a time: DuckDB allows one write transaction per file
 	seq    int
 	tables map[string]bool // tables Append knows exist (guarded by mu)
+
+	beforeCommit func(table string) // see SetBeforeCommit
+}
+
+// SetBeforeCommit sets a function run after a batch is written and before its transaction
+// commits (nil removes it): fault-injection tests use it to stop a process in the middle of
+// a batch.
+func (s *Store) SetBeforeCommit(fn func(table string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.beforeCommit = fn
 }
 
 // Open opens (creating) the DuckDB file at path; ":memory:" or "" opens an in-memory one.
@@ -229,6 +240,9 @@ func (s *Store) appendKeys(ctx context.Context, b Batch) (inserted int64, keys m
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO codexion_offsets VALUES `+strings.Join(values, ", "), args...); err != nil {
 			return 0, nil, fmt.Errorf("record offsets: %w", err)
 		}
+	}
+	if s.beforeCommit != nil {
+		s.beforeCommit(b.Table)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, nil, fmt.Errorf("commit batch into %s: %w", b.Table, err)
