@@ -153,7 +153,7 @@ func TestPipelinesOnTemporal(t *testing.T) {
 			t.Fatal("no batch reached its commit")
 		}
 		go func() { time.Sleep(2 * time.Second); close(release) }() // the transaction then finds its context gone
-		if err := d.App.FeatureWorker.Stop(ctx); err != nil { // the activity in flight dies with it
+		if err := d.App.FeatureWorker.Stop(ctx); err != nil {       // the activity in flight dies with it
 			t.Fatal(err)
 		}
 		stopped, _ := offlineLines(t, d)
