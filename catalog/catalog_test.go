@@ -1,0 +1,114 @@
+package catalog
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/codexion/codexion/platform"
+	"github.com/codexion/codexion/platform/postgres"
+	"github.com/codexion/codexion/platform/postgres/pgtest"
+)
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := postgres.NewPool(pgtest.New(t), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pool.Stop(ctx) })
+	if _, err := postgres.Up(ctx, pool.Pool, []postgres.Source{Migrations()}); err != nil {
+		t.Fatal(err)
+	}
+	return NewStore(pool.Pool)
+}
+
+const entity = "kind: Entity\nname: account\n"
+const view = `kind: FeatureView
+name: activity
+entity: account
+source: {table: lines, entity_column: k, timestamp_column: ts}
+features:
+  - {name: total, column: amount, aggregation: sum}
+  - {name: n, column: amount, aggregation: count, window: 7d}
+`
+
+func docs(contents ...string) []Document {
+	var out []Document
+	for i, c := range contents {
+		out = append(out, Document{File: "f" + string(rune('a'+i)) + ".yaml", Content: c})
+	}
+	return out
+}
+
+func TestApplyVersionsDiffsAndRefuses(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	res, err := s.Apply(ctx, docs(entity+"---\n"+view), Options{Actor: "alice"}, nil)
+	if err != nil || len(res.Changes) != 2 || res.Changes[0].Action != "created" || res.Revision == 0 {
+		t.Fatalf("first apply: %+v %v", res, err)
+	}
+	again, err := s.Apply(ctx, docs(entity+"---\n"+view), Options{}, nil)
+	if err != nil || again.Revision != res.Revision || again.Changes[1].Action != "unchanged" {
+		t.Fatalf("same specs again: %+v %v", again, err)
+	}
+	// Adding a feature is an update; removing one is breaking and needs force.
+	added := view + "  - {name: avg, column: amount, aggregation: avg}\n"
+	upd, err := s.Apply(ctx, docs(added), Options{}, nil)
+	if err != nil || upd.Changes[0].Action != "updated" || upd.Changes[0].Version != 2 {
+		t.Fatalf("added a feature: %+v %v", upd, err)
+	}
+	removed := strings.Replace(added, "  - {name: n, column: amount, aggregation: count, window: 7d}\n", "", 1)
+	_, err = s.Apply(ctx, docs(removed), Options{}, nil)
+	if platform.KindOf(err) != platform.KindConflict || !strings.Contains(err.Error(), "feature n is removed") {
+		t.Fatalf("a removed feature without force: %v", err)
+	}
+	dry, err := s.Apply(ctx, docs(removed), Options{Force: true, DryRun: true}, nil)
+	if err != nil || !dry.DryRun || dry.Changes[0].Version != 3 {
+		t.Fatalf("dry run: %+v %v", dry, err)
+	}
+	if snap, _ := s.Snapshot(ctx); snap.Views["activity"].Version != 2 {
+		t.Fatalf("a dry run recorded version %d", snap.Views["activity"].Version)
+	}
+	if _, err := s.Apply(ctx, docs(removed), Options{Force: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := s.History(ctx, KindView, "activity")
+	if err != nil || len(hist) != 3 || hist[0].Version != 3 || hist[2].AppliedBy != "alice" {
+		t.Fatalf("history: %+v %v", hist, err)
+	}
+	// Versions are history: rows cannot be rewritten.
+	if _, err := s.db.Exec(ctx, `UPDATE catalog_objects SET hash = 'x'`); err == nil {
+		t.Fatal("a catalog row was rewritten")
+	}
+}
+
+func TestApplyRefusesBadInputAndRecordsNothing(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	for name, c := range map[string]struct {
+		docs []Document
+		says string
+	}{
+		"invalid YAML":        {docs("kind: Entity\nname: [x\n"), "invalid YAML"},
+		"no kind":             {docs("name: x\n"), "kind is missing"},
+		"unknown field":       {docs("kind: Entity\nname: a\ncolour: red\n"), "field colour not found"},
+		"declared twice":      {docs(entity, entity), "declared twice"},
+		"entity not declared": {docs(view), `entity "account" is not declared`},
+		"unknown feature":     {docs(entity+"---\n"+view+"---\nkind: FeatureService\nname: s\nfeatures: [activity:nope]\n"), `no feature "nope"`},
+		"bad view":            {docs(entity + "---\nkind: FeatureView\nname: v\nentity: account\nsource: {table: t}\nfeatures: []\n"), "features lists nothing"},
+		"nothing":             {nil, "nothing to apply"},
+	} {
+		_, err := s.Apply(ctx, c.docs, Options{}, nil)
+		if platform.KindOf(err) != platform.KindInvalid || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s: %v, want it to say %q", name, err, c.says)
+		}
+	}
+	if rev, err := s.Revision(ctx); err != nil || rev != 0 {
+		t.Fatalf("refused applies left revision %d (%v)", rev, err)
+	}
+}
