@@ -337,6 +337,10 @@ func (o *Orchestrator) Drain(ctx context.Context, name string) (Status, error) {
 	if !ok {
 		return Status{}, platform.NotFound("pipeline %s is not in the catalog (apply it with `codexion apply -f DIR`)", name)
 	}
+	if o.stop == nil {
+		return Status{}, platform.E(platform.KindConflict, "not_orchestrated",
+			"pipelines are not run from this process (features.run_pipelines is false); run `codexion pipeline run -f SPEC --once` against the offline store instead")
+	}
 	e := &pipelines.Engine{Spec: p.Spec, Store: o.Activities.Store(), Brokers: o.Activities.Brokers}
 	lagNow := e.Lag
 	if p.Spec.Source.Files == "" {
