@@ -99,7 +99,7 @@ func TestApplyRefusesBadInputAndRecordsNothing(t *testing.T) {
 		"unknown field":       {docs("kind: Entity\nname: a\ncolour: red\n"), "field colour not found"},
 		"declared twice":      {docs(entity, entity), "declared twice"},
 		"entity not declared": {docs(view), `entity "account" is not declared`},
-		"unknown feature":     {docs(entity+"---\n"+view+"---\nkind: FeatureService\nname: s\nfeatures: [activity:nope]\n"), `no feature "nope"`},
+		"unknown feature":     {docs(entity + "---\n" + view + "---\nkind: FeatureService\nname: s\nfeatures: [activity:nope]\n"), `no feature "nope"`},
 		"bad view":            {docs(entity + "---\nkind: FeatureView\nname: v\nentity: account\nsource: {table: t}\nfeatures: []\n"), "features lists nothing"},
 		"nothing":             {nil, "nothing to apply"},
 	} {
