@@ -34,15 +34,17 @@ temporal-cli: ## install the Temporal CLI (dev server) into .codexion/bin
 	@deploy/dev/temporal.sh install >/dev/null
 
 .PHONY: test
-test: temporal-cli ## run every test against real Postgres, kfake, Temporal and S3
+test: temporal-cli ## run every test against real Postgres, kfake, Temporal, S3 and Redis
 	@status=0; $(GO) test -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
 	  CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/test-postgres deploy/dev/postgres.sh stop || true; \
+	  CODEXION_REDIS_DIR=$(CURDIR)/$(DATA_DIR)/test-redis deploy/dev/redis.sh stop || true; \
 	  exit $$status
 
 .PHONY: test-race
 test-race: temporal-cli ## run the tests with the race detector
 	@status=0; $(GO) test -race -timeout 30m ./... || status=$$?; \
 	  CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/test-postgres deploy/dev/postgres.sh stop || true; \
+	  CODEXION_REDIS_DIR=$(CURDIR)/$(DATA_DIR)/test-redis deploy/dev/redis.sh stop || true; \
 	  exit $$status
 
 .PHONY: bench
@@ -86,4 +88,5 @@ notebooks: ## run every notebook in notebooks/ against the running dev stack (st
 clean-data: ## stop leftover dev clusters and remove .codexion/ (all dev data)
 	-CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/postgres deploy/dev/postgres.sh stop
 	-CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/test-postgres deploy/dev/postgres.sh stop
+	-CODEXION_REDIS_DIR=$(CURDIR)/$(DATA_DIR)/test-redis deploy/dev/redis.sh stop
 	rm -rf $(DATA_DIR)
