@@ -246,6 +246,38 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 		if n != 2 || rdr.Schema().NumFields() != 3+15 {
 			t.Fatalf("arrow result: %d rows, %d columns", n, rdr.Schema().NumFields())
 		}
+
+		// Entity rows as Parquet, the result as CSV.
+		scratch, err := offline.Open(context.Background(), ":memory:")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer scratch.Close()
+		pq := filepath.Join(t.TempDir(), "entities.parquet")
+		if _, err := scratch.DB().Exec(`COPY (SELECT 'acme:1200' AS account, TIMESTAMP '2026-02-01 23:59:59' AS event_timestamp, 7 AS label)
+			TO '` + pq + `' (FORMAT parquet)`); err != nil {
+			t.Fatal(err)
+		}
+		body, _ = os.ReadFile(pq)
+		req, _ = http.NewRequest("POST", a.base+"/v1/features/historical?features=account_activity:balance&format=csv", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/vnd.apache.parquet")
+		req.Header.Set("Authorization", "Bearer "+a.tokens["ml-engineer"])
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&job); err != nil || resp.StatusCode != 202 {
+			t.Fatalf("parquet job: %d %v", resp.StatusCode, err)
+		}
+		resp.Body.Close()
+		var feb ledger.Account
+		a.do("finance", "GET", "/v1/ledger/accounts/1200?book=acme&as_of=2026-02-01", nil, &feb)
+		csvOut := string(waitJob(t, a, job.ID))
+		lines := strings.Split(strings.TrimSpace(csvOut), "\n")
+		if len(lines) != 2 || lines[0] != "account,event_timestamp,label,balance" ||
+			!sameDecimal(lines[1][strings.LastIndex(lines[1], ",")+1:], feb.Balances[0].BookBalance) {
+			t.Fatalf("csv result:\n%s\nledger balance %s", csvOut, feb.Balances[0].BookBalance)
+		}
 	})
 
 	t.Run("push and materialize", func(t *testing.T) {
