@@ -175,7 +175,7 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 			a.group.Add(lifecycle.Func{ComponentName: "objectstore-bucket", OnStart: objects.EnsureBucket})
 		}
 		a.Checks.Add("objectstore", objects.Check)
-		a.featureStore(set)
+		a.featureStore(reg)
 	}
 	a.group.Add(a.Temporal)
 	a.Checks.Add("temporal", a.Temporal.Check)
@@ -222,12 +222,12 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 
 // featureStore builds the feature server and the pipeline runner; the offline and online
 // stores they share are opened at start. The specs in features.apply are applied at start.
-func (a *App) featureStore(set *schemas.Set) {
+func (a *App) featureStore(reg *registry.Store) {
 	cfg := a.Config.Features
 	a.Catalog = catalog.NewStore(a.DB.Pool)
 	a.Features = server.New(a.Catalog, nil, nil, a.Objects, a.DB.Pool, a.Registry, a.Log.With("component", "features"))
 	acts := &ingest.Activities{Snapshot: a.Features.Snapshot, Store: func() *offline.Store { return a.Features.Offline },
-		Brokers: a.Config.Kafka.Brokers, Schemas: set, Log: a.Log.With("component", "pipelines"),
+		Brokers: a.Config.Kafka.Brokers, Schemas: reg.Set, Log: a.Log.With("component", "pipelines"),
 		KeyColumns: a.Features.KeyColumns, AfterAppend: a.Features.Refresh, Materializer: a.Features.Materialize}
 	a.Pipelines = &ingest.Orchestrator{Temporal: a.Temporal, Snapshot: a.Features.Snapshot, Activities: acts,
 		Log: a.Log.With("component", "orchestration"), IngestFor: cfg.IngestRun}

@@ -78,25 +78,33 @@ type Set struct {
 
 // Load compiles the embedded schemas.
 func Load() (*Set, error) {
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	s := &Set{schemas: map[string]*jsonschema.Schema{}, raw: map[string][]byte{}}
 	entries, err := fs.ReadDir(files, "events")
 	if err != nil {
 		return nil, err
 	}
+	raw := map[string][]byte{}
 	for _, f := range entries {
 		body, err := files.ReadFile("events/" + f.Name())
 		if err != nil {
 			return nil, err
 		}
+		raw[strings.TrimSuffix(f.Name(), ".json")] = body
+	}
+	return Compile(raw)
+}
+
+// Compile builds a set from JSON Schema texts by event type (as the registry holds them).
+func Compile(raw map[string][]byte) (*Set, error) {
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	s := &Set{schemas: map[string]*jsonschema.Schema{}, raw: map[string][]byte{}}
+	for typ, body := range raw {
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 		if err != nil {
-			return nil, fmt.Errorf("schema %s: %w", f.Name(), err)
+			return nil, fmt.Errorf("schema of %s: %w", typ, err)
 		}
-		typ := strings.TrimSuffix(f.Name(), ".json")
 		if err := c.AddResource(DataSchemaOf(typ), doc); err != nil {
-			return nil, fmt.Errorf("schema %s: %w", f.Name(), err)
+			return nil, fmt.Errorf("schema of %s: %w", typ, err)
 		}
 		s.raw[typ] = body
 	}

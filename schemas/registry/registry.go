@@ -21,6 +21,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/codexion/codexion/platform/postgres"
+	"github.com/codexion/codexion/schemas"
 )
 
 //go:embed migrations/*.sql
@@ -172,6 +173,26 @@ func (s *Store) level(ctx context.Context, q querier, subject string) (string, e
 	err := q.QueryRow(ctx, `SELECT compatibility FROM schema_registry_config WHERE subject IN ($1, '')
 		ORDER BY subject DESC LIMIT 1`, subject).Scan(&level)
 	return level, err
+}
+
+// Set compiles the latest live JSON schema of every subject (a subject is an event type):
+// what consumers validate events against.
+func (s *Store) Set(ctx context.Context) (*schemas.Set, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT ON (v.subject) v.subject, s.schema FROM schema_registry_versions v
+		JOIN schema_registry_schemas s ON s.id = v.schema_id WHERE NOT v.deleted AND s.schema_type = 'JSON'
+		ORDER BY v.subject, v.version DESC`)
+	if err != nil {
+		return nil, err
+	}
+	raw := map[string][]byte{}
+	var subject, text string
+	if _, err := pgx.ForEachRow(rows, []any{&subject, &text}, func() error {
+		raw[subject] = []byte(text)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return schemas.Compile(raw)
 }
 
 // Subjects lists subjects with at least one live version.

@@ -21,10 +21,11 @@ import (
 
 // Activities are the feature store's activities; app gives them their dependencies.
 type Activities struct {
-	Snapshot     func() *catalog.Snapshot
-	Store        func() *offline.Store
-	Brokers      []string
-	Schemas      *schemas.Set
+	Snapshot func() *catalog.Snapshot
+	Store    func() *offline.Store
+	Brokers  []string
+	// Schemas returns the registry's schemas as they are now; each run loads them once.
+	Schemas      func(ctx context.Context) (*schemas.Set, error)
 	Log          *slog.Logger
 	KeyColumns   func(table string) []string
 	AfterAppend  func(ctx context.Context, table string, keys map[string][]string)
@@ -50,14 +51,18 @@ func (a *Activities) Register(w worker.Registry) {
 	w.RegisterActivityWithOptions(a.BackfillRange, activity.RegisterOptions{Name: activityBackfill})
 }
 
-func (a *Activities) engine(spec pipelines.Spec, progress *pipelines.Progress) *pipelines.Engine {
-	e := &pipelines.Engine{Spec: spec, Store: a.Store(), Brokers: a.Brokers, Schemas: a.Schemas, Log: a.Log,
+func (a *Activities) engine(ctx context.Context, spec pipelines.Spec, progress *pipelines.Progress) (*pipelines.Engine, error) {
+	set, err := a.Schemas(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load the registry's schemas: %w", err)
+	}
+	e := &pipelines.Engine{Spec: spec, Store: a.Store(), Brokers: a.Brokers, Schemas: set, Log: a.Log,
 		Progress: progress, AfterAppend: a.AfterAppend}
 	if a.KeyColumns != nil {
 		table := spec.Sink.Table
 		e.KeyColumns = func() []string { return a.KeyColumns(table) }
 	}
-	return e
+	return e, nil
 }
 
 // IngestBatches ingests the pipeline for up to req.For, batch by batch, heartbeating its
@@ -77,6 +82,11 @@ func (a *Activities) IngestBatches(ctx context.Context, req IngestRequest) (Inge
 		return IngestResult{}, err
 	}
 	progress := &pipelines.Progress{}
+	e, err := a.engine(ctx, p.Spec, progress)
+	if err != nil {
+		a.failed(req.Pipeline)
+		return IngestResult{}, err
+	}
 	a.setLive(req.Pipeline, &live{version: p.Version, started: time.Now(), progress: progress})
 	defer a.setLive(req.Pipeline, nil)
 
@@ -100,7 +110,7 @@ func (a *Activities) IngestBatches(ctx context.Context, req IngestRequest) (Inge
 			}
 		}
 	}()
-	_, err := a.engine(p.Spec, progress).Run(runCtx, false)
+	_, err = e.Run(runCtx, false)
 	stop()
 	res := IngestResult{Events: progress.Events.Load(), Rows: progress.Rows.Load(), DeadLetters: progress.DeadLetters.Load(),
 		NewVersion: int(newVersion.Load())}
@@ -209,7 +219,10 @@ func (a *Activities) BackfillRange(ctx context.Context, p BackfillParams) (Backf
 		return BackfillResult{}, fmt.Errorf("pipeline %s is not in the catalog", p.Pipeline)
 	}
 	progress := &pipelines.Progress{}
-	e := a.engine(spec.Spec, progress)
+	e, err := a.engine(ctx, spec.Spec, progress)
+	if err != nil {
+		return BackfillResult{}, err
+	}
 	if spec.Spec.Source.Files == "" {
 		r := p.Range
 		e.Range = &r

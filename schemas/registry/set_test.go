@@ -1,0 +1,62 @@
+package registry_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/codexion/codexion/platform/postgres"
+	"github.com/codexion/codexion/platform/postgres/pgtest"
+	"github.com/codexion/codexion/schemas"
+	"github.com/codexion/codexion/schemas/registry"
+)
+
+// TestSetCompilesWhatIsRegistered: consumers validate against what the registry holds now,
+// the embedded schemas and any subject registered through its API, latest version first.
+func TestSetCompilesWhatIsRegistered(t *testing.T) {
+	ctx := context.Background()
+	pool, err := postgres.NewPool(pgtest.New(t), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Stop(ctx) //nolint:errcheck // test teardown
+	if _, err := postgres.Up(ctx, pool.Pool, []postgres.Source{registry.Migrations()}); err != nil {
+		t.Fatal(err)
+	}
+	s := registry.NewStore(pool.Pool)
+	embedded, err := schemas.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RegisterAll(ctx, embedded); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Register(ctx, "acme.invoice.scored.v1", `{"type":"object","properties":{"score":{"type":"number"}},"required":["score"]}`, "JSON"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetLevel(ctx, "acme.invoice.scored.v1", "NONE"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Register(ctx, "acme.invoice.scored.v1", `{"type":"object","properties":{"score":{"type":"number","maximum":1}},"required":["score"]}`, "JSON"); err != nil {
+		t.Fatal(err)
+	}
+	set, err := s.Set(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Types()) != len(embedded.Types())+1 {
+		t.Fatalf("set holds %v", set.Types())
+	}
+	if err := set.Validate("acme.invoice.scored.v1", []byte(`{"score": 0.5}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Validate("acme.invoice.scored.v1", []byte(`{"score": 2}`)); err == nil || !strings.Contains(err.Error(), "maximum") {
+		t.Fatalf("the latest version's rule is not applied: %v", err)
+	}
+	if err := set.Validate("codexion.ledger.book.created.v1", []byte(`{}`)); err == nil {
+		t.Fatal("an embedded schema's rules are not applied")
+	}
+}
