@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/features/server"
+	"github.com/codexion/codexion/internal/testenv"
 	"github.com/codexion/codexion/ledger"
 	"github.com/codexion/codexion/platform/apiclient"
 	"github.com/codexion/codexion/workflows/ingest"
@@ -584,18 +584,7 @@ func TestOnlineStoreOnRedis(t *testing.T) {
 
 func testRedisURL(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(root, "deploy/dev/redis.sh"), "start")
-	cmd.Env = append(os.Environ(), "CODEXION_REDIS_DIR="+filepath.Join(root, ".codexion/test-redis"), "CODEXION_REDIS_PORT=auto")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("deploy/dev/redis.sh start: %v", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	url := lines[len(lines)-1]
+	url := testenv.RedisURL(t)
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)

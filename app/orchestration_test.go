@@ -280,20 +280,7 @@ func metricValue(t *testing.T, d *Dev, series string) float64 {
 
 func metricAbove(t *testing.T, d *Dev, series string, min float64) bool {
 	t.Helper()
-	resp, err := http.Get(d.Endpoints.Metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			var f float64
-			fmt.Sscan(v, &f)
-			return f > min
-		}
-	}
-	return false
+	return metricValue(t, d, series) > min
 }
 
 // recordHistory saves the pipeline workflow's history for the replay test

@@ -5,26 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/codexion/codexion/internal/dbtest"
 	"github.com/codexion/codexion/platform"
-	"github.com/codexion/codexion/platform/postgres"
-	"github.com/codexion/codexion/platform/postgres/pgtest"
 )
 
 func newStore(t *testing.T) *Store {
 	t.Helper()
-	ctx := context.Background()
-	pool, err := postgres.NewPool(pgtest.New(t), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pool.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pool.Stop(ctx) })
-	if _, err := postgres.Up(ctx, pool.Pool, []postgres.Source{Migrations()}); err != nil {
-		t.Fatal(err)
-	}
-	return NewStore(pool.Pool)
+	return NewStore(dbtest.Migrated(t, Migrations()).Pool)
 }
 
 const entity = "kind: Entity\nname: account\n"

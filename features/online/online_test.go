@@ -3,8 +3,6 @@ package online
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,26 +11,6 @@ import (
 	"github.com/codexion/codexion/internal/testenv"
 )
 
-// redisURL starts the project's private test Redis (installing it when missing).
-func redisURL(t *testing.T) string {
-	t.Helper()
-	if u := os.Getenv("CODEXION_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(root, "deploy/dev/redis.sh"), "start")
-	cmd.Env = append(os.Environ(), "CODEXION_REDIS_DIR="+filepath.Join(root, ".codexion/test-redis"), "CODEXION_REDIS_PORT=auto")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("deploy/dev/redis.sh start: %v", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1]
-}
-
 func TestStores(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "online.db")
@@ -40,7 +18,7 @@ func TestStores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := OpenRedis(ctx, redisURL(t))
+	r, err := OpenRedis(ctx, testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,3 +60,24 @@ func TemporalCLI(t testing.TB) string {
 	}
 	return cliPath
 }
+
+// RedisURL starts the project's private test Redis (deploy/dev/redis.sh installs Debian's
+// redis-server when missing) and returns its URL; CODEXION_TEST_REDIS_URL names another.
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	if u := os.Getenv("CODEXION_TEST_REDIS_URL"); u != "" {
+		return u
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(root, "deploy/dev/redis.sh"), "start")
+	cmd.Env = append(os.Environ(), "CODEXION_REDIS_DIR="+filepath.Join(root, ".codexion/test-redis"), "CODEXION_REDIS_PORT=auto")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("deploy/dev/redis.sh start: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1]
+}

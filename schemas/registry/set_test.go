@@ -5,8 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/codexion/codexion/platform/postgres"
-	"github.com/codexion/codexion/platform/postgres/pgtest"
+	"github.com/codexion/codexion/internal/dbtest"
 	"github.com/codexion/codexion/schemas"
 	"github.com/codexion/codexion/schemas/registry"
 )
@@ -15,18 +14,7 @@ import (
 // the embedded schemas and any subject registered through its API, latest version first.
 func TestSetCompilesWhatIsRegistered(t *testing.T) {
 	ctx := context.Background()
-	pool, err := postgres.NewPool(pgtest.New(t), 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pool.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Stop(ctx) //nolint:errcheck // test teardown
-	if _, err := postgres.Up(ctx, pool.Pool, []postgres.Source{registry.Migrations()}); err != nil {
-		t.Fatal(err)
-	}
-	s := registry.NewStore(pool.Pool)
+	s := registry.NewStore(dbtest.Migrated(t, registry.Migrations()).Pool)
 	embedded, err := schemas.Load()
 	if err != nil {
 		t.Fatal(err)
