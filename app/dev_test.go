@@ -98,17 +98,25 @@ func processGone(pid int) bool {
 // unless the test stops it first.
 func startDev(t *testing.T) (*Dev, config.Config, context.Context) {
 	t.Helper()
+	cfg := devConfig(t)
+	d, ctx := startDevWith(t, cfg, 3*time.Minute)
+	return d, cfg, ctx
+}
+
+// startDevWith starts the dev stack with cfg; the returned context ends after within.
+// Callers stop the stack (defer d.Stop()).
+func startDevWith(t *testing.T, cfg config.Config, within time.Duration) (*Dev, context.Context) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts the whole dev stack")
 	}
-	cfg := devConfig(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), within)
 	t.Cleanup(cancel)
 	d, err := StartDev(ctx, cfg, quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d, cfg, ctx
+	return d, ctx
 }
 
 // waitOutboxDrained waits until the relay has published every outbox row and fails if any

@@ -563,12 +563,7 @@ func TestOnlineStoreOnRedis(t *testing.T) {
 	cfg := devConfig(t)
 	cfg.Features.Online = "redis"
 	cfg.Features.RedisURL = testRedisURL(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	d, err := StartDev(ctx, cfg, quietLog())
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, ctx := startDevWith(t, cfg, 3*time.Minute)
 	defer d.Stop() //nolint:errcheck // test teardown
 	a := newAPI(t, d)
 	waitOutboxDrained(t, ctx, d.App.DB)

@@ -65,12 +65,7 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 func TestPipelinesOnTemporal(t *testing.T) {
 	cfg := devConfig(t)
 	cfg.Features.IngestRun = 3 * time.Second // short activity runs: many hand-overs to the workflow
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	d, err := StartDev(ctx, cfg, quietLog())
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, ctx := startDevWith(t, cfg, 5*time.Minute)
 	defer d.Stop() //nolint:errcheck // test teardown
 	a := newAPI(t, d)
 	drain := func(t *testing.T, name string) {

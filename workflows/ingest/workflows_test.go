@@ -24,6 +24,20 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	return env
 }
 
+// continuedWith returns the input the workflow continued as new with.
+func continuedWith(t *testing.T, env *testsuite.TestWorkflowEnvironment) IngestParams {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("want continue-as-new, got %v", err)
+	}
+	var next IngestParams
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	return next
+}
+
 func status(t *testing.T, env *testsuite.TestWorkflowEnvironment) IngestState {
 	t.Helper()
 	v, err := env.QueryWorkflow(QueryStatus)
@@ -52,14 +66,7 @@ func TestIngestRollsOverToANewVersion(t *testing.T) {
 		return IngestResult{Events: 10, Rows: 30}, nil
 	}, activity.RegisterOptions{Name: activityIngest})
 	env.ExecuteWorkflow(IngestPipeline, IngestParams{Pipeline: "p", Version: 1, For: time.Second})
-	var can *workflow.ContinueAsNewError
-	if err := env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("want continue-as-new, got %v", err)
-	}
-	var next IngestParams
-	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedWith(t, env)
 	if next.Version != 2 || next.State.Rows != 32 || next.State.Events != 11 || next.State.Generation != 1 || next.State.Runs != 2 {
 		t.Fatalf("continued with %+v", next)
 	}
@@ -112,14 +119,7 @@ func TestIngestFailureThenNewVersion(t *testing.T) {
 		return IngestResult{NewVersion: 2}, nil
 	}, activity.RegisterOptions{Name: activityIngest})
 	env.ExecuteWorkflow(IngestPipeline, IngestParams{Pipeline: "p", Version: 1, For: time.Second})
-	var can *workflow.ContinueAsNewError
-	if err := env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("want continue-as-new, got %v", err)
-	}
-	var next IngestParams
-	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedWith(t, env)
 	if next.Version != 2 || next.State.LastError != "" {
 		t.Fatalf("continued with %+v", next.State)
 	}
