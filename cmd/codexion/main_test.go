@@ -34,6 +34,12 @@ func TestExitCodes(t *testing.T) {
 		{"missing dependencies", []string{"serve"}, 2, "missing configuration: database.url (set CODEXION_DATABASE_URL)"},
 		{"bad flag value", []string{"config", "print", "--http.read_timeout=soon"}, 2, `http.read_timeout (from --http.read_timeout): "soon" is not a duration`},
 		{"missing config file", []string{"config", "print", "--config", "nope.yaml"}, 2, "config file nope.yaml does not exist"},
+		{"apply without -f", []string{"apply"}, 2, "-f is required"},
+		{"apply of a missing folder", []string{"apply", "-f", "nowhere"}, 2, "nowhere"},
+		{"pipeline run without --once", []string{"pipeline", "run", "ledger-lines"}, 2, "use --once"},
+		{"pipeline run of name and file", []string{"pipeline", "run", "x", "-f", "y.yaml", "--once"}, 2, "not both"},
+		{"backfill with a bad offset", []string{"pipeline", "backfill", "ledger-lines", "--from-offset", "x"}, 2, "write partition:offset"},
+		{"backfill with a bad time", []string{"pipeline", "backfill", "ledger-lines", "--from", "yesterday"}, 2, "RFC 3339"},
 		{"version", []string{"version"}, 0, ""},
 	}
 	for _, tc := range cases {
