@@ -231,6 +231,15 @@ flush_interval: 200ms
 		if want := postgresLines(t, ctx, d); rows != want {
 			t.Fatalf("probe_lines has %d rows; Postgres has %d lines", rows, want)
 		}
+		// Deleted from the catalog, its workflow ends.
+		if p := a.refused("data-engineer", "DELETE", "/v1/catalog/Pipeline/probe", nil); p.Status != 409 {
+			t.Fatalf("delete without force: %d %s", p.Status, p.Detail)
+		}
+		a.do("data-engineer", "DELETE", "/v1/catalog/Pipeline/probe?force=true", nil, nil)
+		waitFor(t, 30*time.Second, "the probe's workflow ended", func() bool {
+			desc, err := d.App.Temporal.DescribeWorkflow(ctx, ingest.WorkflowID("probe"), "")
+			return err == nil && desc.RawResponse.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING
+		})
 	})
 
 	t.Run("backfill is idempotent", func(t *testing.T) {

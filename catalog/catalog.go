@@ -350,15 +350,78 @@ func (s *Store) Apply(ctx context.Context, docs []Document, opts Options, valida
 		return res, err
 	}
 	for _, w := range writes {
+		w := w
 		spec, _ := json.Marshal(w.o.Spec)
 		var schema []byte
 		if w.schema != nil {
 			schema, _ = json.Marshal(w.schema)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO catalog_objects (kind, name, version, revision, spec, schema, hash, applied_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, w.o.Kind, w.o.Name, w.ver, res.Revision, spec, schema, hash(w.o.Spec), opts.Actor); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO catalog_objects (kind, name, version, revision, spec, schema, hash, applied_by)
+			VALUES ($1, $2, (SELECT coalesce(max(version), 0) + 1 FROM catalog_objects WHERE kind = $1 AND name = $2), $3, $4, $5, $6, $7)
+			RETURNING version`, w.o.Kind, w.o.Name, res.Revision, spec, schema, hash(w.o.Spec), opts.Actor).Scan(&w.ver); err != nil {
 			return res, fmt.Errorf("record %s %s: %w", w.o.Kind, w.o.Name, err)
 		}
+		for i := range res.Changes {
+			if res.Changes[i].Kind == w.o.Kind && res.Changes[i].Name == w.o.Name {
+				res.Changes[i].Version = w.ver
+			}
+		}
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_notify('codexion_catalog', $1)`, fmt.Sprint(res.Revision)); err != nil {
+		return res, err
+	}
+	return res, tx.Commit(ctx)
+}
+
+// Delete removes an object from the catalog by recording a version that says so; its
+// history stays. An object others refer to cannot go (the error names who refers to it);
+// removing a pipeline, view or service stops data or breaks consumers, so it needs force.
+func (s *Store) Delete(ctx context.Context, kind, name string, opts Options) (Result, error) {
+	if !slices.Contains(Kinds, kind) {
+		return Result{}, platform.Invalid("kind %q: use one of %s", kind, strings.Join(Kinds, ", "))
+	}
+	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return Result{}, err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, applyLock); err != nil {
+		return Result{}, err
+	}
+	cur, err := load(ctx, tx)
+	if err != nil {
+		return Result{}, err
+	}
+	spec, _, version, ok := cur.get(kind, name)
+	if !ok {
+		return Result{}, platform.NotFound("%s %s is not in the catalog", kind, name)
+	}
+	next := cur.clone()
+	next.remove(kind, name)
+	if err := next.CheckReferences(); err != nil {
+		return Result{}, platform.Invalid("%s %s is still in use: %v", kind, name, err)
+	}
+	ch := Change{Kind: kind, Name: name, Action: "deleted", Version: version + 1}
+	if kind != KindEntity {
+		ch.Breaking = []string{"removed: " + map[string]string{KindPipeline: "its table stops receiving events",
+			KindView: "its features can no longer be served or used for training", KindService: "its consumers can no longer ask for it"}[kind]}
+	}
+	res := Result{DryRun: opts.DryRun, Changes: []Change{ch}, Revision: cur.Revision}
+	if len(ch.Breaking) > 0 && !opts.Force {
+		return res, &platform.Error{Kind: platform.KindConflict, Code: "breaking_change",
+			Message: fmt.Sprintf("deleting %s %s needs --force (force=true): %s", kind, name, ch.Breaking[0])}
+	}
+	if opts.DryRun {
+		return res, nil
+	}
+	if err := tx.QueryRow(ctx, `SELECT nextval('catalog_revision')`).Scan(&res.Revision); err != nil {
+		return res, err
+	}
+	body, _ := json.Marshal(spec)
+	if _, err := tx.Exec(ctx, `INSERT INTO catalog_objects (kind, name, version, revision, spec, hash, applied_by, deleted)
+		VALUES ($1, $2, (SELECT max(version) + 1 FROM catalog_objects WHERE kind = $1 AND name = $2), $3, $4, 'deleted', $5, true)`,
+		kind, name, res.Revision, body, opts.Actor); err != nil {
+		return res, fmt.Errorf("record the deletion of %s %s: %w", kind, name, err)
 	}
 	if _, err := tx.Exec(ctx, `SELECT pg_notify('codexion_catalog', $1)`, fmt.Sprint(res.Revision)); err != nil {
 		return res, err
@@ -411,8 +474,9 @@ func (s *Store) History(ctx context.Context, kind, name string) ([]Versioned[jso
 }
 
 func load(ctx context.Context, tx pgx.Tx) (*Snapshot, error) {
-	rows, err := tx.Query(ctx, `SELECT DISTINCT ON (kind, name) kind, name, version, revision, spec, coalesce(schema, 'null'), applied_at, applied_by
-		FROM catalog_objects ORDER BY kind, name, version DESC`)
+	rows, err := tx.Query(ctx, `SELECT kind, name, version, revision, spec, schema, applied_at, applied_by FROM (
+		SELECT DISTINCT ON (kind, name) kind, name, version, revision, spec, coalesce(schema, 'null') AS schema, applied_at, applied_by, deleted
+		FROM catalog_objects ORDER BY kind, name, version DESC) latest WHERE NOT deleted`)
 	if err != nil {
 		return nil, fmt.Errorf("read the catalog: %w", err)
 	}
@@ -444,7 +508,15 @@ func load(ctx context.Context, tx pgx.Tx) (*Snapshot, error) {
 			return nil, fmt.Errorf("catalog %s %s v%d: %w", kind, name, ver, err)
 		}
 	}
-	return snap, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Deletions are revisions too.
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(revision), 0) FROM catalog_objects`).Scan(&snap.Revision); err != nil {
+		return nil, err
+	}
+	return snap, nil
 }
 
 func decodeInto[T any](m map[string]Versioned[T], name string, spec []byte, ver int, cols []Column, at time.Time, by string) error {
@@ -485,6 +557,19 @@ func (s *Snapshot) put(o Object) {
 		s.Views[o.Name] = Versioned[features.View]{Spec: spec, Version: s.Views[o.Name].Version}
 	case features.Service:
 		s.Services[o.Name] = Versioned[features.Service]{Spec: spec, Version: s.Services[o.Name].Version}
+	}
+}
+
+func (s *Snapshot) remove(kind, name string) {
+	switch kind {
+	case KindPipeline:
+		delete(s.Pipelines, name)
+	case KindEntity:
+		delete(s.Entities, name)
+	case KindView:
+		delete(s.Views, name)
+	case KindService:
+		delete(s.Services, name)
 	}
 }
 

@@ -99,3 +99,42 @@ func TestApplyRefusesBadInputAndRecordsNothing(t *testing.T) {
 		t.Fatalf("refused applies left revision %d (%v)", rev, err)
 	}
 }
+
+func TestDelete(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	svc := "kind: FeatureService\nname: risk\nfeatures: [activity]\n"
+	if _, err := s.Apply(ctx, docs(entity+"---\n"+view+"---\n"+svc), Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// In use: the view's entity, the service's view.
+	if _, err := s.Delete(ctx, KindEntity, "account", Options{}); platform.KindOf(err) != platform.KindInvalid || !strings.Contains(err.Error(), "still in use") {
+		t.Fatalf("deleting an entity in use: %v", err)
+	}
+	if _, err := s.Delete(ctx, KindView, "activity", Options{Force: true}); platform.KindOf(err) != platform.KindInvalid || !strings.Contains(err.Error(), "risk") {
+		t.Fatalf("deleting a view a service uses: %v", err)
+	}
+	if _, err := s.Delete(ctx, KindService, "risk", Options{}); platform.KindOf(err) != platform.KindConflict {
+		t.Fatalf("deleting a service without force: %v", err)
+	}
+	if _, err := s.Delete(ctx, KindService, "nope", Options{Force: true}); platform.KindOf(err) != platform.KindNotFound {
+		t.Fatalf("deleting what is not there: %v", err)
+	}
+	before, _ := s.Revision(ctx)
+	res, err := s.Delete(ctx, KindService, "risk", Options{Force: true, Actor: "bob"})
+	if err != nil || res.Revision <= before || res.Changes[0].Version != 2 {
+		t.Fatalf("delete: %+v %v", res, err)
+	}
+	snap, err := s.Snapshot(ctx)
+	if err != nil || len(snap.Services) != 0 || snap.Revision != res.Revision {
+		t.Fatalf("after delete: %d services, revision %d (%v)", len(snap.Services), snap.Revision, err)
+	}
+	// Applied again, it comes back as the next version; its history stays whole.
+	again, err := s.Apply(ctx, docs(svc), Options{}, nil)
+	if err != nil || again.Changes[0].Action != "created" || again.Changes[0].Version != 3 {
+		t.Fatalf("re-apply: %+v %v", again, err)
+	}
+	if h, _ := s.History(ctx, KindService, "risk"); len(h) != 3 {
+		t.Fatalf("history has %d versions", len(h))
+	}
+}

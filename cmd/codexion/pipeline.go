@@ -80,6 +80,47 @@ a pipeline whose output columns change, a new join key) is refused unless --forc
 	return cmd
 }
 
+func (c *cli) deleteCmd() *cobra.Command {
+	var f apiFlags
+	var dryRun, force bool
+	cmd := &cobra.Command{
+		Use:   "delete KIND NAME",
+		Short: "Remove a pipeline, entity, feature view or feature service from the catalog",
+		Long: `Records the removal as a new version (the history stays). An object others refer to cannot
+be removed; removing a pipeline (its workflow ends), a view or a service needs --force.
+KIND is Pipeline, Entity, FeatureView or FeatureService.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := f.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if dryRun {
+				q.Set("dry_run", "true")
+			}
+			if force {
+				q.Set("force", "true")
+			}
+			var res catalog.Result
+			if _, err := cl.Do(cmd.Context(), "DELETE", "/v1/catalog/"+url.PathEscape(args[0])+"/"+url.PathEscape(args[1])+"?"+q.Encode(), nil, &res); err != nil {
+				return err
+			}
+			for _, ch := range res.Changes {
+				fmt.Fprintf(c.stdout, "%-15s %-24s %-9s v%d\n", ch.Kind, ch.Name, ch.Action, ch.Version)
+			}
+			if res.DryRun {
+				fmt.Fprintln(c.stdout, "dry run: nothing was recorded")
+			}
+			return nil
+		},
+	}
+	f.register(cmd, "data-engineer")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check only")
+	cmd.Flags().BoolVar(&force, "force", false, "accept removing a pipeline, view or service")
+	return cmd
+}
+
 func (c *cli) pipelineCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "pipeline", Short: "Run and inspect ingestion pipelines from Kafka into the offline store"}
 	cmd.AddCommand(c.pipelineRunCmd(), c.pipelineStatusCmd(), c.pipelineSignalCmd("start", "Start the pipeline's Temporal workflow if none runs"),

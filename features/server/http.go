@@ -31,6 +31,7 @@ func (s *Server) Routes(r *httpx.Router) {
 	r.HandleFunc("POST /v1/catalog/apply", engineers, s.wrap(s.apply))
 	r.HandleFunc("GET /v1/catalog", featureReaders, s.wrap(s.getCatalog))
 	r.HandleFunc("GET /v1/catalog/{kind}/{name}", featureReaders, s.wrap(s.history))
+	r.HandleFunc("DELETE /v1/catalog/{kind}/{name}", engineers, s.wrap(s.deleteObject))
 	r.HandleFunc("POST /get-online-features", lookups.HighVolume(), s.wrap(s.getOnline))
 	r.HandleFunc("POST /push", engineers, s.wrap(s.push))
 	r.HandleFunc("POST /materialize", engineers, s.wrap(s.materialize))
@@ -50,8 +51,10 @@ func (s *Server) OpenAPI() map[string]openapi.Op {
 	return map[string]openapi.Op{
 		"POST /v1/catalog/apply": {Tag: cat, Summary: "Apply YAML specs (pipelines, entities, feature views, feature services): checked, diffed, versioned; breaking changes need force",
 			Request: ApplyRequest{}, Response: catalog.Result{}, Query: []openapi.Param{{Name: "dry_run", Description: "true: check and diff only"}, {Name: "force", Description: "true: accept breaking changes"}}},
-		"GET /v1/catalog":                         {Tag: cat, Summary: "Every object in force", Response: catalog.Snapshot{}},
-		"GET /v1/catalog/{kind}/{name}":           {Tag: cat, Summary: "Every version of one object, newest first", Response: []catalog.Versioned[json.RawMessage]{}},
+		"GET /v1/catalog":               {Tag: cat, Summary: "Every object in force", Response: catalog.Snapshot{}},
+		"GET /v1/catalog/{kind}/{name}": {Tag: cat, Summary: "Every version of one object, newest first", Response: []catalog.Versioned[json.RawMessage]{}},
+		"DELETE /v1/catalog/{kind}/{name}": {Tag: cat, Summary: "Remove an object (recorded as a version; refused while others use it; pipelines, views and services need force)",
+			Response: catalog.Result{}, Query: []openapi.Param{{Name: "dry_run"}, {Name: "force"}}},
 		"POST /get-online-features":               {Tag: feat, Summary: "Feast-compatible online lookup", Request: OnlineRequest{}, Response: OnlineResponse{}},
 		"POST /push":                              {Tag: feat, Summary: "Feast-compatible push of source rows (kept offline, refreshed online)", Request: PushRequest{}, Response: PushResult{}},
 		"POST /materialize":                       {Tag: feat, Summary: "Feast-compatible materialization into the online store", Request: MaterializeRequest{}, Response: MaterializeResult{}},
@@ -116,6 +119,21 @@ func (s *Server) Apply(ctx context.Context, docs []catalog.Document, opts catalo
 		return res, s.Reload(ctx)
 	}
 	return res, nil
+}
+
+func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request) error {
+	opts := catalog.Options{DryRun: r.URL.Query().Get("dry_run") == "true", Force: r.URL.Query().Get("force") == "true", Actor: actor(r)}
+	res, err := s.Catalog.Delete(r.Context(), r.PathValue("kind"), r.PathValue("name"), opts)
+	if err != nil {
+		return err
+	}
+	if !opts.DryRun {
+		if err := s.Reload(r.Context()); err != nil {
+			return err
+		}
+	}
+	httpx.WriteJSON(w, http.StatusOK, res)
+	return nil
 }
 
 func (s *Server) getCatalog(w http.ResponseWriter, _ *http.Request) error {

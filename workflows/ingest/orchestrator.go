@@ -130,6 +130,25 @@ func (o *Orchestrator) reconcile(ctx context.Context, snap *catalog.Snapshot) er
 		}
 	}
 	o.mu.Lock()
+	var retired []string
+	for name := range o.started {
+		if _, ok := snap.Pipelines[name]; !ok {
+			retired = append(retired, name)
+		}
+	}
+	o.mu.Unlock()
+	for _, name := range retired { // deleted from the catalog: its workflow ends (even paused)
+		err := o.Temporal.TerminateWorkflow(ctx, WorkflowID(name), "", "pipeline deleted from the catalog")
+		var nf *serviceerror.NotFound
+		if err != nil && !errors.As(err, &nf) {
+			errs = append(errs, fmt.Errorf("retire pipeline %s: %w", name, err))
+			continue
+		}
+		o.mu.Lock()
+		delete(o.started, name)
+		o.mu.Unlock()
+	}
+	o.mu.Lock()
 	var gone []string
 	for view := range o.schedules {
 		if _, ok := snap.Views[view]; !ok {
