@@ -52,7 +52,7 @@ bench: ## run benchmarks and print ratios against their in-process baselines
 	@mkdir -p $(DATA_DIR)
 	@status=0; $(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee $(DATA_DIR)/bench.txt || status=$$?; \
 	  if [ $$status = 0 ]; then \
-	    CODEXION_BENCH_LOAD=1 $(GO) test -run '^$$' -bench 'PostEntryVsPgbench|BatchLines|CommitToTopicLatency|PointInTime10M|Historical10M|OnlineLookup|Freshness' -benchtime 1x -count 1 -timeout 30m ./ledger/ ./connectors/outbox/ ./features/ ./features/offline/ ./app/ \
+	    CODEXION_BENCH_LOAD=1 $(GO) test -run '^$$' -bench 'PostEntryVsPgbench|BatchLines|CommitToTopicLatency|Historical10M|OnlineLookup|Freshness' -benchtime 1x -count 1 -timeout 30m ./ledger/ ./connectors/outbox/ ./features/ ./app/ \
 	      | tee -a $(DATA_DIR)/bench.txt || status=$$?; \
 	  fi; \
 	  CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/test-postgres deploy/dev/postgres.sh stop || true; \
