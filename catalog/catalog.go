@@ -280,18 +280,11 @@ func (s *Store) Apply(ctx context.Context, docs []Document, opts Options, valida
 		seen[k] = o.Origin
 	}
 
-	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
+	tx, cur, err := s.begin(ctx)
 	if err != nil {
 		return Result{}, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, applyLock); err != nil {
-		return Result{}, err
-	}
-	cur, err := load(ctx, tx)
-	if err != nil {
-		return Result{}, err
-	}
 	next := cur.clone()
 	for _, o := range objs {
 		next.put(o)
@@ -311,7 +304,7 @@ func (s *Store) Apply(ctx context.Context, docs []Document, opts Options, valida
 	type write struct {
 		o      Object
 		schema []Column
-		ver    int
+		change int // its index in res.Changes
 	}
 	var writes []write
 	for _, o := range objs {
@@ -334,7 +327,7 @@ func (s *Store) Apply(ctx context.Context, docs []Document, opts Options, valida
 			}
 		}
 		if ch.Action != "unchanged" {
-			writes = append(writes, write{o, schema, ch.Version})
+			writes = append(writes, write{o, schema, len(res.Changes)})
 		}
 		res.Changes = append(res.Changes, ch)
 	}
@@ -350,27 +343,53 @@ func (s *Store) Apply(ctx context.Context, docs []Document, opts Options, valida
 		return res, err
 	}
 	for _, w := range writes {
-		w := w
-		spec, _ := json.Marshal(w.o.Spec)
-		var schema []byte
-		if w.schema != nil {
-			schema, _ = json.Marshal(w.schema)
+		v, err := record(ctx, tx, res.Revision, w.o.Kind, w.o.Name, w.o.Spec, w.schema, opts.Actor, false)
+		if err != nil {
+			return res, err
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO catalog_objects (kind, name, version, revision, spec, schema, hash, applied_by)
-			VALUES ($1, $2, (SELECT coalesce(max(version), 0) + 1 FROM catalog_objects WHERE kind = $1 AND name = $2), $3, $4, $5, $6, $7)
-			RETURNING version`, w.o.Kind, w.o.Name, res.Revision, spec, schema, hash(w.o.Spec), opts.Actor).Scan(&w.ver); err != nil {
-			return res, fmt.Errorf("record %s %s: %w", w.o.Kind, w.o.Name, err)
-		}
-		for i := range res.Changes {
-			if res.Changes[i].Kind == w.o.Kind && res.Changes[i].Name == w.o.Name {
-				res.Changes[i].Version = w.ver
-			}
-		}
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify('codexion_catalog', $1)`, fmt.Sprint(res.Revision)); err != nil {
-		return res, err
+		res.Changes[w.change].Version = v // after a deletion, versions go on from the last
 	}
 	return res, tx.Commit(ctx)
+}
+
+// begin starts a catalog change: a transaction holding the apply lock, and the catalog as
+// it is in that transaction.
+func (s *Store) begin(ctx context.Context) (pgx.Tx, *Snapshot, error) {
+	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, applyLock); err != nil {
+		tx.Rollback(ctx) //nolint:errcheck // the error above is the one to report
+		return nil, nil, err
+	}
+	cur, err := load(ctx, tx)
+	if err != nil {
+		tx.Rollback(ctx) //nolint:errcheck // the error above is the one to report
+		return nil, nil, err
+	}
+	return tx, cur, nil
+}
+
+// record writes the next version of an object (or of its deletion) and returns its number.
+func record(ctx context.Context, tx pgx.Tx, revision int64, kind, name string, spec any, schema []Column, actor string, deleted bool) (int, error) {
+	body, _ := json.Marshal(spec)
+	var cols []byte
+	if schema != nil {
+		cols, _ = json.Marshal(schema)
+	}
+	h := hash(spec)
+	if deleted {
+		h = "deleted"
+	}
+	var v int
+	err := tx.QueryRow(ctx, `INSERT INTO catalog_objects (kind, name, version, revision, spec, schema, hash, applied_by, deleted)
+		VALUES ($1, $2, (SELECT coalesce(max(version), 0) + 1 FROM catalog_objects WHERE kind = $1 AND name = $2), $3, $4, $5, $6, $7, $8)
+		RETURNING version`, kind, name, revision, body, cols, h, actor, deleted).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("record %s %s: %w", kind, name, err)
+	}
+	return v, nil
 }
 
 // Delete removes an object from the catalog by recording a version that says so; its
@@ -380,18 +399,11 @@ func (s *Store) Delete(ctx context.Context, kind, name string, opts Options) (Re
 	if !slices.Contains(Kinds, kind) {
 		return Result{}, platform.Invalid("kind %q: use one of %s", kind, strings.Join(Kinds, ", "))
 	}
-	tx, err := s.db.BeginTx(ctx, pgx.TxOptions{})
+	tx, cur, err := s.begin(ctx)
 	if err != nil {
 		return Result{}, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, applyLock); err != nil {
-		return Result{}, err
-	}
-	cur, err := load(ctx, tx)
-	if err != nil {
-		return Result{}, err
-	}
 	spec, _, version, ok := cur.get(kind, name)
 	if !ok {
 		return Result{}, platform.NotFound("%s %s is not in the catalog", kind, name)
@@ -417,13 +429,7 @@ func (s *Store) Delete(ctx context.Context, kind, name string, opts Options) (Re
 	if err := tx.QueryRow(ctx, `SELECT nextval('catalog_revision')`).Scan(&res.Revision); err != nil {
 		return res, err
 	}
-	body, _ := json.Marshal(spec)
-	if _, err := tx.Exec(ctx, `INSERT INTO catalog_objects (kind, name, version, revision, spec, hash, applied_by, deleted)
-		VALUES ($1, $2, (SELECT max(version) + 1 FROM catalog_objects WHERE kind = $1 AND name = $2), $3, $4, 'deleted', $5, true)`,
-		kind, name, res.Revision, body, opts.Actor); err != nil {
-		return res, fmt.Errorf("record the deletion of %s %s: %w", kind, name, err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_notify('codexion_catalog', $1)`, fmt.Sprint(res.Revision)); err != nil {
+	if res.Changes[0].Version, err = record(ctx, tx, res.Revision, kind, name, spec, nil, opts.Actor, true); err != nil {
 		return res, err
 	}
 	return res, tx.Commit(ctx)
