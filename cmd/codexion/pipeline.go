@@ -43,34 +43,7 @@ a pipeline whose output columns change, a new join key) is refused unless --forc
 			if err != nil {
 				return platform.Invalid("%v", err)
 			}
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			q := url.Values{}
-			if dryRun {
-				q.Set("dry_run", "true")
-			}
-			if force {
-				q.Set("force", "true")
-			}
-			var res catalog.Result
-			if _, err := cl.Do(cmd.Context(), "POST", "/v1/catalog/apply?"+q.Encode(), server.ApplyRequest{Documents: docs}, &res); err != nil {
-				return err
-			}
-			for _, ch := range res.Changes {
-				line := fmt.Sprintf("%-15s %-24s %-9s v%d", ch.Kind, ch.Name, ch.Action, ch.Version)
-				if len(ch.Breaking) > 0 {
-					line += "  breaking: " + strings.Join(ch.Breaking, "; ")
-				}
-				fmt.Fprintln(c.stdout, line)
-			}
-			if res.DryRun {
-				fmt.Fprintln(c.stdout, "dry run: nothing was recorded")
-			} else {
-				fmt.Fprintf(c.stdout, "catalog at revision %d\n", res.Revision)
-			}
-			return nil
+			return c.changeCatalog(cmd, f, "POST", "/v1/catalog/apply", server.ApplyRequest{Documents: docs}, dryRun, force)
 		},
 	}
 	f.register(cmd, "data-engineer")
@@ -91,34 +64,45 @@ be removed; removing a pipeline (its workflow ends), a view or a service needs -
 KIND is Pipeline, Entity, FeatureView or FeatureService.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := f.client()
-			if err != nil {
-				return err
-			}
-			q := url.Values{}
-			if dryRun {
-				q.Set("dry_run", "true")
-			}
-			if force {
-				q.Set("force", "true")
-			}
-			var res catalog.Result
-			if _, err := cl.Do(cmd.Context(), "DELETE", "/v1/catalog/"+url.PathEscape(args[0])+"/"+url.PathEscape(args[1])+"?"+q.Encode(), nil, &res); err != nil {
-				return err
-			}
-			for _, ch := range res.Changes {
-				fmt.Fprintf(c.stdout, "%-15s %-24s %-9s v%d\n", ch.Kind, ch.Name, ch.Action, ch.Version)
-			}
-			if res.DryRun {
-				fmt.Fprintln(c.stdout, "dry run: nothing was recorded")
-			}
-			return nil
+			return c.changeCatalog(cmd, f, "DELETE", "/v1/catalog/"+url.PathEscape(args[0])+"/"+url.PathEscape(args[1]), nil, dryRun, force)
 		},
 	}
 	f.register(cmd, "data-engineer")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check only")
 	cmd.Flags().BoolVar(&force, "force", false, "accept removing a pipeline, view or service")
 	return cmd
+}
+
+// changeCatalog sends an apply or a delete and prints what it did (or would do).
+func (c *cli) changeCatalog(cmd *cobra.Command, f apiFlags, method, path string, body any, dryRun, force bool) error {
+	cl, err := f.client()
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	if dryRun {
+		q.Set("dry_run", "true")
+	}
+	if force {
+		q.Set("force", "true")
+	}
+	var res catalog.Result
+	if _, err := cl.Do(cmd.Context(), method, path+"?"+q.Encode(), body, &res); err != nil {
+		return err
+	}
+	for _, ch := range res.Changes {
+		line := fmt.Sprintf("%-15s %-24s %-9s v%d", ch.Kind, ch.Name, ch.Action, ch.Version)
+		if len(ch.Breaking) > 0 {
+			line += "  breaking: " + strings.Join(ch.Breaking, "; ")
+		}
+		fmt.Fprintln(c.stdout, line)
+	}
+	if res.DryRun {
+		fmt.Fprintln(c.stdout, "dry run: nothing was recorded")
+	} else {
+		fmt.Fprintf(c.stdout, "catalog at revision %d\n", res.Revision)
+	}
+	return nil
 }
 
 func (c *cli) pipelineCmd() *cobra.Command {
