@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // RepoRoot is the folder holding go.mod, found upwards from the working directory.
@@ -41,19 +43,7 @@ var (
 func TemporalCLI(t testing.TB) string {
 	t.Helper()
 	cliOnce.Do(func() {
-		root, err := RepoRoot()
-		if err != nil {
-			cliErr = err
-			return
-		}
-		cmd := exec.Command(filepath.Join(root, "deploy/dev/temporal.sh"), "install")
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			cliErr = fmt.Errorf("deploy/dev/temporal.sh install: %w", err)
-			return
-		}
-		cliPath = strings.TrimSpace(string(out))
+		cliPath, cliErr = Script("deploy/dev/temporal.sh", []string{"install"})
 	})
 	if cliErr != nil {
 		t.Fatal(cliErr)
@@ -72,12 +62,31 @@ func RedisURL(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(root, "deploy/dev/redis.sh"), "start")
-	cmd.Env = append(os.Environ(), "CODEXION_REDIS_DIR="+filepath.Join(root, ".codexion/test-redis"), "CODEXION_REDIS_PORT=auto")
+	url, err := Script("deploy/dev/redis.sh", []string{"start"},
+		"CODEXION_REDIS_DIR="+filepath.Join(root, ".codexion/test-redis"), "CODEXION_REDIS_PORT=auto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// Script runs one of the project's scripts (path from the repository root) with env added,
+// its stderr shown, and returns the last line it printed: the scripts print their result
+// (a URL, a path) last.
+func Script(path string, args []string, env ...string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(root, path), args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("deploy/dev/redis.sh start: %v", err)
+		return "", fmt.Errorf("%s %s: %w", path, strings.Join(args, " "), err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1]
+	return lines[len(lines)-1], nil
 }

@@ -7,15 +7,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -46,21 +42,8 @@ func resolve() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "deploy/dev/postgres.sh"), "start")
-	cmd.Env = append(os.Environ(),
-		"CODEXION_PG_DIR="+filepath.Join(root, ".codexion/test-postgres"),
-		"CODEXION_PG_PORT=auto",
-		"CODEXION_PG_FAST=1",
-	)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("deploy/dev/postgres.sh start: %w", err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	return lines[len(lines)-1], nil
+	return testenv.Script("deploy/dev/postgres.sh", []string{"start"},
+		"CODEXION_PG_DIR="+filepath.Join(root, ".codexion/test-postgres"), "CODEXION_PG_PORT=auto", "CODEXION_PG_FAST=1")
 }
 
 // New creates an empty database for this test, drops it when the test ends, and
