@@ -130,12 +130,7 @@ func (o *Orchestrator) reconcile(ctx context.Context, snap *catalog.Snapshot) er
 		}
 	}
 	o.mu.Lock()
-	var retired []string
-	for name := range o.started {
-		if _, ok := snap.Pipelines[name]; !ok {
-			retired = append(retired, name)
-		}
-	}
+	retired, gone := keysNotIn(o.started, snap.Pipelines), keysNotIn(o.schedules, snap.Views)
 	o.mu.Unlock()
 	for _, name := range retired { // deleted from the catalog: its workflow ends (even paused)
 		err := o.Temporal.TerminateWorkflow(ctx, WorkflowID(name), "", "pipeline deleted from the catalog")
@@ -148,20 +143,23 @@ func (o *Orchestrator) reconcile(ctx context.Context, snap *catalog.Snapshot) er
 		delete(o.started, name)
 		o.mu.Unlock()
 	}
-	o.mu.Lock()
-	var gone []string
-	for view := range o.schedules {
-		if _, ok := snap.Views[view]; !ok {
-			gone = append(gone, view)
-		}
-	}
-	o.mu.Unlock()
 	for _, view := range gone {
 		if err := o.ensureSchedule(ctx, view, 0); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// keysNotIn lists the keys of m that in lacks.
+func keysNotIn[A, B any](m map[string]A, in map[string]B) []string {
+	var out []string
+	for k := range m {
+		if _, ok := in[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // ensureWorkflow starts the pipeline's workflow unless one is running (it rolls itself over
