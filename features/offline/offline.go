@@ -221,7 +221,8 @@ func (s *Store) appendKeys(ctx context.Context, b Batch) (inserted int64, keys m
 			keys[k] = vals
 		}
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO `+b.Table+` SELECT * FROM `+rows+` r WHERE `+fresh, b.Consumer)
+	// By name: a batch may carry only some of the table's columns (a push); the rest are NULL.
+	res, err := tx.ExecContext(ctx, `INSERT INTO `+b.Table+` BY NAME SELECT * FROM `+rows+` r WHERE `+fresh, b.Consumer)
 	if err != nil {
 		return 0, nil, fmt.Errorf("insert into %s: %w", b.Table, err)
 	}
@@ -378,12 +379,4 @@ func (s *Store) Columns(ctx context.Context, table string) ([]Column, error) {
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-// Lock runs fn while no batch is being written: for statements that must not interleave
-// with appends (creating result tables, pushes).
-func (s *Store) Lock(fn func() error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return fn()
 }

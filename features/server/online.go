@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features"
+	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/features/online"
 	"github.com/codexion/codexion/platform"
 )
@@ -405,15 +408,15 @@ func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) 
 	if len(cols) == 0 {
 		return PushResult{}, platform.Invalid("push_source_name %q is neither a feature view nor a table of the offline store", req.PushSourceName)
 	}
-	idCol := ""
-	if p, ok := snap.PipelineFor(table); ok {
-		idCol = p.Spec.Sink.IDColumn
+	p, ok := snap.PipelineFor(table)
+	if !ok {
+		return PushResult{}, platform.Invalid("table %s is written by no pipeline, so it has no row id to make a retried push safe", table)
 	}
+	idCol := p.Spec.Sink.IDColumn
 	known := map[string]bool{}
 	for _, c := range cols {
 		known[c.Name] = true
 	}
-	var names []string
 	n := -1
 	for c, vals := range req.DF {
 		if !known[c] {
@@ -423,72 +426,65 @@ func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) 
 			return PushResult{}, platform.Invalid("df: every column needs the same number of values (%s has %d, another %d)", c, len(vals), n)
 		}
 		n = len(vals)
-		names = append(names, c)
 	}
-	slices.Sort(names)
 	if n <= 0 {
 		return PushResult{}, platform.Invalid("df holds no rows")
 	}
-	if idCol != "" && !slices.Contains(names, idCol) {
+	if _, ok := req.DF[idCol]; !ok {
 		return PushResult{}, platform.Invalid("df: column %s (the row id that makes a retried push safe) is required", idCol)
 	}
+	var keyCols []string
 	for _, v := range viewsOn(snap, table) {
-		if c := v.Source.TimestampColumn; !slices.Contains(names, c) {
-			return PushResult{}, platform.Invalid("df: column %s (the event time) is required by feature view %s", c, v.Name)
+		if _, ok := req.DF[v.Source.TimestampColumn]; !ok {
+			return PushResult{}, platform.Invalid("df: column %s (the event time) is required by feature view %s", v.Source.TimestampColumn, v.Name)
+		}
+		if _, ok := req.DF[v.Source.EntityColumn]; ok && !slices.Contains(keyCols, v.Source.EntityColumn) {
+			keyCols = append(keyCols, v.Source.EntityColumn)
 		}
 	}
-	res := PushResult{Table: table, OnlineWritten: map[string]int{}}
-	placeholders := strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ")
-	insert := `INSERT INTO ` + table + ` (` + strings.Join(names, ", ") + `) SELECT ` + placeholders
-	if idCol != "" {
-		insert += ` WHERE NOT EXISTS (SELECT 1 FROM ` + table + ` WHERE ` + idCol + ` = CAST(? AS VARCHAR))`
-	}
-	err = s.Offline.Lock(func() error {
-		tx, err := s.Offline.DB().BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
-		for i := range n {
-			args := make([]any, 0, len(names)+1)
-			for _, c := range names {
-				args = append(args, req.DF[c][i])
-			}
-			if idCol != "" {
-				args = append(args, keyString(req.DF[idCol][i]))
-			}
-			r, err := tx.ExecContext(ctx, insert, args...)
-			if err != nil {
-				return platform.Invalid("df row %d: %s", i, duckMessage(err))
-			}
-			k, _ := r.RowsAffected()
-			res.Inserted += k
-		}
-		return tx.Commit()
-	})
+	// The rows go in as a batch of the table's pipeline: the same insert and the same
+	// dedupe by id as ingested events, so a pushed row and a retried push land once.
+	dir, err := os.MkdirTemp("", "codexion-push-")
 	if err != nil {
-		return res, err
+		return PushResult{}, err
 	}
+	defer os.RemoveAll(dir) //nolint:errcheck // a temp dir
+	path := filepath.Join(dir, "rows.json")
+	f, err := os.Create(path)
+	if err != nil {
+		return PushResult{}, err
+	}
+	enc := json.NewEncoder(f)
+	for i := range n {
+		row := make(map[string]any, len(req.DF))
+		for c, vals := range req.DF {
+			row[c] = vals[i]
+		}
+		if err := enc.Encode(row); err != nil {
+			f.Close() //nolint:errcheck // the encode error is the one to report
+			return PushResult{}, platform.Invalid("df row %d: %v", i, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return PushResult{}, err
+	}
+	inserted, keys, err := s.Offline.AppendKeys(ctx, offline.Batch{Consumer: p.Spec.Name, Table: table, IDColumn: idCol,
+		SourceSQL: "read_json(" + features.QuoteString(path) + ", format = 'newline_delimited')", KeyColumns: keyCols})
+	if err != nil {
+		return PushResult{}, platform.Invalid("df: %s", duckMessage(err))
+	}
+	res := PushResult{Table: table, Inserted: inserted, OnlineWritten: map[string]int{}}
 	if req.To == "offline" {
 		return res, nil
 	}
 	for _, v := range viewsOn(snap, table) {
-		if _, ok := req.DF[v.Source.EntityColumn]; !ok {
-			continue // the rows name no entity of this view
-		}
-		keys := map[string]bool{}
-		var ks []string
-		for _, k := range req.DF[v.Source.EntityColumn] {
-			if ks2 := keyString(k); k != nil && !keys[ks2] {
-				keys[ks2] = true
-				ks = append(ks, ks2)
+		if ks := keys[v.Source.EntityColumn]; len(ks) > 0 {
+			w, err := s.computeOnline(ctx, v, s.now(), v.KeysIn(ks), "push")
+			if err != nil {
+				return res, err
 			}
+			res.OnlineWritten[v.Name] = w
 		}
-		w, err := s.computeOnline(ctx, v, s.now(), v.KeysIn(ks), "push")
-		if err != nil {
-			return res, err
-		}
-		res.OnlineWritten[v.Name] = w
 	}
 	return res, nil
 }
