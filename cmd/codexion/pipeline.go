@@ -253,8 +253,12 @@ events go to codexion.dlq.v1. Running it again picks up where it stopped.`,
 				}
 				fmt.Fprintf(c.stdout, "pipeline %s v%d drained: nothing left on its topic\n", st.Name, st.Version)
 				if st.Workflow != nil {
+					events, rows, dead := st.Workflow.Events, st.Workflow.Rows, st.Workflow.DeadLetters
+					if r := st.Running; r != nil && r.Version == st.Version { // the run in progress has not reported yet
+						events, rows, dead = events+r.Events, rows+r.Rows, dead+r.DeadLetters
+					}
 					fmt.Fprintf(c.stdout, "workflow %s: %d events, %d rows, %d to the dead-letter topic so far\n",
-						st.WorkflowID, st.Workflow.Events, st.Workflow.Rows, st.Workflow.DeadLetters)
+						st.WorkflowID, events, rows, dead)
 				}
 				return nil
 			}
