@@ -64,7 +64,7 @@ func infoFrom(ctx context.Context) *routeInfo {
 }
 
 // Chain wraps h with, outermost first: panic recovery, request id, tracing, metrics and
-// access log, and the body bound.
+// access log, the body bound, and the refusal of bad text in the path and query.
 func Chain(h http.Handler, log *slog.Logger, m *Metrics, tracer trace.Tracer, prop propagation.TextMapPropagator, maxBodyBytes int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		began := time.Now()
@@ -119,7 +119,7 @@ func Chain(h http.Handler, log *slog.Logger, m *Metrics, tracer trace.Tracer, pr
 			log.Log(ctx, level, "http request", "method", r.Method, "path", r.URL.Path, "route", info.route,
 				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(elapsed.Microseconds())/1000)
 		}()
-		h.ServeHTTP(rec, r.WithContext(ctx))
+		RefuseBadText(log, h).ServeHTTP(rec, r.WithContext(ctx))
 	})
 }
 

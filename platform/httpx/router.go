@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -61,15 +62,44 @@ type Rule struct {
 // NewRouter returns a router that applies guard to every non-public route.
 func NewRouter(log *slog.Logger, guard Guard) *Router {
 	r := &Router{mux: http.NewServeMux(), guard: guard, log: log}
-	r.mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
-		WriteProblem(w, Problem{
-			Type: ProblemTypeBase + "route_not_found", Title: http.StatusText(http.StatusNotFound),
-			Status: http.StatusNotFound, Code: "route_not_found", Instance: req.URL.Path,
-			RequestID: logging.RequestID(req.Context()),
-			Detail:    "no route " + req.Method + " " + req.URL.Path + "; see /v1/openapi.json",
-		})
-	})
+	r.mux.HandleFunc("/", r.unmatched)
 	return r
+}
+
+// probeMethods are the methods a path is tried with when the request's own matched
+// nothing, to tell a wrong method (405) from a wrong path (404).
+var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// unmatched answers what no route took. The catch-all "/" pattern takes every method, so
+// ServeMux would never answer 405 itself; the methods other routes take on this path are
+// found by asking the mux again with each of them.
+func (r *Router) unmatched(w http.ResponseWriter, req *http.Request) {
+	p := Problem{Instance: req.URL.Path, RequestID: logging.RequestID(req.Context())}
+	if allow := r.allowedMethods(req); len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		p.Status, p.Code = http.StatusMethodNotAllowed, "method_not_allowed"
+		p.Detail = req.Method + " is not allowed on " + req.URL.Path + "; allowed: " + strings.Join(allow, ", ")
+	} else {
+		p.Status, p.Code = http.StatusNotFound, "route_not_found"
+		p.Detail = "no route " + req.Method + " " + req.URL.Path + "; see /v1/openapi.json"
+	}
+	p.Type, p.Title = ProblemTypeBase+p.Code, http.StatusText(p.Status)
+	WriteProblem(w, p)
+}
+
+func (r *Router) allowedMethods(req *http.Request) []string {
+	var allow []string
+	for _, m := range probeMethods {
+		if m == req.Method {
+			continue
+		}
+		probe := *req
+		probe.Method = m
+		if _, pattern := r.mux.Handler(&probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // Handle registers h for pattern ("GET /v1/things/{id}") with its access rule.
