@@ -13,6 +13,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -33,6 +34,11 @@ type Store struct {
 	tables map[string]bool // tables Append knows exist (guarded by mu)
 
 	beforeCommit func(table string) // see SetBeforeCommit
+
+	checked   map[string]bool // transforms that passed CheckTransform (guarded by mu)
+	exchange  string          // the one folder the store writes files to (Exchange)
+	roots     []string        // folders file sources may be read from (FileRoots)
+	temporary bool            // an in-memory store, whose exchange folder goes with it
 }
 
 // SetBeforeCommit sets a function run after a batch is written and before its transaction
@@ -45,23 +51,33 @@ func (s *Store) SetBeforeCommit(fn func(table string)) {
 }
 
 // Open opens (creating) the DuckDB file at path; ":memory:" or "" opens an in-memory one.
-func Open(ctx context.Context, path string) (*Store, error) {
+// The database is sandboxed before any query runs (see sandbox.go): it reads and writes no
+// file but its own, its exchange folder and the file roots given with FileRoots.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == ":memory:" {
 		path = ""
 	}
-	c, err := duckdb.NewConnector(path, func(ex driver.ExecerContext) error {
-		// Naive TIMESTAMPs are UTC everywhere, whatever the machine's zone.
-		_, err := ex.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
-		return err
-	})
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	exchange, err := exchangeDir(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := duckdb.NewConnector(path, nil)
 	if err != nil {
 		return nil, fmt.Errorf("open DuckDB %s: %w", path, err)
 	}
 	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db, tables: map[string]bool{}}
+	s := &Store{db: db, tables: map[string]bool{}, exchange: exchange, roots: o.fileRoots, temporary: path == ""}
+	if err := sandbox(ctx, db, append([]string{exchange}, o.fileRoots...)); err != nil {
+		s.Close() //nolint:errcheck // already failing
+		return nil, err
+	}
 	if err := s.init(ctx); err != nil {
-		db.Close()
+		s.Close() //nolint:errcheck // already failing
 		return nil, err
 	}
 	return s, nil
@@ -81,8 +97,14 @@ func (s *Store) init(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the file (and removes an in-memory store's exchange folder).
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.temporary {
+		err = errors.Join(err, os.RemoveAll(s.exchange))
+	}
+	return err
+}
 
 // DB is the database, for queries.
 func (s *Store) DB() *sql.DB { return s.db }
@@ -182,7 +204,10 @@ func (s *Store) appendKeys(ctx context.Context, b Batch) (inserted int64, keys m
 	// is materialized only when the keys of the new rows are asked for.
 	rows := stage
 	if b.Transform != "" {
-		rows = "(" + strings.ReplaceAll(b.Transform, "{{batch}}", stage) + ")"
+		if err := s.checkTransformOnce(ctx, b.Transform); err != nil {
+			return 0, nil, err
+		}
+		rows = "(SELECT * FROM " + WrapTransform(b.Transform, stage) + ")"
 		if len(b.KeyColumns) > 0 {
 			out := view + "_out"
 			if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+out+` AS SELECT * FROM `+rows); err != nil {
