@@ -66,8 +66,8 @@ func actor(r *http.Request) string {
 	return p.Subject
 }
 
-// readWrite reads a write's body and its idempotency key. The key covers the route
-// (with its path values) and the exact body bytes.
+// readWrite reads a write's body and its idempotency key. The key is the caller's own,
+// for this route; its request hash covers the path values, ?book= and the exact body bytes.
 func readWrite(r *http.Request, v any) (*idempotency.Key, error) {
 	body, err := httpx.ReadJSONBody(r)
 	if err != nil {
@@ -78,8 +78,7 @@ func readWrite(r *http.Request, v any) (*idempotency.Key, error) {
 			return nil, err
 		}
 	}
-	scope := r.Pattern + " " + r.URL.Path + "?" + r.URL.RawQuery
-	k, ok, err := idempotency.FromRequest(r, scope, body)
+	k, ok, err := idempotency.FromRequest(r, body, "book")
 	if err != nil || !ok {
 		return nil, err
 	}

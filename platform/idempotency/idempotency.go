@@ -2,21 +2,26 @@
 // claims the key inside its own database transaction and stores its response there too,
 // so the key and the effect commit or roll back together: a retry with the same key and
 // the same request gets the first response again, and with a different request gets 409.
+// Keys are scoped to the authenticated caller and the operation: one caller can never
+// replay, block or learn of another's.
 package idempotency
 
 import (
 	"context"
 	"crypto/sha256"
 	"embed"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"unicode"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/codexion/codexion/platform"
+	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/postgres"
 )
 
@@ -35,14 +40,22 @@ func Migrations() postgres.Source { return postgres.Embedded("idempotency", migr
 
 // Key is a validated idempotency key with the hash of the request it came with.
 type Key struct {
+	// Scope is who may replay the key and for what: the authenticated caller and the
+	// operation (method and route pattern). Another caller's key with the same value is a
+	// different key, and so is the same value on another route; the raw URL plays no part.
 	Scope string
 	Value string
-	Hash  [32]byte
+	// Hash covers what the operation acts on: the path (with its values), the query
+	// parameters the operation reads, and the body. The same key with a different request
+	// is refused as reused, never replayed.
+	Hash [32]byte
 }
 
-// FromRequest reads the key header. ok is false when there is none; a malformed key is
-// an error. body is the request's canonical bytes, hashed to tell a retry from misuse.
-func FromRequest(r *http.Request, scope string, body []byte) (Key, bool, error) {
+// FromRequest reads the key header. ok is false when there is none; a malformed key, or a
+// key on a request with no authenticated caller, is an error. body is the request's
+// canonical bytes; query names the query parameters the operation reads, which are part
+// of the request's hash (others, like ?x=1, are not).
+func FromRequest(r *http.Request, body []byte, query ...string) (Key, bool, error) {
 	v := r.Header.Get(Header)
 	if v == "" {
 		return Key{}, false, nil
@@ -55,7 +68,41 @@ func FromRequest(r *http.Request, scope string, body []byte) (Key, bool, error) 
 			return Key{}, false, platform.Invalid("%s must be printable ASCII", Header)
 		}
 	}
-	return Key{Scope: scope, Value: v, Hash: sha256.Sum256(body)}, true, nil
+	p, ok := auth.PrincipalFrom(r.Context())
+	if !ok || p.Subject == "" {
+		return Key{}, false, platform.Invalid("%s needs an authenticated caller whose token names a subject", Header)
+	}
+	if r.Pattern == "" {
+		return Key{}, false, fmt.Errorf("%s on a request no route matched", Header)
+	}
+	return Key{Scope: Scope(p.Subject, r.Pattern), Value: v, Hash: requestHash(r, body, query)}, true, nil
+}
+
+// Scope is the scope of keys sent by subject to the route pattern. The subject is quoted,
+// so no choice of subject can reach into another caller's scope.
+func Scope(subject, pattern string) string {
+	return strconv.Quote(subject) + " " + pattern
+}
+
+// requestHash is the SHA-256 of the path, the named query parameters and the body, each
+// length-prefixed so no two different requests write the same bytes.
+func requestHash(r *http.Request, body []byte, query []string) [32]byte {
+	h := sha256.New()
+	field := func(b []byte) {
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(b))))
+		h.Write(b)
+	}
+	field([]byte(r.URL.Path))
+	q := r.URL.Query()
+	for _, name := range query {
+		field([]byte(name))
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(q[name]))))
+		for _, v := range q[name] {
+			field([]byte(v))
+		}
+	}
+	field(body)
+	return [32]byte(h.Sum(nil))
 }
 
 // Stored is an earlier response to replay.
