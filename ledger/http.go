@@ -98,13 +98,17 @@ type List[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// page reads ?cursor= and ?limit=. Cursors are codes or sequence numbers, never free text.
 func page(r *http.Request) (Page, error) {
 	q := r.URL.Query()
 	p := Page{Cursor: q.Get("cursor")}
+	if p.Cursor != "" && !ValidCode(p.Cursor) {
+		return p, badCode("cursor", p.Cursor)
+	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > MaxPageSize {
-			return p, platform.Invalid("limit %q must be a whole number from 1 to %d", l, MaxPageSize)
+			return p, platform.Invalid("limit %s must be a whole number from 1 to %d", clip(l), MaxPageSize)
 		}
 		p.Limit = n
 	}
@@ -116,7 +120,22 @@ func requireBook(r *http.Request) (string, error) {
 	if b == "" {
 		return "", platform.Invalid("query parameter book is required (e.g. ?book=acme)")
 	}
+	if !ValidCode(b) {
+		return "", badCode("book", b)
+	}
 	return b, nil
+}
+
+// codeParam reads an optional code from the query (required: from the path).
+func codeParam(r *http.Request, name string, fromPath bool) (string, error) {
+	s := r.URL.Query().Get(name)
+	if fromPath {
+		s = r.PathValue(name)
+	}
+	if (s != "" || fromPath) && !ValidCode(s) {
+		return "", badCode(name, s)
+	}
+	return s, nil
 }
 
 // dateParam reads a YYYY-MM-DD query parameter; def is used when it is absent.
@@ -125,9 +144,10 @@ func dateParam(r *http.Request, name string, def time.Time) (time.Time, error) {
 	if s == "" {
 		return def, nil
 	}
-	d, err := time.Parse(DateLayout, s)
+	d, err := parseDate(s)
 	if err != nil {
-		return time.Time{}, platform.Invalid("query parameter %s %q is not a date; write it as YYYY-MM-DD", name, s)
+		return time.Time{}, &platform.Error{Kind: platform.KindInvalid, Code: "invalid_request",
+			Message: "query parameter " + name + ": " + err.Error(), Fields: []platform.FieldError{{Field: name, Message: err.Error()}}}
 	}
 	return d, nil
 }
@@ -214,7 +234,11 @@ func (h *Handler) getAccount(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a, err := h.store.GetAccount(r.Context(), book, r.PathValue("code"), asOf)
+	code, err := codeParam(r, "code", true)
+	if err != nil {
+		return err
+	}
+	a, err := h.store.GetAccount(r.Context(), book, code, asOf)
 	if err != nil {
 		return err
 	}
@@ -230,7 +254,11 @@ func (h *Handler) closeAccount(w http.ResponseWriter, r *http.Request) error {
 	if _, err := readWrite(r, nil); err != nil {
 		return err
 	}
-	a, err := h.store.CloseAccount(r.Context(), book, r.PathValue("code"))
+	code, err := codeParam(r, "code", true)
+	if err != nil {
+		return err
+	}
+	a, err := h.store.CloseAccount(r.Context(), book, code)
 	if err != nil {
 		return err
 	}
@@ -289,7 +317,10 @@ func (h *Handler) listEntries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f := EntryFilter{Book: book, Account: r.URL.Query().Get("account")}
+	f := EntryFilter{Book: book}
+	if f.Account, err = codeParam(r, "account", false); err != nil {
+		return err
+	}
 	if f.From, err = dateParam(r, "from", time.Time{}); err != nil {
 		return err
 	}
@@ -384,7 +415,10 @@ func (h *Handler) generalLedger(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	account := r.URL.Query().Get("account")
+	account, err := codeParam(r, "account", false)
+	if err != nil {
+		return err
+	}
 	if account == "" {
 		return platform.Invalid("query parameter account is required")
 	}

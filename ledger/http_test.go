@@ -74,12 +74,12 @@ func (a *api) must(status int, r response) response {
 }
 
 func (a *api) setupAcme() {
-	a.must(201, a.do("admin", "POST", "/v1/ledger/books", `{"code":"acme","name":"Acme Ltd","base_currency":"EUR","retained_earnings_account":"3200"}`))
+	a.must(201, a.do("admin", "POST", "/v1/ledger/books", `{"code":"acme","name":"Acme Ltd","base_currency":"EUR","retained_earnings_account":"3200",
+	 "accounts":[{"code":"3200","name":"Retained earnings","type":"equity"}]}`))
 	for _, acc := range []string{
 		`{"book":"acme","code":"1000","name":"Cash","type":"asset"}`,
 		`{"book":"acme","code":"1200","name":"Receivables","type":"asset"}`,
 		`{"book":"acme","code":"2200","name":"VAT payable","type":"liability"}`,
-		`{"book":"acme","code":"3200","name":"Retained earnings","type":"equity"}`,
 		`{"book":"acme","code":"4000","name":"Sales","type":"income"}`,
 		`{"book":"acme","code":"6000","name":"Rent","type":"expense"}`,
 	} {

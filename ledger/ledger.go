@@ -142,16 +142,6 @@ type LineInput struct {
 	Dimensions map[string]string `json:"dimensions,omitempty"`
 }
 
-// Bounds on what one entry may hold.
-const (
-	MaxLines         = 500
-	maxTextLen       = 1000
-	maxCodeLen       = 64
-	maxMetadataBytes = 16 << 10
-	maxDimensions    = 16
-	DateLayout       = time.DateOnly
-)
-
 var codePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // validationError collects field errors into one Invalid error.
@@ -187,96 +177,107 @@ type parsedEntry struct {
 	lines []parsedLine
 }
 
-// parse checks everything that can be checked without the database: shape, dates,
-// amounts positive and exact, at most MaxLines lines, one side per line.
-func parse(in EntryInput) (*parsedEntry, error) {
+// entryLimits are the bounds an entry is parsed under. Clients post under inputLimits;
+// the ledger's own closing entries carry balances and one line per account.
+type entryLimits struct {
+	amounts decimalBounds
+	lines   int
+}
+
+var (
+	inputLimits   = entryLimits{amounts: amountBounds, lines: MaxLines}
+	closingLimits = entryLimits{amounts: balanceBounds, lines: maxClosingLines}
+)
+
+// parse checks everything in a client's entry that can be checked without the database.
+func parse(in EntryInput) (*parsedEntry, error) { return parseWith(in, inputLimits) }
+
+// parseWith checks shape, bounds, dates and amounts: plain decimals, positive, one side
+// per line, at most lim.lines lines.
+func parseWith(in EntryInput, lim entryLimits) (*parsedEntry, error) {
 	var v validationError
-	if in.Book == "" {
-		v.add("book", "is required")
-	}
-	date, err := time.Parse(DateLayout, in.PostingDate)
-	if err != nil {
-		v.add("posting_date", "%q is not a date; write it as YYYY-MM-DD", in.PostingDate)
-	}
 	if in.Journal == "" {
 		in.Journal = "general"
 	}
-	if len(in.Reference) > maxTextLen {
-		v.add("reference", "is longer than %d characters", maxTextLen)
-	}
-	if len(in.Description) > maxTextLen {
-		v.add("description", "is longer than %d characters", maxTextLen)
-	}
-	if len(in.Metadata) > 0 {
-		if len(in.Metadata) > maxMetadataBytes {
-			v.add("metadata", "is larger than %d bytes", maxMetadataBytes)
-		} else if trimmed := strings.TrimSpace(string(in.Metadata)); !strings.HasPrefix(trimmed, "{") && trimmed != "null" {
-			v.add("metadata", "must be a JSON object")
-		}
-	}
+	date := v.header(in)
 	switch n := len(in.Lines); {
 	case n < 2:
 		v.add("lines", "has %d line(s); an entry needs at least two", n)
-	case n > MaxLines:
-		v.add("lines", "has %d lines; at most %d are allowed", n, MaxLines)
+	case n > lim.lines:
+		v.add("lines", "has %d lines; at most %d are allowed", n, lim.lines)
 	}
 	p := &parsedEntry{EntryInput: in, date: date}
-	for i, l := range in.Lines {
-		if i >= MaxLines {
-			break
+	for i, l := range in.Lines[:min(len(in.Lines), lim.lines)] {
+		if pl, ok := v.line(fmt.Sprintf("lines[%d]", i), l, lim); ok {
+			p.lines = append(p.lines, pl)
 		}
-		f := fmt.Sprintf("lines[%d]", i)
-		pl := parsedLine{LineInput: l}
-		if l.Account == "" {
-			v.add(f+".account", "is required")
-		}
-		switch {
-		case l.Debit != nil && l.Credit != nil:
-			v.add(f, "has both debit and credit; a line is one or the other")
-			continue
-		case l.Debit == nil && l.Credit == nil:
-			v.add(f, "has neither debit nor credit")
-			continue
-		}
-		side, raw := "debit", l.Debit
-		if l.Credit != nil {
-			side, raw = "credit", l.Credit
-		}
-		amt, err := ParseAmount(*raw)
-		if err != nil {
-			v.add(f+"."+side, "%v", err)
-			continue
-		}
-		if !amt.IsPositive() {
-			v.add(f+"."+side, "%s must be greater than zero", amt.String())
-			continue
-		}
-		pl.debit, pl.amount = side == "debit", amt
-		if l.Currency != "" {
-			if _, ok := MinorUnits(l.Currency); !ok {
-				v.add(f+".currency", "%q is not an ISO 4217 code this ledger knows", l.Currency)
-			}
-		}
-		if l.Rate != nil {
-			r, err := ParseAmount(*l.Rate)
-			if err != nil || !r.IsPositive() {
-				v.add(f+".rate", "must be a positive decimal")
-			} else {
-				pl.rate = &r
-			}
-		}
-		if len(l.Dimensions) > maxDimensions {
-			v.add(f+".dimensions", "has %d dimensions; at most %d are allowed", len(l.Dimensions), maxDimensions)
-		}
-		if len(l.Memo) > maxTextLen {
-			v.add(f+".memo", "is longer than %d characters", maxTextLen)
-		}
-		p.lines = append(p.lines, pl)
 	}
 	if err := v.err(); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// header checks the entry's own fields and returns its posting date.
+func (v *validationError) header(in EntryInput) time.Time {
+	v.code("book", in.Book)
+	v.code("journal", in.Journal)
+	date, err := parseDate(in.PostingDate)
+	if err != nil {
+		v.add("posting_date", "%v", err)
+	}
+	v.text("reference", in.Reference, maxTextBytes)
+	v.text("description", in.Description, maxTextBytes)
+	if f := checkMetadata(in.Metadata); f != nil {
+		v.add(f.Field, "%s", f.Message)
+	}
+	return date
+}
+
+// line checks one line; ok is false when its amount could not be read.
+func (v *validationError) line(f string, l LineInput, lim entryLimits) (parsedLine, bool) {
+	pl := parsedLine{LineInput: l}
+	v.code(f+".account", l.Account)
+	if l.Currency != "" {
+		if _, ok := MinorUnits(l.Currency); !ok {
+			v.add(f+".currency", "%s is not an ISO 4217 code this ledger knows", clip(l.Currency))
+		}
+	}
+	if l.Rate != nil {
+		r, err := ParseRate(*l.Rate)
+		switch {
+		case err != nil:
+			v.add(f+".rate", "%v", err)
+		case !r.IsPositive():
+			v.add(f+".rate", "must be greater than zero")
+		default:
+			pl.rate = &r
+		}
+	}
+	v.dimensions(f+".dimensions", l.Dimensions)
+	v.text(f+".memo", l.Memo, maxTextBytes)
+	side, raw := "debit", l.Debit
+	switch {
+	case l.Debit != nil && l.Credit != nil:
+		v.add(f, "has both debit and credit; a line is one or the other")
+		return pl, false
+	case l.Debit == nil && l.Credit == nil:
+		v.add(f, "has neither debit nor credit")
+		return pl, false
+	case l.Credit != nil:
+		side, raw = "credit", l.Credit
+	}
+	amt, err := parseDecimal(*raw, lim.amounts)
+	if err != nil {
+		v.add(f+"."+side, "%v", err)
+		return pl, false
+	}
+	if !amt.IsPositive() {
+		v.add(f+"."+side, "%s must be greater than zero", amt.String())
+		return pl, false
+	}
+	pl.debit, pl.amount = side == "debit", amt
+	return pl, true
 }
 
 // accountRef is what posting needs to know of an account.
@@ -371,6 +372,11 @@ func newPosting(p *parsedEntry, bookCcy string, accounts map[string]accountRef, 
 				v.add(f+"."+side, "%s %s is zero in %s at rate %s", l.amount.String(), ccy, bookCcy, rate.String())
 				continue
 			}
+			if !fitsDigits(bookAmt, MaxAmountIntegerDigits) {
+				v.add(f+"."+side, "%s %s at rate %s is %s %s; a line's book amount has at most %d digits before the point",
+					l.amount.String(), ccy, rate.String(), FormatAmount(bookAmt, bookCcy), bookCcy, MaxAmountIntegerDigits)
+				continue
+			}
 		} else if l.rate != nil && !l.rate.Equal(decimalOne) {
 			v.add(f+".rate", "is for foreign-currency lines; %s is the book currency", ccy)
 			continue
@@ -415,4 +421,4 @@ func (p *parsedEntry) accountCodes() []string {
 func period(d time.Time) string { return d.Format("2006-01") }
 
 // ValidCode says whether s may be a book, account or journal code.
-func ValidCode(s string) bool { return len(s) <= maxCodeLen && codePattern.MatchString(s) }
+func ValidCode(s string) bool { return len(s) <= maxCodeBytes && codePattern.MatchString(s) }

@@ -34,22 +34,17 @@ func newStore(t testing.TB) (*Store, *postgres.Pool) {
 func acme(t testing.TB, s *Store) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.CreateBook(ctx, BookInput{Code: "acme", Name: "Acme Ltd", BaseCurrency: "EUR", RetainedEarningsAccount: "3200"}); err != nil {
+	if _, err := s.CreateBook(ctx, BookInput{Code: "acme", Name: "Acme Ltd", BaseCurrency: "EUR", RetainedEarningsAccount: "3200",
+		Accounts: []AccountInput{
+			{Code: "1000", Name: "Cash", Type: Asset, BalanceRule: DebitSide},
+			{Code: "1200", Name: "Receivables", Type: Asset},
+			{Code: "1210", Name: "Receivables USD", Type: Asset, Parent: "1200", Currency: "USD"},
+			{Code: "2200", Name: "VAT payable", Type: Liability},
+			{Code: "3200", Name: "Retained earnings", Type: Equity},
+			{Code: "4000", Name: "Sales", Type: Income},
+			{Code: "6000", Name: "Rent", Type: Expense},
+		}}); err != nil {
 		t.Fatal(err)
-	}
-	for _, a := range []AccountInput{
-		{Code: "1000", Name: "Cash", Type: Asset, BalanceRule: DebitSide},
-		{Code: "1200", Name: "Receivables", Type: Asset},
-		{Code: "1210", Name: "Receivables USD", Type: Asset, Parent: "1200", Currency: "USD"},
-		{Code: "2200", Name: "VAT payable", Type: Liability},
-		{Code: "3200", Name: "Retained earnings", Type: Equity},
-		{Code: "4000", Name: "Sales", Type: Income},
-		{Code: "6000", Name: "Rent", Type: Expense},
-	} {
-		a.Book = "acme"
-		if _, err := s.CreateAccount(ctx, a); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

@@ -30,9 +30,13 @@ type Period struct {
 
 func parsePeriod(p string) (time.Time, error) {
 	if !periodPattern.MatchString(p) {
-		return time.Time{}, platform.Invalid("period %q is not a month; write it as YYYY-MM", p)
+		return time.Time{}, platform.Invalid("period %s is not a month; write it as YYYY-MM", clip(p))
 	}
-	return time.Parse("2006-01", p)
+	start, err := time.Parse("2006-01", p)
+	if err == nil && (start.Before(MinDate) || start.After(MaxDate)) {
+		return time.Time{}, platform.Invalid("period %s is outside the ledger's dates, %s to %s", p, MinDate.Format(DateLayout), MaxDate.Format(DateLayout))
+	}
+	return start, err
 }
 
 // ClosePeriod forbids postings dated in the period. Closing December also closes the
@@ -103,7 +107,7 @@ func (s *Store) closeYear(ctx context.Context, tx pgx.Tx, b bookRef, year int, a
 	rows, err := tx.Query(ctx, `SELECT a.code, sum(l.book_amount)::text FROM ledger_lines l
 		JOIN ledger_accounts a ON a.id = l.account_id
 		WHERE l.book_id = $1 AND a.type IN ('income', 'expense') AND l.posting_date <= $2
-		GROUP BY a.code HAVING sum(l.book_amount) <> 0 ORDER BY a.code`, b.ID, end)
+		GROUP BY a.code HAVING sum(l.book_amount) <> 0 ORDER BY a.code LIMIT $3`, b.ID, end, maxClosingLines)
 	if err != nil {
 		return "", err
 	}
@@ -117,16 +121,24 @@ func (s *Store) closeYear(ctx context.Context, tx pgx.Tx, b bookRef, year int, a
 		if err := r.Scan(&x.code, &s); err != nil {
 			return x, err
 		}
-		x.amt, err = ParseAmount(s)
+		x.amt, err = readAmount(s)
 		return x, err
 	})
 	if err != nil || len(balances) == 0 {
 		return "", err
 	}
+	if len(balances) >= maxClosingLines {
+		return "", platform.E(platform.KindConflict, "year_end_too_large",
+			"book %s has %d or more income and expense accounts with a balance; one closing entry holds at most %d lines", b.Code, len(balances), maxClosingLines-1)
+	}
 	in := EntryInput{Book: b.Code, PostingDate: end.Format(DateLayout), Journal: "general",
 		Reference: fmt.Sprintf("YE-%d", year), Description: fmt.Sprintf("Year-end close %d: income and expense to retained earnings", year)}
 	var net Amount
 	for _, x := range balances {
+		if !fitsDigits(x.amt, maxBalanceIntegerDigits) {
+			return "", platform.E(platform.KindConflict, "year_end_too_large",
+				"account %s's balance %s has more than %d digits before the point, more than the feature store holds", x.code, FormatAmount(x.amt, b.Currency), maxBalanceIntegerDigits)
+		}
 		amt := FormatAmount(x.amt.Abs(), b.Currency)
 		if x.amt.IsPositive() { // debit balance (expense): credit it away
 			in.Lines = append(in.Lines, LineInput{Account: x.code, Credit: &amt, Currency: b.Currency})
@@ -134,6 +146,10 @@ func (s *Store) closeYear(ctx context.Context, tx pgx.Tx, b bookRef, year int, a
 			in.Lines = append(in.Lines, LineInput{Account: x.code, Debit: &amt, Currency: b.Currency})
 		}
 		net = net.Add(x.amt)
+	}
+	if !fitsDigits(net, maxBalanceIntegerDigits) {
+		return "", platform.E(platform.KindConflict, "year_end_too_large",
+			"the year's result %s has more than %d digits before the point, more than the feature store holds", FormatAmount(net, b.Currency), maxBalanceIntegerDigits)
 	}
 	if !net.IsZero() {
 		amt := FormatAmount(net.Abs(), b.Currency)
@@ -146,7 +162,7 @@ func (s *Store) closeYear(ctx context.Context, tx pgx.Tx, b bookRef, year int, a
 	if len(in.Lines) < 2 {
 		return "", nil
 	}
-	p, err := parse(in)
+	p, err := parseWith(in, closingLimits)
 	if err != nil {
 		return "", err
 	}
@@ -157,15 +173,19 @@ func (s *Store) closeYear(ctx context.Context, tx pgx.Tx, b bookRef, year int, a
 	return e.ID, nil
 }
 
+// minReasonBytes is the shortest reason for reopening a period.
+const minReasonBytes = 3
+
 // ReopenPeriod allows postings again; the reason is kept.
 func (s *Store) ReopenPeriod(ctx context.Context, book, per, reason, actor string) (*Period, error) {
 	if _, err := parsePeriod(per); err != nil {
 		return nil, err
 	}
-	if len(reason) < 3 || len(reason) > maxTextLen {
+	if len(reason) < minReasonBytes || textProblem(reason, maxTextBytes) != "" {
+		msg := cmpOr(textProblem(reason, maxTextBytes), "is required")
 		return nil, &platform.Error{Kind: platform.KindInvalid, Code: "reason_required",
-			Message: "reason: reopening a closed period needs a reason (3 to 1000 characters)",
-			Fields:  []platform.FieldError{{Field: "reason", Message: "is required"}}}
+			Message: fmt.Sprintf("reason: reopening a closed period needs a reason of %d to %d bytes of text; this one %s", minReasonBytes, maxTextBytes, msg),
+			Fields:  []platform.FieldError{{Field: "reason", Message: msg}}}
 	}
 	var out *Period
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -231,16 +251,20 @@ type RateInput struct {
 // PutRate records (or corrects) a rate for a day.
 func (s *Store) PutRate(ctx context.Context, in RateInput) (*RateInput, error) {
 	var v validationError
+	v.code("book", in.Book)
 	if _, ok := MinorUnits(in.Currency); !ok {
-		v.add("currency", "%q is not an ISO 4217 code this ledger knows", in.Currency)
+		v.add("currency", "%s is not an ISO 4217 code this ledger knows", clip(in.Currency))
 	}
-	d, err := time.Parse(DateLayout, in.EffectiveDate)
+	d, err := parseDate(in.EffectiveDate)
 	if err != nil {
-		v.add("effective_date", "%q is not a date; write it as YYYY-MM-DD", in.EffectiveDate)
+		v.add("effective_date", "%v", err)
 	}
-	r, err := ParseAmount(in.Rate)
-	if err != nil || !r.IsPositive() {
-		v.add("rate", "must be a positive decimal string such as \"1.0842\"")
+	r, err := ParseRate(in.Rate)
+	switch {
+	case err != nil:
+		v.add("rate", "%v", err)
+	case !r.IsPositive():
+		v.add("rate", "must be greater than zero")
 	}
 	if err := v.err(); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -177,9 +178,18 @@ func (s *Store) Reverse(ctx context.Context, id string, in ReverseInput, actor s
 				}
 				rin.Lines = append(rin.Lines, li)
 			}
-			p, err := parse(rin)
+			lim := inputLimits
+			if orig.Kind == "closing" {
+				lim = closingLimits
+			}
+			p, err := parseWith(rin, lim)
 			if err != nil {
 				return nil, err
+			}
+			if p.PostingDate < orig.PostingDate { // both YYYY-MM-DD, so text order is date order
+				return nil, &platform.Error{Kind: platform.KindInvalid, Code: "invalid_entry",
+					Message: fmt.Sprintf("posting_date: %s is before %s, the date of entry %s; a reversal is dated on or after its original", p.PostingDate, orig.PostingDate, id),
+					Fields:  []platform.FieldError{{Field: "posting_date", Message: "is before the original entry's date " + orig.PostingDate}}}
 			}
 			e, err := s.post(ctx, tx, p, actor, postOptions{kind: "reversal", reverses: &uid})
 			if err != nil {
@@ -248,17 +258,26 @@ func (s *Store) getEntry(ctx context.Context, tx pgx.Tx, id uuid.UUID, lock bool
 		if err := r.Scan(&l.LineNo, &l.Account, &l.Currency, &amount, &rate, &bookAm, &l.Memo, &dims); err != nil {
 			return l, err
 		}
-		amt, _ := ParseAmount(amount)
+		amt, err := readAmount(amount)
+		if err != nil {
+			return l, err
+		}
 		if amt.IsPositive() {
 			l.Debit = FormatAmount(amt, l.Currency)
 		} else {
 			l.Credit = FormatAmount(amt.Neg(), l.Currency)
 		}
 		if l.Currency != bookCcy {
-			r, _ := ParseAmount(rate)
+			r, err := readAmount(rate)
+			if err != nil {
+				return l, err
+			}
 			l.Rate = r.String()
 		}
-		l.BookAmount = formatText(bookAm, bookCcy)
+		l.BookAmount, err = formatText(bookAm, bookCcy)
+		if err != nil {
+			return l, err
+		}
 		if len(dims) > 0 {
 			l.Dimensions = dims
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -129,59 +128,6 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// BookInput creates a book.
-type BookInput struct {
-	Code                    string `json:"code"`
-	Name                    string `json:"name"`
-	BaseCurrency            string `json:"base_currency"`
-	RetainedEarningsAccount string `json:"retained_earnings_account,omitempty"`
-}
-
-// CreateBook creates a book with the default journals.
-func (s *Store) CreateBook(ctx context.Context, in BookInput) (*Book, error) {
-	var v validationError
-	if !ValidCode(in.Code) {
-		v.add("code", "%q is not a code: use letters, digits, '.', '_' or '-', at most %d", in.Code, maxCodeLen)
-	}
-	if in.Name == "" || len(in.Name) > maxTextLen {
-		v.add("name", "is required, at most %d characters", maxTextLen)
-	}
-	if _, ok := MinorUnits(in.BaseCurrency); !ok {
-		v.add("base_currency", "%q is not an ISO 4217 code this ledger knows", in.BaseCurrency)
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	var b Book
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var id int64
-		var re *string
-		if in.RetainedEarningsAccount != "" {
-			re = &in.RetainedEarningsAccount
-		}
-		err := tx.QueryRow(ctx, `INSERT INTO ledger_books (code, name, base_currency, retained_earnings_account) VALUES ($1, $2, $3, $4)
-			RETURNING id, code, name, base_currency, coalesce(retained_earnings_account, ''), created_at`, in.Code, in.Name, in.BaseCurrency, re).
-			Scan(&id, &b.Code, &b.Name, &b.BaseCurrency, &b.RetainedEarningsAccount, &b.CreatedAt)
-		if pgCode(err) == "23505" {
-			return platform.E(platform.KindConflict, "book_exists", "book %q already exists", in.Code)
-		}
-		if err != nil {
-			return err
-		}
-		for _, j := range DefaultJournals {
-			if _, err := tx.Exec(ctx, `INSERT INTO ledger_journals (book_id, code, name) VALUES ($1, $2, $3)`, id, j.Code, j.Name); err != nil {
-				return err
-			}
-		}
-		err = queueEvent(ctx, tx, in.Code, "ledger.book", in.Code, EventBookCreated, b)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &b, nil
-}
-
 // Page bounds a list.
 type Page struct {
 	Cursor string
@@ -225,95 +171,6 @@ func (s *Store) ListBooks(ctx context.Context, p Page) ([]Book, string, error) {
 		next = books[len(books)-1].Code
 	}
 	return books, next, nil
-}
-
-// AccountInput creates an account.
-type AccountInput struct {
-	Book        string      `json:"book"`
-	Code        string      `json:"code"`
-	Name        string      `json:"name"`
-	Type        AccountType `json:"type"`
-	Parent      string      `json:"parent,omitempty"`
-	Currency    string      `json:"currency,omitempty"`
-	BalanceRule BalanceRule `json:"balance_rule,omitempty"`
-}
-
-// CreateAccount adds an account to a book's chart.
-func (s *Store) CreateAccount(ctx context.Context, in AccountInput) (*Account, error) {
-	var v validationError
-	if in.Book == "" {
-		v.add("book", "is required")
-	}
-	if !ValidCode(in.Code) {
-		v.add("code", "%q is not a code: use letters, digits, '.', '_' or '-', at most %d", in.Code, maxCodeLen)
-	}
-	if in.Name == "" || len(in.Name) > maxTextLen {
-		v.add("name", "is required, at most %d characters", maxTextLen)
-	}
-	if !validType(in.Type) {
-		v.add("type", "%q is not one of asset, liability, equity, income, expense", in.Type)
-	}
-	if in.Currency != "" {
-		if _, ok := MinorUnits(in.Currency); !ok {
-			v.add("currency", "%q is not an ISO 4217 code this ledger knows", in.Currency)
-		}
-	}
-	if in.BalanceRule == "" {
-		in.BalanceRule = EitherSide
-	}
-	if in.BalanceRule != EitherSide && in.BalanceRule != DebitSide && in.BalanceRule != CreditSide {
-		v.add("balance_rule", "%q is not one of either, debit, credit", in.BalanceRule)
-	}
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	var a Account
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		b, err := s.book(ctx, tx, in.Book)
-		if err != nil {
-			return err
-		}
-		var parentID *int64
-		if in.Parent != "" {
-			var pid int64
-			var ptype AccountType
-			err := tx.QueryRow(ctx, `SELECT id, type FROM ledger_accounts WHERE book_id = $1 AND code = $2`, b.ID, in.Parent).Scan(&pid, &ptype)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return &platform.Error{Kind: platform.KindInvalid, Code: "invalid_account",
-					Message: fmt.Sprintf("parent: account %s does not exist in book %s", in.Parent, in.Book),
-					Fields:  []platform.FieldError{{Field: "parent", Message: "account " + in.Parent + " does not exist"}}}
-			}
-			if err != nil {
-				return err
-			}
-			if ptype != in.Type {
-				return &platform.Error{Kind: platform.KindInvalid, Code: "invalid_account",
-					Message: fmt.Sprintf("parent: account %s is %s; a child must have its parent's type (%s given)", in.Parent, ptype, in.Type),
-					Fields:  []platform.FieldError{{Field: "parent", Message: "type differs from the parent's"}}}
-			}
-			parentID = &pid
-		}
-		var ccy *string
-		if in.Currency != "" {
-			ccy = &in.Currency
-		}
-		err = tx.QueryRow(ctx, `INSERT INTO ledger_accounts (book_id, code, name, type, parent_id, currency, balance_rule)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING status, created_at`,
-			b.ID, in.Code, in.Name, in.Type, parentID, ccy, in.BalanceRule).Scan(&a.Status, &a.CreatedAt)
-		if pgCode(err) == "23505" {
-			return platform.E(platform.KindConflict, "account_exists", "account %s already exists in book %s", in.Code, in.Book)
-		}
-		if err != nil {
-			return err
-		}
-		a.Book, a.Code, a.Name, a.Type, a.Parent, a.Currency, a.BalanceRule = in.Book, in.Code, in.Name, in.Type, in.Parent, in.Currency, in.BalanceRule
-		err = queueEvent(ctx, tx, in.Book, "ledger.account", in.Book+"/"+in.Code, EventAccountCreated, a)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &a, nil
 }
 
 func validType(t AccountType) bool {
@@ -391,7 +248,9 @@ func (s *Store) GetAccount(ctx context.Context, book, code string, asOf time.Tim
 		return nil, err
 	}
 	for i := range a.Balances {
-		fixBalance(&a.Balances[i], a.Balances[i].Currency, b.Currency)
+		if err := fixBalance(&a.Balances[i], a.Balances[i].Currency, b.Currency); err != nil {
+			return nil, err
+		}
 		if !asOf.IsZero() {
 			a.Balances[i].AsOf = asOf.Format(DateLayout)
 		}
@@ -411,25 +270,44 @@ func (s *Store) GetAccount(ctx context.Context, book, code string, asOf time.Tim
 		return nil, err
 	}
 	roll.BookBalance = roll.Balance
-	fixBalance(&roll, b.Currency, b.Currency)
+	if err := fixBalance(&roll, b.Currency, b.Currency); err != nil {
+		return nil, err
+	}
 	a.Rollup = &roll
 	return &a, nil
 }
 
 // fixBalance renders a balance's amounts with the currency's minor units.
-func fixBalance(b *Balance, ccy, bookCcy string) {
+func fixBalance(b *Balance, ccy, bookCcy string) error {
+	var err error
 	for _, p := range []*string{&b.Debit, &b.Credit, &b.Balance} {
-		*p = formatText(*p, ccy)
+		if *p, err = formatText(*p, ccy); err != nil {
+			return err
+		}
 	}
-	b.BookBalance = formatText(b.BookBalance, bookCcy)
+	b.BookBalance, err = formatText(b.BookBalance, bookCcy)
+	return err
 }
 
-func formatText(s, ccy string) string {
-	d, err := ParseAmount(s)
+// formatText renders a decimal the database computed with the currency's minor units.
+func formatText(s, ccy string) (string, error) {
+	d, err := readAmount(s)
 	if err != nil {
-		return s
+		return "", err
 	}
-	return FormatAmount(d, ccy)
+	return FormatAmount(d, ccy), nil
+}
+
+// readAmounts3 reads three stored decimals.
+func readAmounts3(a, b, c string) (x, y, z Amount, err error) {
+	if x, err = readAmount(a); err != nil {
+		return
+	}
+	if y, err = readAmount(b); err != nil {
+		return
+	}
+	z, err = readAmount(c)
+	return
 }
 
 // CloseAccount stops postings to an account. It waits for posts in flight (they hold the
@@ -457,6 +335,10 @@ func (s *Store) CloseAccount(ctx context.Context, book, code string) (*Account, 
 		}
 		if status == "closed" {
 			return platform.E(platform.KindConflict, "account_closed", "account %s is already closed", code)
+		}
+		if code == b.RetainedEarnings {
+			return platform.E(platform.KindConflict, "account_in_use",
+				"account %s is book %s's retained earnings account, where the year-end close posts; it stays open", code, book)
 		}
 		var nonZero []string
 		rows, err := tx.Query(ctx, `SELECT currency || ' ' || (debit - credit)::text FROM ledger_balances WHERE account_id = $1 AND debit <> credit ORDER BY currency`, id)

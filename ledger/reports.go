@@ -51,9 +51,10 @@ func (s *Store) TrialBalance(ctx context.Context, book string, asOf time.Time) (
 		if err := r.Scan(&x.Account, &x.Name, &x.Type, &d, &c, &bal); err != nil {
 			return x, err
 		}
-		dd, _ := ParseAmount(d)
-		cc, _ := ParseAmount(c)
-		bb, _ := ParseAmount(bal)
+		dd, cc, bb, err := readAmounts3(d, c, bal)
+		if err != nil {
+			return x, err
+		}
 		td, tc, tbal = td.Add(dd), tc.Add(cc), tbal.Add(bb)
 		x.Debit, x.Credit, x.Balance = FormatAmount(dd, b.Currency), FormatAmount(cc, b.Currency), FormatAmount(bb, b.Currency)
 		return x, nil
@@ -143,7 +144,10 @@ func (s *Store) amounts(ctx context.Context, b bookRef, types []AccountType, fro
 		if err := r.Scan(&x.id, &x.parent, &x.row.Account, &x.row.Name, &x.row.Type, &x.row.Parent, &sum); err != nil {
 			return nil, err
 		}
-		amt, _ := ParseAmount(sum)
+		amt, err := readAmount(sum)
+		if err != nil {
+			return nil, err
+		}
 		if !x.row.Type.DebitNormal() {
 			amt = amt.Neg()
 		}
@@ -298,8 +302,13 @@ func (s *Store) GeneralLedger(ctx context.Context, book, account string, from, t
 	if err != nil {
 		return nil, err
 	}
+	openingAmt, err := formatText(opening, b.Currency)
+	if err != nil {
+		rows.Close()
+		return nil, err
+	}
 	gl := &GeneralLedger{Book: book, Account: account, To: to.Format(DateLayout), Currency: b.Currency,
-		OpeningBalance: formatText(opening, b.Currency), Lines: []GLLine{}}
+		OpeningBalance: openingAmt, Lines: []GLLine{}}
 	if !from.IsZero() {
 		gl.From = from.Format(DateLayout)
 	}
@@ -315,13 +324,19 @@ func (s *Store) GeneralLedger(ctx context.Context, book, account string, from, t
 			return nil, err
 		}
 		l.PostingDate = date.Format(DateLayout)
-		a, _ := ParseAmount(amt)
+		a, err := readAmount(amt)
+		if err == nil {
+			l.Balance, err = formatText(bal, b.Currency)
+		}
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
 		if a.IsPositive() {
 			l.Debit = FormatAmount(a, b.Currency)
 		} else {
 			l.Credit = FormatAmount(a.Neg(), b.Currency)
 		}
-		l.Balance = formatText(bal, b.Currency)
 		gl.Lines = append(gl.Lines, l)
 	}
 	rows.Close()

@@ -255,7 +255,7 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 			if err := r.Scan(&b, &ccy, &d, &rt); err != nil {
 				return err
 			}
-			v, err := ParseAmount(rt)
+			v, err := readAmount(rt)
 			if err != nil {
 				return err
 			}
@@ -273,7 +273,7 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 				if err := r.Scan(&k.account, &k.currency, &bal); err != nil {
 					return err
 				}
-				v, err := ParseAmount(bal)
+				v, err := readAmount(bal)
 				current[k] = v
 				return err
 			}); err != nil {

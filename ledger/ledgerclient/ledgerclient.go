@@ -39,10 +39,15 @@ func (c *Client) InitBook(ctx context.Context, book, name, currency, template st
 	if name == "" {
 		name = book
 	}
+	// A new book is created with its chart, so its retained earnings account exists from
+	// the start; a book that exists gets the accounts it lacks.
 	_, err := c.Do(ctx, "POST", "/v1/ledger/books", ledger.BookInput{Code: book, Name: name, BaseCurrency: currency,
-		RetainedEarningsAccount: ledger.TemplateRetainedEarnings}, nil)
+		RetainedEarningsAccount: ledger.TemplateRetainedEarnings, Accounts: chart}, nil)
 	var ae *apiclient.Error
-	if err != nil && (!errors.As(err, &ae) || ae.Code != "book_exists") {
+	if err == nil {
+		return len(chart), nil
+	}
+	if !errors.As(err, &ae) || ae.Code != "book_exists" {
 		return 0, err
 	}
 	made := 0
