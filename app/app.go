@@ -112,12 +112,15 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 
 	var guard httpx.Guard = refuseAll
 	if cfg.Auth.Issuer != "" {
-		verifier := auth.NewVerifier(auth.VerifierOptions{
+		verifier, err := auth.NewVerifier(auth.VerifierOptions{
 			Issuer:     cfg.Auth.Issuer,
 			JWKSURL:    cfg.Auth.JWKSURL,
 			Audience:   cfg.Auth.Audience,
 			RolesClaim: cfg.Auth.RolesClaim,
 		})
+		if err != nil {
+			return nil, err
+		}
 		guard = auth.Guard(verifier, log)
 	}
 	a.Router = httpx.NewRouter(log, guard)

@@ -135,7 +135,7 @@ func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, e
 
 	var issuer *auth.DevIssuer
 	if cfg.Auth.Issuer == "" {
-		cfg.Auth.Issuer = "http://" + cfg.HTTP.Addr
+		cfg.Auth.Issuer, cfg.Auth.Audience = "http://"+cfg.HTTP.Addr, auth.DevAudience
 		issuer, err = auth.LoadOrCreateDevIssuer(cfg.Auth.Issuer, filepath.Join(dataDir, "dev", "issuer-key.json"))
 		if err != nil {
 			return fail(err)

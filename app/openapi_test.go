@@ -21,7 +21,7 @@ func TestOpenAPIDocIsCompleteAndCurrent(t *testing.T) {
 	cfg.Kafka.Brokers = []string{"127.0.0.1:1"}
 	cfg.Temporal.Address = "127.0.0.1:1"
 	cfg.S3.Endpoint, cfg.S3.AccessKey, cfg.S3.SecretKey = "127.0.0.1:1", "a", "b"
-	cfg.Auth.Issuer = "http://127.0.0.1:1"
+	cfg.Auth.Issuer, cfg.Auth.Audience = "http://127.0.0.1:1", "codexion"
 	a, err := New(context.Background(), cfg, ModeServe, quietLog())
 	if err != nil {
 		t.Fatal(err)

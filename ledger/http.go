@@ -146,7 +146,7 @@ func dateParam(r *http.Request, name string, def time.Time) (time.Time, error) {
 	}
 	d, err := parseDate(s)
 	if err != nil {
-		return time.Time{}, &platform.Error{Kind: platform.KindInvalid, Code: "invalid_request",
+		return time.Time{}, &platform.Error{Kind: platform.KindInvalid, Code: "invalid_argument",
 			Message: "query parameter " + name + ": " + err.Error(), Fields: []platform.FieldError{{Field: name, Message: err.Error()}}}
 	}
 	return d, nil

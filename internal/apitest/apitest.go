@@ -53,7 +53,11 @@ func Start(t testing.TB, maxBodyBytes int64, sources []postgres.Source, routes f
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := httpx.NewRouter(log, auth.Guard(auth.NewVerifier(auth.VerifierOptions{Issuer: srv.URL}), log))
+	v, err := auth.NewVerifier(auth.VerifierOptions{Issuer: srv.URL, Audience: auth.DevAudience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httpx.NewRouter(log, auth.Guard(v, log))
 	iss.Routes(r, "/jwks")
 	routes(r, db, log)
 	tp := sdktrace.NewTracerProvider()

@@ -110,3 +110,38 @@ func TestSimulationPostsOnceAndBalances(t *testing.T) {
 		t.Fatalf("trial balance %+v", tb.Totals)
 	}
 }
+
+func TestImportAtTheAmountBoundPostsAndOnePastNamesItsLine(t *testing.T) {
+	c, _ := client(t, "admin")
+	ctx := context.Background()
+	if _, err := c.InitBook(ctx, "acme", "Acme", "EUR", "sme"); err != nil {
+		t.Fatal(err)
+	}
+	const file = `entry,posting_date,journal,reference,description,account,debit,credit,currency,memo
+1,2026-03-30,general,MAX,At the bound,1010,999999999999999.99,,,
+1,2026-03-30,general,MAX,At the bound,4000,,999999999999999.99,,
+2,2026-03-30,general,PAST,One digit past it,1010,1000000000000000.00,,,
+2,2026-03-30,general,PAST,One digit past it,4000,,1000000000000000.00,,
+3,0000-01-01,general,YEAR0,Year 0,1010,1.00,,,
+3,0000-01-01,general,YEAR0,Year 0,4000,,1.00,,
+`
+	res, err := c.Import(ctx, strings.NewReader(file), "acme", false, "t-bound")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Posted != 1 || len(res.Errors) != 3 {
+		t.Fatalf("import %+v", res)
+	}
+	for i, want := range []struct {
+		line int
+		text string
+	}{{4, "16 digits before the point"}, {5, "16 digits before the point"}, {6, "outside the ledger's dates"}} {
+		if e := res.Errors[i]; e.Line != want.line || !strings.Contains(e.Message, want.text) {
+			t.Fatalf("error %d = %+v, want line %d with %q", i, e, want.line, want.text)
+		}
+	}
+	tb, err := c.TrialBalance(ctx, "acme", "2026-03-31")
+	if err != nil || tb.Totals.Debit != "999999999999999.99" {
+		t.Fatalf("trial balance %+v, %v", tb, err)
+	}
+}

@@ -38,9 +38,39 @@ func idp(t testing.TB) (*DevIssuer, *httptest.Server, *atomic.Int32) {
 	return iss, srv, &fetches
 }
 
+func verifier(t testing.TB, opts VerifierOptions) *Verifier {
+	t.Helper()
+	v, err := NewVerifier(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// An issuer serves many applications; without an audience to check, a token it minted for
+// any of them would pass here.
+func TestVerifierNeedsAnIssuerAndAnAudience(t *testing.T) {
+	for _, opts := range []VerifierOptions{{Issuer: "https://idp.example"}, {Audience: "codexion"}, {}} {
+		if _, err := NewVerifier(opts); err == nil || platform.KindOf(err) != platform.KindInvalid || !strings.Contains(err.Error(), "auth.audience") {
+			t.Errorf("NewVerifier(%+v) = %v, want a refusal naming the settings", opts, err)
+		}
+	}
+}
+
+func TestDevTokensCarryTheDevAudience(t *testing.T) {
+	iss, srv, _ := idp(t)
+	tok, _ := iss.Mint("a", []string{RoleAdmin}, time.Hour)
+	if _, err := verifier(t, VerifierOptions{Issuer: srv.URL, Audience: DevAudience}).Verify(context.Background(), tok); err != nil {
+		t.Fatalf("dev token refused by a verifier requiring %q: %v", DevAudience, err)
+	}
+	if _, err := verifier(t, VerifierOptions{Issuer: srv.URL, Audience: "codexion-prod"}).Verify(context.Background(), tok); err == nil {
+		t.Fatal("dev token accepted for another audience")
+	}
+}
+
 func TestVerifyAcceptsIssuerTokens(t *testing.T) {
 	iss, srv, fetches := idp(t)
-	v := NewVerifier(VerifierOptions{Issuer: srv.URL, Audience: "codexion"})
+	v := verifier(t, VerifierOptions{Issuer: srv.URL, Audience: DevAudience})
 	tok, err := iss.Mint("alice", []string{RoleFinance}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +115,7 @@ func TestVerifyRejects(t *testing.T) {
 		"bad signature": {tampered, "signature does not verify"},
 		"oversized":     {strings.Repeat("a", maxTokenBytes+1), "longer than"},
 	}
-	v := NewVerifier(VerifierOptions{Issuer: srv.URL, Audience: "codexion"})
+	v := verifier(t, VerifierOptions{Issuer: srv.URL, Audience: DevAudience})
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := v.Verify(context.Background(), tc.tok)
@@ -105,11 +135,11 @@ func TestVerifyRejects(t *testing.T) {
 func TestVerifyChecksIssuerAndAudience(t *testing.T) {
 	iss, srv, _ := idp(t)
 	tok, _ := iss.Mint("a", []string{RoleAdmin}, time.Hour)
-	v := NewVerifier(VerifierOptions{Issuer: srv.URL + "/other", JWKSURL: srv.URL + "/jwks"})
+	v := verifier(t, VerifierOptions{Issuer: srv.URL + "/other", JWKSURL: srv.URL + "/jwks", Audience: DevAudience})
 	if _, err := v.Verify(context.Background(), tok); err == nil || !strings.Contains(err.Error(), "is not the trusted issuer") {
 		t.Fatalf("err = %v", err)
 	}
-	v = NewVerifier(VerifierOptions{Issuer: srv.URL, Audience: "payroll"})
+	v = verifier(t, VerifierOptions{Issuer: srv.URL, Audience: "payroll"})
 	if _, err := v.Verify(context.Background(), tok); err == nil || !strings.Contains(err.Error(), `audience does not include "payroll"`) {
 		t.Fatalf("err = %v", err)
 	}
@@ -119,7 +149,7 @@ func TestIdentityProviderDownIsUnavailable(t *testing.T) {
 	iss, srv, _ := idp(t)
 	tok, _ := iss.Mint("a", []string{RoleAdmin}, time.Hour)
 	srv.Close()
-	v := NewVerifier(VerifierOptions{Issuer: srv.URL})
+	v := verifier(t, VerifierOptions{Issuer: srv.URL, Audience: DevAudience})
 	_, err := v.Verify(context.Background(), tok)
 	if platform.KindOf(err) != platform.KindUnavailable {
 		t.Fatalf("err = %v (kind %v), want unavailable", err, platform.KindOf(err))
@@ -142,7 +172,7 @@ func TestRolesFromNestedClaim(t *testing.T) {
 func TestGuard401403200(t *testing.T) {
 	iss, srv, _ := idp(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r := httpx.NewRouter(log, Guard(NewVerifier(VerifierOptions{Issuer: srv.URL}), log))
+	r := httpx.NewRouter(log, Guard(verifier(t, VerifierOptions{Issuer: srv.URL, Audience: DevAudience}), log))
 	r.HandleFunc("GET /v1/admin/thing", httpx.Roles(RoleAdmin), func(w http.ResponseWriter, req *http.Request) {
 		p, _ := PrincipalFrom(req.Context())
 		_, _ = io.WriteString(w, p.Subject)

@@ -32,7 +32,7 @@ func BenchmarkAuthenticatedRequest(b *testing.B) {
 	bare := http.NewServeMux()
 	bare.HandleFunc("GET /v1/thing", handler)
 
-	router := httpx.NewRouter(log, Guard(NewVerifier(VerifierOptions{Issuer: srv.URL}), log))
+	router := httpx.NewRouter(log, Guard(verifier(b, VerifierOptions{Issuer: srv.URL, Audience: DevAudience}), log))
 	router.HandleFunc("GET /v1/thing", httpx.Roles(RoleFinance), handler)
 	tp := sdktrace.NewTracerProvider()
 	chain := httpx.Chain(router, log, httpx.NewMetrics(prometheus.NewRegistry()), tp.Tracer("bench"),

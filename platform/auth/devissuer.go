@@ -29,6 +29,10 @@ type DevIssuer struct {
 // DevTokenTTL is how long dev tokens last.
 const DevTokenTTL = 30 * 24 * time.Hour
 
+// DevAudience is the aud of every dev token; the dev stack requires it as serve requires
+// the configured one.
+const DevAudience = "codexion"
+
 // LoadOrCreateDevIssuer reads the key at keyPath, creating it on first use, so tokens
 // written by an earlier run stay valid.
 func LoadOrCreateDevIssuer(issuer, keyPath string) (*DevIssuer, error) {
@@ -83,7 +87,7 @@ func (d *DevIssuer) Mint(subject string, roles []string, ttl time.Duration) (str
 	}
 	now := time.Now()
 	claims := jwt.Claims{
-		Issuer: d.issuer, Subject: subject, Audience: jwt.Audience{"codexion"},
+		Issuer: d.issuer, Subject: subject, Audience: jwt.Audience{DevAudience},
 		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)),
 		Expiry: jwt.NewNumericDate(now.Add(ttl)),
 	}

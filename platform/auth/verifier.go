@@ -39,7 +39,7 @@ var signatureAlgorithms = []jose.SignatureAlgorithm{
 type VerifierOptions struct {
 	Issuer     string // tokens must carry this iss
 	JWKSURL    string // when empty, discovered from Issuer's openid-configuration
-	Audience   string // when set, tokens must carry it in aud
+	Audience   string // tokens must carry it in aud; required
 	RolesClaim string // claim holding roles; a dotted path reaches nested claims ("realm_access.roles")
 	HTTPClient *http.Client
 }
@@ -58,15 +58,20 @@ type Verifier struct {
 	fetchedAt time.Time
 }
 
-// NewVerifier returns a verifier; it fetches keys lazily on the first token.
-func NewVerifier(opts VerifierOptions) *Verifier {
+// NewVerifier returns a verifier; it fetches keys lazily on the first token. It refuses
+// options without an issuer or an audience: an issuer serves many applications, and a
+// token minted for another of them must not let its bearer in here.
+func NewVerifier(opts VerifierOptions) (*Verifier, error) {
+	if opts.Issuer == "" || opts.Audience == "" {
+		return nil, platform.Invalid("token checks need an issuer and an audience (auth.issuer, auth.audience)")
+	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: jwksFetchTimeout}
 	}
 	if opts.RolesClaim == "" {
 		opts.RolesClaim = "roles"
 	}
-	return &Verifier{opts: opts, jwksURL: opts.JWKSURL, verified: map[[32]byte]cachedPrincipal{}}
+	return &Verifier{opts: opts, jwksURL: opts.JWKSURL, verified: map[[32]byte]cachedPrincipal{}}, nil
 }
 
 // cachedPrincipal is a token that verified, remembered so that a client sending the
@@ -131,10 +136,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if err := tok.Claims(key, &std, &all); err != nil {
 		return Principal{}, unauthenticated("bearer token signature does not verify against the issuer's keys")
 	}
-	exp := jwt.Expected{Issuer: v.opts.Issuer, Time: now}
-	if v.opts.Audience != "" {
-		exp.AnyAudience = jwt.Audience{v.opts.Audience}
-	}
+	exp := jwt.Expected{Issuer: v.opts.Issuer, AnyAudience: jwt.Audience{v.opts.Audience}, Time: now}
 	if err := std.ValidateWithLeeway(exp, allowedClockSkew); err != nil {
 		switch {
 		case errors.Is(err, jwt.ErrExpired):

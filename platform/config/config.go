@@ -43,7 +43,7 @@ type HTTP struct {
 type Auth struct {
 	Issuer     string `yaml:"issuer" help:"OIDC issuer URL whose tokens are accepted"`
 	JWKSURL    string `yaml:"jwks_url" help:"JWKS URL; discovered from the issuer when empty"`
-	Audience   string `yaml:"audience" help:"required aud claim; not checked when empty"`
+	Audience   string `yaml:"audience" help:"aud claim every token must carry; required by serve (the dev stack sets its own)"`
 	RolesClaim string `yaml:"roles_claim" help:"claim that lists the caller's roles"`
 }
 

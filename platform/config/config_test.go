@@ -176,6 +176,22 @@ func TestRequireDependencies(t *testing.T) {
 	}
 }
 
+// serve refuses to start without a token audience: an issuer's tokens for other
+// applications must not be accepted here.
+func TestServeRequiresATokenAudience(t *testing.T) {
+	c := Default()
+	c.Database.URL, c.Kafka.Brokers, c.Temporal.Address = "postgres://u:p@h:5432/d", []string{"h:9092"}, "h:7233"
+	c.S3.Endpoint, c.Auth.Issuer = "h:9000", "https://idp.example"
+	err := c.RequireDependencies()
+	if err == nil || !strings.Contains(err.Error(), "auth.audience (set CODEXION_AUTH_AUDIENCE)") {
+		t.Fatalf("err = %v, want auth.audience required", err)
+	}
+	c.Auth.Audience = "codexion"
+	if err := c.RequireDependencies(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestSignVerify(t *testing.T) {
 	dir := t.TempDir()
 	priv, pub := filepath.Join(dir, "k"), filepath.Join(dir, "k.pub")

@@ -111,6 +111,8 @@ func (c *Config) RequireDependencies() error {
 	need(c.Temporal.Address != "", "temporal.address", "CODEXION_TEMPORAL_ADDRESS")
 	need(c.S3.Endpoint != "", "s3.endpoint", "CODEXION_S3_ENDPOINT")
 	need(c.Auth.Issuer != "", "auth.issuer", "CODEXION_AUTH_ISSUER")
+	// Without an audience, a token the issuer minted for any other application would do.
+	need(c.Auth.Audience != "", "auth.audience", "CODEXION_AUTH_AUDIENCE")
 	if len(missing) > 0 {
 		return platform.Invalid("missing configuration: %s; or run `codexion dev` for the embedded stack",
 			strings.Join(missing, ", "))
