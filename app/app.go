@@ -241,7 +241,7 @@ func (a *App) featureStore(reg *registry.Store) {
 		if err := os.MkdirAll(filepath.Dir(cfg.OfflinePath), 0o755); err != nil {
 			return err
 		}
-		off, err := offline.Open(ctx, cfg.OfflinePath)
+		off, err := offline.Open(ctx, cfg.OfflinePath, offline.FileRoots(cfg.FileRoots...))
 		if err != nil {
 			return fmt.Errorf("features.offline_path: %w (is another Codexion process using it?)", err)
 		}

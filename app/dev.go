@@ -115,6 +115,15 @@ func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, e
 	}
 
 	ep := Endpoints{DataDir: dataDir, Tokens: filepath.Join(dataDir, "dev-tokens.json")}
+	if len(cfg.Features.FileRoots) == 0 {
+		// File-source pipelines read from here, and from nowhere else under the data
+		// directory (it holds credentials and signing keys).
+		imports := filepath.Join(dataDir, "imports")
+		if err := os.MkdirAll(imports, 0o755); err != nil {
+			return fail(err)
+		}
+		cfg.Features.FileRoots = []string{imports}
+	}
 	if pg != nil {
 		cfg.Database.URL = pg.URL()
 	}

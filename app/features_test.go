@@ -248,12 +248,13 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 		}
 
 		// Entity rows as Parquet, the result as CSV.
-		scratch, err := offline.Open(context.Background(), ":memory:")
+		tmp := t.TempDir()
+		scratch, err := offline.Open(context.Background(), ":memory:", offline.FileRoots(tmp))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer scratch.Close()
-		pq := filepath.Join(t.TempDir(), "entities.parquet")
+		pq := filepath.Join(tmp, "entities.parquet")
 		if _, err := scratch.DB().Exec(`COPY (SELECT 'acme:1200' AS account, TIMESTAMP '2026-02-01 23:59:59' AS event_timestamp, 7 AS label)
 			TO '` + pq + `' (FORMAT parquet)`); err != nil {
 			t.Fatal(err)
@@ -523,11 +524,12 @@ func waitJob(t *testing.T, a *api, id string) []byte {
 // readParquet runs q over a Parquet file (as table rows) and returns its cells as strings.
 func readParquet(t *testing.T, data []byte, q string) [][]string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "rows.parquet")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rows.parquet")
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db, err := offline.Open(context.Background(), ":memory:")
+	db, err := offline.Open(context.Background(), ":memory:", offline.FileRoots(dir))
 	if err != nil {
 		t.Fatal(err)
 	}

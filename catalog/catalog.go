@@ -280,25 +280,74 @@ func (s *Store) Apply(ctx context.Context, docs []Document, opts Options, valida
 		seen[k] = o.Origin
 	}
 
-	tx, cur, err := s.begin(ctx)
-	if err != nil {
-		return Result{}, err
+	// Validation (which runs every transform in DuckDB) happens outside the apply lock, so a
+	// slow one delays no other apply; the lock is then taken only to diff and write. If the
+	// catalog moved on meanwhile, what was validated is stale: validate again.
+	for attempt := 1; ; attempt++ {
+		validatedAt, schemas, err := s.validated(ctx, objs, validate)
+		if err != nil {
+			return Result{}, err
+		}
+		tx, cur, err := s.begin(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		var now int64
+		if err := tx.QueryRow(ctx, latestRevision).Scan(&now); err != nil {
+			tx.Rollback(ctx) //nolint:errcheck // the error above is the one to report
+			return Result{}, err
+		}
+		if now == validatedAt {
+			res, err := s.write(ctx, tx, cur, objs, schemas, opts)
+			tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
+			return res, err
+		}
+		tx.Rollback(ctx) //nolint:errcheck // nothing was written
+		if attempt == maxApplyAttempts {
+			return Result{}, platform.E(platform.KindConflict, "catalog_busy",
+				"the catalog changed %d times while this apply was being checked; apply again", attempt)
+		}
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
-	next := cur.clone()
+}
+
+// maxApplyAttempts bounds how often an apply validates again because others applied meanwhile.
+const maxApplyAttempts = 5
+
+// latestRevision is the catalog's latest revision, deletions included.
+const latestRevision = `SELECT coalesce(max(revision), 0) FROM catalog_objects`
+
+// validated checks objs applied over the catalog as it is now, without the apply lock, and
+// returns the revision it checked against and the pipelines' output columns.
+func (s *Store) validated(ctx context.Context, objs []Object, validate Validator) (int64, map[string][]Column, error) {
+	// The revision is read first: a change committed before the snapshot is read makes it
+	// look stale (a needless retry), never current.
+	rev, err := s.Revision(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	base, err := s.Snapshot(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	next := base.clone()
 	for _, o := range objs {
 		next.put(o)
 	}
 	if err := next.CheckReferences(); err != nil {
-		return Result{}, platform.Invalid("%v", err)
+		return 0, nil, platform.Invalid("%v", err)
 	}
 	schemas := map[string][]Column{}
 	if validate != nil {
 		if schemas, err = validate(ctx, next); err != nil {
-			return Result{}, err
+			return 0, nil, err
 		}
 	}
+	return rev, schemas, nil
+}
 
+// write diffs objs against cur (the catalog under the apply lock in tx) and records every
+// changed object as a new version.
+func (s *Store) write(ctx context.Context, tx pgx.Tx, cur *Snapshot, objs []Object, schemas map[string][]Column, opts Options) (Result, error) {
 	res := Result{DryRun: opts.DryRun}
 	var breaking []string
 	type write struct {
@@ -448,7 +497,7 @@ func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
 // Revision returns the latest revision, cheaply, to tell whether a snapshot is current.
 func (s *Store) Revision(ctx context.Context) (int64, error) {
 	var r int64
-	err := s.db.QueryRow(ctx, `SELECT coalesce(max(revision), 0) FROM catalog_objects`).Scan(&r)
+	err := s.db.QueryRow(ctx, latestRevision).Scan(&r)
 	return r, err
 }
 

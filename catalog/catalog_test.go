@@ -138,3 +138,42 @@ func TestDelete(t *testing.T) {
 		t.Fatalf("history has %d versions", len(h))
 	}
 }
+
+// TestSlowValidationHoldsNoLock: while one apply's validation is stuck, another apply
+// commits; the stuck one then sees that the catalog moved, validates again over the new
+// catalog, and commits after it.
+func TestSlowValidationHoldsNoLock(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	validations := 0
+	slow := func(ctx context.Context, next *Snapshot) (map[string][]Column, error) {
+		validations++
+		if validations == 1 {
+			close(entered)
+			<-release
+		}
+		return nil, nil
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Apply(ctx, docs(entity+"---\n"+view), Options{Actor: "slow"}, slow)
+		done <- err
+	}()
+	<-entered
+	fast, err := s.Apply(ctx, docs("kind: Entity\nname: customer\n"), Options{Actor: "fast"}, nil)
+	if err != nil || fast.Changes[0].Action != "created" {
+		t.Fatalf("an apply while another validates: %+v %v", fast, err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("the slow apply: %v", err)
+	}
+	if validations != 2 {
+		t.Fatalf("the slow apply validated %d times, want 2 (again over the newer catalog)", validations)
+	}
+	snap, err := s.Snapshot(ctx)
+	if err != nil || len(snap.Entities) != 2 || len(snap.Views) != 1 {
+		t.Fatalf("catalog after both: %d entities, %d views, %v", len(snap.Entities), len(snap.Views), err)
+	}
+}

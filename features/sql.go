@@ -4,7 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/codexion/codexion/features/offline"
 )
+
+// q quotes an identifier; every column and table name below goes through it.
+var q = offline.QuoteIdent
 
 // The SQL a view compiles to, in two forms that must agree: OnlineSQL computes every
 // entity's values as of one instant with FILTERed aggregates (materialization, stream
@@ -27,25 +32,26 @@ func interval(d Duration) string {
 
 // sourceRows selects the view's rows with its key, time and feature expressions.
 func (v View) sourceRows(where string) string {
-	created := "CAST(" + v.Source.TimestampColumn + " AS TIMESTAMP)"
+	created := "CAST(" + q(v.Source.TimestampColumn) + " AS TIMESTAMP)"
 	if v.Source.CreatedColumn != "" {
-		created = "CAST(" + v.Source.CreatedColumn + " AS TIMESTAMP)"
+		created = "CAST(" + q(v.Source.CreatedColumn) + " AS TIMESTAMP)"
 	}
 	cols := []string{
-		"CAST(" + v.Source.EntityColumn + " AS VARCHAR) AS __key",
-		"CAST(" + v.Source.TimestampColumn + " AS TIMESTAMP) AS __ts",
+		"CAST(" + q(v.Source.EntityColumn) + " AS VARCHAR) AS __key",
+		"CAST(" + q(v.Source.TimestampColumn) + " AS TIMESTAMP) AS __ts",
 		created + " AS __created",
 	}
 	for i, f := range v.Features {
 		if f.Column != "" {
-			cols = append(cols, fmt.Sprintf("(%s) AS __f%d", f.Column, i))
+			// The expression was checked (offline.CheckExpr) in exactly this wrapping.
+			cols = append(cols, fmt.Sprintf("%s AS __f%d", offline.WrapExpr(f.Column), i))
 		}
 	}
-	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + v.Source.Table
+	sel := "SELECT " + strings.Join(cols, ", ") + " FROM " + q(v.Source.Table)
 	if where != "" {
-		q += " WHERE " + where
+		sel += " WHERE " + where
 	}
-	return q
+	return sel
 }
 
 // KeysIn is a filter for OnlineSQL: only these entities.
@@ -54,14 +60,14 @@ func (v View) KeysIn(keys []string) string {
 	for i, k := range keys {
 		quoted[i] = QuoteString(k)
 	}
-	return "CAST(" + v.Source.EntityColumn + " AS VARCHAR) IN (" + strings.Join(quoted, ", ") + ")"
+	return "CAST(" + q(v.Source.EntityColumn) + " AS VARCHAR) IN (" + strings.Join(quoted, ", ") + ")"
 }
 
 // ActiveBetween is a filter for OnlineSQL: entities with a row in [from, to].
 func (v View) ActiveBetween(from, to time.Time) string {
-	ts := "CAST(" + v.Source.TimestampColumn + " AS TIMESTAMP)"
-	return "CAST(" + v.Source.EntityColumn + " AS VARCHAR) IN (SELECT DISTINCT CAST(" + v.Source.EntityColumn +
-		" AS VARCHAR) FROM " + v.Source.Table + " WHERE " + ts + " BETWEEN " + TimestampLiteral(from) + " AND " + TimestampLiteral(to) + ")"
+	ts := "CAST(" + q(v.Source.TimestampColumn) + " AS TIMESTAMP)"
+	return "CAST(" + q(v.Source.EntityColumn) + " AS VARCHAR) IN (SELECT DISTINCT CAST(" + q(v.Source.EntityColumn) +
+		" AS VARCHAR) FROM " + q(v.Source.Table) + " WHERE " + ts + " BETWEEN " + TimestampLiteral(from) + " AND " + TimestampLiteral(to) + ")"
 }
 
 // OnlineSQL returns SQL with columns __key, __event_ts and one per feature (named as the
@@ -69,7 +75,7 @@ func (v View) ActiveBetween(from, to time.Time) string {
 // when given, limits the entities.
 func (v View) OnlineSQL(asOf time.Time, filter string) string {
 	t := TimestampLiteral(asOf)
-	where := "CAST(" + v.Source.TimestampColumn + " AS TIMESTAMP) <= " + t
+	where := "CAST(" + q(v.Source.TimestampColumn) + " AS TIMESTAMP) <= " + t
 	if filter != "" {
 		where += " AND " + filter
 	}
@@ -77,10 +83,10 @@ func (v View) OnlineSQL(asOf time.Time, filter string) string {
 	for i, f := range v.Features {
 		switch f.agg() {
 		case "last":
-			latest = append(latest, fmt.Sprintf("__f%d AS %s", i, f.Name))
-			out = append(out, "l."+f.Name)
+			latest = append(latest, fmt.Sprintf("__f%d AS %s", i, q(f.Name)))
+			out = append(out, "l."+q(f.Name))
 		case "days_since_last":
-			out = append(out, fmt.Sprintf("date_diff('microsecond', l.__event_ts, %s) / 86400000000.0 AS %s", t, f.Name))
+			out = append(out, fmt.Sprintf("date_diff('microsecond', l.__event_ts, %s) / 86400000000.0 AS %s", t, q(f.Name)))
 		default:
 			filter := ""
 			if f.Window > 0 {
@@ -90,21 +96,21 @@ func (v View) OnlineSQL(asOf time.Time, filter string) string {
 			if f.agg() == "sum" {
 				agg = "coalesce(" + agg + ", 0)"
 			}
-			aggs = append(aggs, agg+" AS "+f.Name)
-			out = append(out, "a."+f.Name)
+			aggs = append(aggs, agg+" AS "+q(f.Name))
+			out = append(out, "a."+q(f.Name))
 		}
 	}
-	q := "WITH rows AS (" + v.sourceRows(where) + "),\n" +
+	sql := "WITH rows AS (" + v.sourceRows(where) + "),\n" +
 		"latest AS (SELECT __key, __ts AS __event_ts" + prefixComma(latest) +
 		" FROM rows QUALIFY row_number() OVER (PARTITION BY __key ORDER BY __ts DESC, __created DESC) = 1)"
 	if len(aggs) > 0 {
-		q += ",\naggs AS (SELECT __key, " + strings.Join(aggs, ", ") + " FROM rows GROUP BY __key)"
+		sql += ",\naggs AS (SELECT __key, " + strings.Join(aggs, ", ") + " FROM rows GROUP BY __key)"
 	}
-	q += "\nSELECT l.__key, l.__event_ts" + prefixComma(out) + " FROM latest l"
+	sql += "\nSELECT l.__key, l.__event_ts" + prefixComma(out) + " FROM latest l"
 	if len(aggs) > 0 {
-		q += " JOIN aggs a USING (__key)"
+		sql += " JOIN aggs a USING (__key)"
 	}
-	return q
+	return sql
 }
 
 // HistoricalSQL returns SQL with columns __row, __event_ts and one per feature, for every
@@ -150,7 +156,7 @@ func (v View) HistoricalSQL(entityRows string) string {
 		if f.agg() == "days_since_last" {
 			val = "date_diff('microsecond', __event_ts, __asof) / 86400000000.0"
 		}
-		out = append(out, "CASE WHEN "+keep+" THEN "+val+" END AS "+f.Name)
+		out = append(out, "CASE WHEN "+keep+" THEN "+val+" END AS "+q(f.Name))
 	}
 	return "SELECT " + strings.Join(out, ", ") + " FROM (" + inner + ")"
 }

@@ -422,7 +422,11 @@ func fileOffset(path string) string { return "file:" + path }
 
 // pendingFiles lists the files matching the spec's glob not ingested at their present size.
 func (e *Engine) pendingFiles(ctx context.Context) ([]string, map[string]int64, error) {
-	matches, err := filepath.Glob(e.Spec.Source.Files)
+	glob, err := e.Store.CheckFileSource(e.Spec.Source.Files)
+	if err != nil {
+		return nil, nil, fmt.Errorf("source.files: %w", err)
+	}
+	matches, err := filepath.Glob(glob)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -437,6 +441,10 @@ func (e *Engine) pendingFiles(ctx context.Context) ([]string, map[string]int64, 
 	var pending []string
 	sizes := map[string]int64{}
 	for _, m := range matches {
+		// The file is read by the path its links lead to, which must lie under a file root.
+		if m, err = e.Store.ReadableFile(m); err != nil {
+			return nil, nil, fmt.Errorf("source.files: %w", err)
+		}
 		info, err := os.Stat(m)
 		if err != nil || info.IsDir() {
 			continue

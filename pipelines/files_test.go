@@ -18,7 +18,7 @@ import (
 func TestBackfillFromFiles(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	store, err := offline.Open(ctx, filepath.Join(dir, "offline.duckdb"))
+	store, err := offline.Open(ctx, filepath.Join(dir, "offline.duckdb"), offline.FileRoots(dir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -292,7 +292,7 @@ events go to codexion.dlq.v1. Running it again picks up where it stopped.`,
 			if err != nil {
 				return err
 			}
-			off, err := offline.Open(cmd.Context(), store)
+			off, err := offline.Open(cmd.Context(), store, offline.FileRoots(l.Config.Features.FileRoots...))
 			if err != nil {
 				return fmt.Errorf("%w\n(a running `codexion dev` or `serve` holds its offline store and runs applied pipelines itself: use `codexion pipeline run NAME --once`)", err)
 			}

@@ -18,30 +18,16 @@ import (
 // ('x.csv'), name another schema or database, or read a setting. Each check parses the
 // text exactly as it will be embedded later, so what was checked is what runs.
 
-// Placeholder is how a transform names the batch it reads.
-const Placeholder = "{{batch}}"
-
 const (
-	checkedBatch   = "codexion_batch"     // the batch's name while a transform is checked
-	transformAlias = "codexion_transform" // the alias of a transform in the query that runs it
-	exprSource     = "codexion_row"       // the table a feature expression is checked against
-	maxUserSQLLen  = 64 << 10             // bytes of one transform or expression
+	checkedBatch  = "codexion_batch" // the batch's name while a transform is checked
+	exprSource    = "codexion_row"   // the table a feature expression is checked against
+	maxUserSQLLen = 64 << 10         // bytes of one transform or expression
 )
 
 // deniedFunctions read the database's state or settings rather than a row's values.
 var deniedFunctions = []string{"current_setting", "getvariable", "getenv", "current_database", "current_catalog"}
 
 var deniedPrefixes = []string{"duckdb_", "pragma_"}
-
-// WrapTransform embeds a transform (with {{batch}} replaced by table) as a subquery, in the
-// one form that CheckTransform checked: newlines keep a trailing comment inside it.
-func WrapTransform(transform, table string) string {
-	transform = strings.TrimRight(transform, " \t\r\n;")
-	return "(\n" + strings.ReplaceAll(transform, Placeholder, table) + "\n) AS " + transformAlias
-}
-
-// WrapExpr embeds a feature expression as CheckExpr checked it.
-func WrapExpr(expr string) string { return "(\n" + expr + "\n)" }
 
 // CheckTransform refuses a transform that is not exactly one SELECT reading only the batch.
 func (s *Store) CheckTransform(ctx context.Context, transform string) error {

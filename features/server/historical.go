@@ -148,7 +148,7 @@ func planViews(snap *catalog.Snapshot, refs []catalog.Ref, full bool) ([]planned
 // stage loads the entity rows into a table of the offline store, numbered in input order,
 // and checks them.
 func (s *Server) stage(ctx context.Context, table string, req HistoricalRequest, kind string, input []byte, plan []plannedView) error {
-	dir, err := os.MkdirTemp("", "codexion-entities-")
+	dir, err := os.MkdirTemp(s.Offline.Exchange(), "entities-")
 	if err != nil {
 		return err
 	}
@@ -199,8 +199,9 @@ func (s *Server) stage(ctx context.Context, table string, req HistoricalRequest,
 		}
 	}
 	db := s.Offline.DB()
-	if _, err := db.ExecContext(ctx, `CREATE TABLE `+table+` AS SELECT row_number() OVER () AS __row, * FROM `+reader); err != nil {
-		return platform.Invalid("entity rows: %s", duckMessage(err))
+	if _, err := db.ExecContext(ctx, `CREATE TABLE `+qi(table)+` AS SELECT row_number() OVER () AS __row, * FROM `+reader); err != nil {
+		// DuckDB names the staged file; the caller sent rows, not a file.
+		return platform.Invalid("entity rows: %s", strings.ReplaceAll(duckMessage(err), path, "entity rows"))
 	}
 	cols, err := s.Offline.Columns(ctx, table)
 	if err != nil {
@@ -226,7 +227,7 @@ func (s *Server) stage(ctx context.Context, table string, req HistoricalRequest,
 			}
 		}
 	}
-	bad, err := rowsWhere(ctx, db, `SELECT __row FROM `+table+` WHERE TRY_CAST(`+req.TimestampColumn+` AS TIMESTAMP) IS NULL ORDER BY __row LIMIT 5`)
+	bad, err := rowsWhere(ctx, db, `SELECT __row FROM `+qi(table)+` WHERE TRY_CAST(`+qi(req.TimestampColumn)+` AS TIMESTAMP) IS NULL ORDER BY __row LIMIT 5`)
 	if err != nil {
 		return err
 	}
@@ -262,7 +263,9 @@ func (s *Server) runJob(ctx context.Context, job Job, staged string, req Histori
 	key, rows, err := s.buildTrainingSet(ctx, job, staged, req, plan)
 	if err != nil {
 		s.Log.Error("historical job failed", "job", job.ID, "error", err)
-		_, _ = s.DB.Exec(ctx, `UPDATE feature_jobs SET status = 'failed', error = $2, finished_at = now() WHERE id = $1`, job.ID, err.Error())
+		// The details (SQL, paths) stay in the log; the job says what its caller can act on.
+		msg := "the training set could not be built; the server log has the details under job " + job.ID
+		_, _ = s.DB.Exec(ctx, `UPDATE feature_jobs SET status = 'failed', error = $2, finished_at = now() WHERE id = $1`, job.ID, msg)
 		return
 	}
 	s.Log.Info("historical job done", "job", job.ID, "rows", rows, "object", key)
@@ -278,19 +281,19 @@ func trainingSetSQL(ctx context.Context, conn *sql.Conn, staged, tsCol string, p
 	for i, p := range plan {
 		req := fmt.Sprintf("%s_req%d", staged, i)
 		res := fmt.Sprintf("%s_res%d", staged, i)
-		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+req+` AS SELECT __row, CAST(`+p.joinKey+` AS VARCHAR) AS __key,
-			CAST(`+tsCol+` AS TIMESTAMP) AS __ts FROM `+staged); err != nil {
+		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+qi(req)+` AS SELECT __row, CAST(`+qi(p.joinKey)+` AS VARCHAR) AS __key,
+			CAST(`+qi(tsCol)+` AS TIMESTAMP) AS __ts FROM `+qi(staged)); err != nil {
 			return "", err
 		}
-		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+res+` AS `+p.view.HistoricalSQL(req)); err != nil {
+		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+qi(res)+` AS `+p.view.HistoricalSQL(qi(req))); err != nil {
 			return "", fmt.Errorf("feature view %s: %w", p.view.Name, err)
 		}
 		for j, f := range p.feats {
-			sel = append(sel, fmt.Sprintf("r%d.%s AS %s", i, f, p.out[j]))
+			sel = append(sel, fmt.Sprintf("r%d.%s AS %s", i, qi(f), qi(p.out[j])))
 		}
-		joins += fmt.Sprintf(" LEFT JOIN %s r%d ON r%d.__row = e.__row", res, i, i)
+		joins += fmt.Sprintf(" LEFT JOIN %s r%d ON r%d.__row = e.__row", qi(res), i, i)
 	}
-	return "SELECT " + strings.Join(sel, ", ") + " FROM " + staged + " e" + joins + " ORDER BY e.__row", nil
+	return "SELECT " + strings.Join(sel, ", ") + " FROM " + qi(staged) + " e" + joins + " ORDER BY e.__row", nil
 }
 
 func (s *Server) buildTrainingSet(ctx context.Context, job Job, staged string, req HistoricalRequest, plan []plannedView) (string, int64, error) {
@@ -303,7 +306,7 @@ func (s *Server) buildTrainingSet(ctx context.Context, job Job, staged string, r
 	if err != nil {
 		return "", 0, err
 	}
-	dir, err := os.MkdirTemp("", "codexion-training-set-")
+	dir, err := os.MkdirTemp(s.Offline.Exchange(), "training-set-")
 	if err != nil {
 		return "", 0, err
 	}
@@ -318,7 +321,7 @@ func (s *Server) buildTrainingSet(ctx context.Context, job Job, staged string, r
 		if _, err := conn.ExecContext(ctx, `COPY (`+q+`) TO `+features.QuoteString(path)+` (FORMAT `+req.Format+`)`); err != nil {
 			return "", 0, err
 		}
-		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM `+staged).Scan(&rows); err != nil {
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM `+qi(staged)).Scan(&rows); err != nil {
 			return "", 0, err
 		}
 	} else {

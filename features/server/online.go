@@ -444,7 +444,7 @@ func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) 
 	}
 	// The rows go in as a batch of the table's pipeline: the same insert and the same
 	// dedupe by id as ingested events, so a pushed row and a retried push land once.
-	dir, err := os.MkdirTemp("", "codexion-push-")
+	dir, err := os.MkdirTemp(s.Offline.Exchange(), "push-")
 	if err != nil {
 		return PushResult{}, err
 	}
@@ -471,7 +471,7 @@ func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) 
 	inserted, keys, err := s.Offline.AppendKeys(ctx, offline.Batch{Consumer: p.Spec.Name, Table: table, IDColumn: idCol,
 		SourceSQL: "read_json(" + features.QuoteString(path) + ", format = 'newline_delimited')", KeyColumns: keyCols})
 	if err != nil {
-		return PushResult{}, platform.Invalid("df: %s", duckMessage(err))
+		return PushResult{}, platform.Invalid("df: %s", strings.ReplaceAll(duckMessage(err), path, "df"))
 	}
 	res := PushResult{Table: table, Inserted: inserted, OnlineWritten: map[string]int{}}
 	if req.To == "offline" {

@@ -202,7 +202,7 @@ func (s *Server) updateFreshness(ctx context.Context) {
 func (s *Server) measure(ctx context.Context, v features.View) (Freshness, error) {
 	f := Freshness{CheckedAt: s.now().UTC()}
 	var latest sql.NullTime
-	err := s.Offline.DB().QueryRowContext(ctx, `SELECT max(CAST(`+v.Source.TimestampColumn+` AS TIMESTAMP)), count(*) FROM `+v.Source.Table).
+	err := s.Offline.DB().QueryRowContext(ctx, `SELECT max(CAST(`+qi(v.Source.TimestampColumn)+` AS TIMESTAMP)), count(*) FROM `+qi(v.Source.Table)).
 		Scan(&latest, &f.OfflineRows)
 	if err != nil {
 		return f, err
@@ -234,7 +234,7 @@ func (s *Server) wroteOnline(view, by string, n int) {
 // and feature expressions compile against its source table. It returns each pipeline's
 // output columns.
 func (s *Server) Validate(ctx context.Context, next *catalog.Snapshot) (map[string][]catalog.Column, error) {
-	scratch, err := offline.Open(ctx, ":memory:")
+	scratch, err := offline.Open(ctx, ":memory:", offline.FileRoots(s.Offline.FileRoots()...))
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +245,18 @@ func (s *Server) Validate(ctx context.Context, next *catalog.Snapshot) (map[stri
 	for i, name := range sortedNames(next.Pipelines) {
 		p := next.Pipelines[name].Spec
 		batch := fmt.Sprintf("codexion_batch_%d", i)
+		if p.Source.Files != "" {
+			files, err := s.Offline.CheckFileSource(p.Source.Files)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("pipeline %s: source.files: %v", name, err))
+				continue
+			}
+			p.Source.Files = files
+		}
+		if err := scratch.CheckTransform(ctx, p.Transform); err != nil {
+			errs = append(errs, fmt.Errorf("pipeline %s: %v", name, err))
+			continue
+		}
 		if _, err := db.ExecContext(ctx, `CREATE TABLE `+batch+` `+p.BatchTable()); err != nil {
 			what := "source.columns"
 			if p.Source.Files != "" {
@@ -253,8 +265,7 @@ func (s *Server) Validate(ctx context.Context, next *catalog.Snapshot) (map[stri
 			errs = append(errs, fmt.Errorf("pipeline %s: %s: %v", name, what, duckMessage(err)))
 			continue
 		}
-		q := strings.ReplaceAll(p.Transform, "{{batch}}", batch)
-		if _, err := db.ExecContext(ctx, `CREATE TABLE `+p.Sink.Table+` AS SELECT * FROM (`+q+`) LIMIT 0`); err != nil {
+		if _, err := db.ExecContext(ctx, `CREATE TABLE `+qi(p.Sink.Table)+` AS SELECT * FROM `+offline.WrapTransform(p.Transform, batch)+` LIMIT 0`); err != nil {
 			errs = append(errs, fmt.Errorf("pipeline %s: transform: %v", name, duckMessage(err)))
 			continue
 		}
@@ -288,13 +299,13 @@ func (s *Server) Validate(ctx context.Context, next *catalog.Snapshot) (map[stri
 			}
 			var defs []string
 			for _, c := range cols {
-				defs = append(defs, c.Name+" "+c.Type)
+				defs = append(defs, qi(c.Name)+" "+c.Type)
 			}
-			if _, err := db.ExecContext(ctx, `CREATE TABLE `+v.Source.Table+` (`+strings.Join(defs, ", ")+`)`); err != nil {
+			if _, err := db.ExecContext(ctx, `CREATE TABLE `+qi(v.Source.Table)+` (`+strings.Join(defs, ", ")+`)`); err != nil {
 				return nil, err
 			}
 		}
-		if err := checkView(ctx, db, v, cols); err != nil {
+		if err := checkView(ctx, scratch, v, cols); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -304,7 +315,8 @@ func (s *Server) Validate(ctx context.Context, next *catalog.Snapshot) (map[stri
 	return out, nil
 }
 
-func checkView(ctx context.Context, db *sql.DB, v features.View, cols []offline.Column) error {
+func checkView(ctx context.Context, scratch *offline.Store, v features.View, cols []offline.Column) error {
+	db := scratch.DB()
 	typeOf := map[string]string{}
 	for _, c := range cols {
 		typeOf[c.Name] = c.Type
@@ -333,9 +345,13 @@ func checkView(ctx context.Context, db *sql.DB, v features.View, cols []offline.
 		if f.Column == "" {
 			continue
 		}
-		probe := "SELECT (" + f.Column + ") FROM " + v.Source.Table + " LIMIT 0"
-		if f.Aggregation != "" && f.Aggregation != "last" {
-			probe = "SELECT " + f.Aggregation + "(" + f.Column + ") FROM " + v.Source.Table
+		if err := scratch.CheckExpr(ctx, f.Column); err != nil {
+			errs = append(errs, fmt.Errorf("feature view %s: feature %s: column: %v", v.Name, f.Name, err))
+			continue
+		}
+		probe := "SELECT " + offline.WrapExpr(f.Column) + " FROM " + qi(v.Source.Table) + " LIMIT 0"
+		if f.Aggregation != "" && f.Aggregation != "last" { // one of features.Aggregations
+			probe = "SELECT " + f.Aggregation + offline.WrapExpr(f.Column) + " FROM " + qi(v.Source.Table)
 		}
 		if _, err := db.ExecContext(ctx, probe); err != nil {
 			errs = append(errs, fmt.Errorf("feature view %s: feature %s: %v", v.Name, f.Name, duckMessage(err)))
@@ -349,6 +365,9 @@ func checkView(ctx context.Context, db *sql.DB, v features.View, cols []offline.
 	}
 	return nil
 }
+
+// qi quotes an identifier for SQL; every table and column name goes through it.
+var qi = offline.QuoteIdent
 
 // duckMessage keeps the first line of a DuckDB error, which names the problem.
 func duckMessage(err error) string {

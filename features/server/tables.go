@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/httpx"
 )
@@ -42,7 +41,7 @@ func (s *Server) Tables(ctx context.Context) ([]Table, error) {
 		if t.Columns, err = s.Offline.Columns(ctx, n); err != nil {
 			return nil, err
 		}
-		if err := s.Offline.DB().QueryRowContext(ctx, `SELECT count(*) FROM `+n).Scan(&t.Rows); err != nil {
+		if err := s.Offline.DB().QueryRowContext(ctx, `SELECT count(*) FROM `+qi(n)).Scan(&t.Rows); err != nil {
 			return nil, err
 		}
 		out = append(out, t)
@@ -63,20 +62,22 @@ func (s *Server) TableRows(ctx context.Context, table, column, value, orderBy st
 	has := func(c string) bool {
 		return slices.ContainsFunc(cols, func(x offlineColumn) bool { return x.Name == c })
 	}
-	q := "SELECT * FROM " + table
+	q := "SELECT * FROM " + qi(table)
+	var args []any
 	for _, c := range []string{column, orderBy} {
 		if c != "" && !has(c) {
 			return nil, platform.Invalid("%s is not a column of %s (columns: %s)", c, table, columnNames(cols))
 		}
 	}
 	if column != "" {
-		q += " WHERE CAST(" + column + " AS VARCHAR) = " + features.QuoteString(value)
+		q += " WHERE CAST(" + qi(column) + " AS VARCHAR) = ?"
+		args = append(args, value)
 	}
 	if orderBy != "" {
-		q += " ORDER BY " + orderBy + " DESC"
+		q += " ORDER BY " + qi(orderBy) + " DESC"
 	}
 	q += " LIMIT " + strconv.Itoa(limit)
-	rows, err := s.Offline.DB().QueryContext(ctx, q)
+	rows, err := s.Offline.DB().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,7 @@ type Features struct {
 	RunPipelines bool          `yaml:"run_pipelines" help:"keep a Temporal workflow running for every applied pipeline and a schedule for every view with materialize_every"`
 	IngestRun    time.Duration `yaml:"ingest_run" help:"how long each ingest activity runs before it reports to its workflow"`
 	Apply        string        `yaml:"apply" help:"folder of specs (pipelines, entities, views, services) applied at start; empty for none"`
+	FileRoots    []string      `yaml:"file_roots" help:"comma-separated folders that file-source pipelines may read; none turns file sources off"`
 }
 
 // Dev configures the embedded stack that `codexion dev` starts.
