@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -93,20 +94,54 @@ func Load() (*Set, error) {
 	return Compile(raw)
 }
 
+// NoLoader is the JSON Schema compiler's loader: it loads nothing. A $ref reaches only
+// the documents added to the compiler (the metaschemas, the set's own schemas and the
+// registry's references); never a file, a URL on the network, or anything else.
+type NoLoader struct{}
+
+// Load refuses every URL with the same words, so that nothing is learned about it.
+func (NoLoader) Load(string) (any, error) {
+	return nil, errNotRegistered
+}
+
+var errNotRegistered = errors.New("it is not a registered schema; a $ref may reach only the subjects named in the schema's references")
+
 // Compile builds a set from JSON Schema texts by event type (as the registry holds them).
 func Compile(raw map[string][]byte) (*Set, error) {
+	return CompileWithReferences(raw, nil)
+}
+
+// CompileWithReferences is Compile with the schemas that raw's references reach, by the
+// absolute URL each $ref resolves to.
+func CompileWithReferences(raw, refs map[string][]byte) (*Set, error) {
 	c := jsonschema.NewCompiler()
+	c.UseLoader(NoLoader{})
 	c.AssertFormat()
 	s := &Set{schemas: map[string]*jsonschema.Schema{}, raw: map[string][]byte{}}
+	for u, body := range refs {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("referenced schema %s: %w", u, err)
+		}
+		if err := c.AddResource(u, doc); err != nil {
+			return nil, fmt.Errorf("referenced schema %s: %w", u, err)
+		}
+	}
 	for typ, body := range raw {
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 		if err != nil {
 			return nil, fmt.Errorf("schema of %s: %w", typ, err)
 		}
+		s.raw[typ] = body
+		if ref, ok := refs[DataSchemaOf(typ)]; ok {
+			if !bytes.Equal(ref, body) {
+				return nil, fmt.Errorf("schema of %s: a reference reaches another version of it than the latest", typ)
+			}
+			continue // added as a reference
+		}
 		if err := c.AddResource(DataSchemaOf(typ), doc); err != nil {
 			return nil, fmt.Errorf("schema of %s: %w", typ, err)
 		}
-		s.raw[typ] = body
 	}
 	for typ := range s.raw {
 		sch, err := c.Compile(DataSchemaOf(typ))

@@ -20,14 +20,14 @@ const MaxJSONDepth = 32
 // from comparing with every earlier key to a map of folded keys.
 const foldKeysLinear = 16
 
-// checkJSON walks data once, before it is decoded, and refuses what encoding/json would
+// CheckJSON walks data once, before it is decoded, and refuses what encoding/json would
 // accept silently: a key given twice in one object (the last would win), two keys that
 // differ only in case (both would fill the same struct field), invalid UTF-8 and lone
 // surrogate escapes (replaced by U+FFFD), NUL characters in strings (which Postgres text
-// cannot hold), and nesting deeper than MaxJSONDepth. Syntax errors are left to the
-// decoder, which says where they are.
-func checkJSON(data []byte) error {
-	w := walker{data: data}
+// cannot hold), and nesting deeper than maxDepth (MaxJSONDepth for request bodies).
+// Syntax errors are left to the decoder, which says where they are.
+func CheckJSON(data []byte, maxDepth int) error {
+	w := walker{data: data, maxDepth: maxDepth}
 	w.value()
 	return w.err
 }
@@ -43,10 +43,11 @@ type frame struct {
 }
 
 type walker struct {
-	data  []byte
-	pos   int
-	stack []frame
-	err   error
+	data     []byte
+	maxDepth int
+	pos      int
+	stack    []frame
+	err      error
 	// syntax is set when the bytes are not JSON; the decoder reports those.
 	syntax bool
 	inKey  bool // the string being walked is a key
@@ -91,8 +92,8 @@ func (w *walker) value() {
 }
 
 func (w *walker) container(object bool) {
-	if len(w.stack) >= MaxJSONDepth {
-		w.fail("nests objects and arrays deeper than %d levels", MaxJSONDepth)
+	if len(w.stack) >= w.maxDepth {
+		w.fail("nests objects and arrays deeper than %d levels", w.maxDepth)
 		return
 	}
 	if n := len(w.stack); n < cap(w.stack) {

@@ -45,9 +45,9 @@ func TestCheckJSONRefusesWhatTheDecoderWouldAcceptSilently(t *testing.T) {
 		{strings.Repeat("[", 100000), strings.Repeat("[0]", MaxJSONDepth), "deeper than 32 levels"},
 	}
 	for _, c := range cases {
-		err := checkJSON([]byte(c.in))
+		err := CheckJSON([]byte(c.in), MaxJSONDepth)
 		if err == nil || !strings.Contains(err.Error(), c.want) || platform.KindOf(err) != platform.KindInvalid {
-			t.Errorf("checkJSON(%.60q) = %v, want %q", c.in, err, c.want)
+			t.Errorf("CheckJSON(%.60q) = %v, want %q", c.in, err, c.want)
 			continue
 		}
 		var pe *platform.Error
@@ -57,7 +57,7 @@ func TestCheckJSONRefusesWhatTheDecoderWouldAcceptSilently(t *testing.T) {
 			got = pe.Fields[0].Field
 		}
 		if got != c.field {
-			t.Errorf("checkJSON(%.60q) names field %q, want %q (%v)", c.in, got, c.field, err)
+			t.Errorf("CheckJSON(%.60q) names field %q, want %q (%v)", c.in, got, c.field, err)
 		}
 	}
 }
@@ -74,8 +74,8 @@ func TestCheckJSONAcceptsWhatIsFine(t *testing.T) {
 		manyKeys(100, "other"),
 		`  {"a":1}  `,
 	} {
-		if err := checkJSON([]byte(in)); err != nil {
-			t.Errorf("checkJSON(%.60q) = %v", in, err)
+		if err := CheckJSON([]byte(in), MaxJSONDepth); err != nil {
+			t.Errorf("CheckJSON(%.60q) = %v", in, err)
 		}
 	}
 }
@@ -83,8 +83,8 @@ func TestCheckJSONAcceptsWhatIsFine(t *testing.T) {
 // Syntax errors are the decoder's to report, with their offset.
 func TestCheckJSONLeavesSyntaxToTheDecoder(t *testing.T) {
 	for _, in := range []string{``, `{`, `{"a"`, `{"a":}`, `{"a":1,}`, `"\x"`, `{"a":"\u12"}`, "\"a\x01\"", `[1 2]`, `{1:2}`} {
-		if err := checkJSON([]byte(in)); err != nil {
-			t.Errorf("checkJSON(%q) = %v, want nil (a syntax error for the decoder)", in, err)
+		if err := CheckJSON([]byte(in), MaxJSONDepth); err != nil {
+			t.Errorf("CheckJSON(%q) = %v, want nil (a syntax error for the decoder)", in, err)
 		}
 	}
 }
@@ -102,7 +102,7 @@ func FuzzCheckJSON(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		if checkJSON([]byte(in)) != nil {
+		if CheckJSON([]byte(in), MaxJSONDepth) != nil {
 			return
 		}
 		var v any
@@ -184,7 +184,7 @@ func BenchmarkDecodeJSON(b *testing.B) {
 	b.Run("check-only", func(b *testing.B) {
 		b.SetBytes(int64(len(benchEntry)))
 		for b.Loop() {
-			if err := checkJSON(benchEntry); err != nil {
+			if err := CheckJSON(benchEntry, MaxJSONDepth); err != nil {
 				b.Fatal(err)
 			}
 		}

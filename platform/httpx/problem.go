@@ -103,9 +103,9 @@ func ReadJSONBody(r *http.Request) ([]byte, error) {
 // DecodeJSONBytes reads one JSON object from data into v. Unknown fields, trailing data,
 // an empty body and a body past its bound are each an error saying what to fix, and so
 // are duplicate keys, invalid UTF-8, NUL characters and nesting past MaxJSONDepth (see
-// checkJSON), each naming the field.
+// CheckJSON), each naming the field.
 func DecodeJSONBytes(data []byte, v any) error {
-	if err := checkJSON(data); err != nil {
+	if err := CheckJSON(data, MaxJSONDepth); err != nil {
 		return err
 	}
 	return decode(bytes.NewReader(data), v)

@@ -84,9 +84,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // schemaRequest is the body of register, lookup and compatibility calls.
 type schemaRequest struct {
-	Schema     string            `json:"schema"`
-	SchemaType string            `json:"schemaType,omitempty"`
-	References []json.RawMessage `json:"references,omitempty"`
+	Schema     string      `json:"schema"`
+	SchemaType string      `json:"schemaType,omitempty"`
+	References []Reference `json:"references,omitempty"`
 }
 
 func decode(r *http.Request, v any) error {
@@ -96,6 +96,9 @@ func decode(r *http.Request, v any) error {
 	}
 	if len(body) > maxBodyBytes {
 		return errorf(413, 413, "request body is larger than %d bytes", maxBodyBytes)
+	}
+	if err := httpx.CheckJSON(body, httpx.MaxJSONDepth); err != nil {
+		return errorf(422, 422, "%s", err.Error())
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return errorf(422, 422, "Unrecognized field or malformed JSON: %v", err)
@@ -110,9 +113,6 @@ func (h *Handler) readSchema(r *http.Request) (schemaRequest, error) {
 	}
 	if in.Schema == "" {
 		return in, errorf(422, 42201, "Invalid schema: the schema field is empty")
-	}
-	if len(in.References) > 0 {
-		return in, errorf(422, 42201, "Invalid schema: schema references are not supported")
 	}
 	return in, nil
 }
@@ -147,7 +147,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id, err := h.store.Register(r.Context(), r.PathValue("subject"), in.Schema, in.SchemaType)
+	id, err := h.store.Register(r.Context(), r.PathValue("subject"), in.Schema, in.SchemaType, in.References...)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func (h *Handler) lookup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s, err := h.store.Lookup(r.Context(), r.PathValue("subject"), in.Schema, in.SchemaType)
+	s, err := h.store.Lookup(r.Context(), r.PathValue("subject"), in.Schema, in.SchemaType, in.References...)
 	if err != nil {
 		return err
 	}
@@ -217,7 +217,7 @@ func (h *Handler) byID(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	write(w, 200, map[string]string{"schema": s.Schema, "schemaType": s.SchemaType})
+	write(w, 200, map[string]any{"schema": s.Schema, "schemaType": s.SchemaType, "references": refsKey(s.References)})
 	return nil
 }
 
@@ -230,7 +230,7 @@ func (h *Handler) compatibility(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msgs, err := h.store.TestCompatibility(r.Context(), r.PathValue("subject"), v, in.Schema, in.SchemaType)
+	msgs, err := h.store.TestCompatibility(r.Context(), r.PathValue("subject"), v, in.Schema, in.SchemaType, in.References...)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@
 // Schemas, global schema ids, and a compatibility level per subject, stored in PostgreSQL
 // and served with Confluent Schema Registry's REST API so that existing clients work
 // unchanged. Only JSON Schema is supported; Avro and Protobuf are refused with 42201.
+// A schema's $ref reaches only the registered subject versions named in its references
+// (Confluent's references array); the registry never reads a file or the network for one.
 package registry
 
 import (
@@ -20,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/codexion/codexion/platform/httpx"
 	"github.com/codexion/codexion/platform/postgres"
 	"github.com/codexion/codexion/schemas"
 )
@@ -48,11 +51,12 @@ func versionNotFound(v int) *Error    { return errorf(404, 40402, "Version %d no
 
 // Schema is one registered version of a subject.
 type Schema struct {
-	Subject    string `json:"subject"`
-	Version    int    `json:"version"`
-	ID         int    `json:"id"`
-	SchemaType string `json:"schemaType"`
-	Schema     string `json:"schema"`
+	Subject    string      `json:"subject"`
+	Version    int         `json:"version"`
+	ID         int         `json:"id"`
+	SchemaType string      `json:"schemaType"`
+	Schema     string      `json:"schema"`
+	References []Reference `json:"references,omitempty"`
 }
 
 // Store is the registry in PostgreSQL.
@@ -61,31 +65,31 @@ type Store struct{ db *pgxpool.Pool }
 // NewStore returns the registry over db.
 func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
 
-// maxSchemaBytes bounds one schema document.
-const maxSchemaBytes = 1 << 20
+// maxSchemaBytes bounds one schema document; maxSchemaJSONDepth bounds its nesting (two
+// JSON levels per nested schema, as in properties/name).
+const (
+	maxSchemaBytes     = 1 << 20
+	maxSchemaJSONDepth = 2*maxSchemaDepth + 2
+)
 
-// canonical checks that text is a JSON Schema and returns its canonical form and
-// fingerprint. Key order and whitespace do not change the fingerprint.
-func canonical(text, schemaType string) (any, string, string, error) {
+// canonical checks that text is a JSON Schema for subject whose every $ref reaches a
+// schema in refs (see resolve), and returns its canonical form and fingerprint. Key order
+// and whitespace do not change the fingerprint; references do.
+func canonical(text, schemaType, subject string, refs []Reference, reached referenced) (any, string, string, error) {
 	if schemaType != "" && schemaType != "JSON" {
 		return nil, "", "", errorf(422, 42201, "Invalid schema: schemaType %s is not supported; this registry holds JSON Schemas", schemaType)
 	}
 	if len(text) > maxSchemaBytes {
 		return nil, "", "", errorf(422, 42201, "Invalid schema: larger than %d bytes", maxSchemaBytes)
 	}
+	if err := httpx.CheckJSON([]byte(text), maxSchemaJSONDepth); err != nil {
+		return nil, "", "", errorf(422, 42201, "Invalid schema: %v", err)
+	}
 	doc, err := parseSchema(text)
 	if err != nil {
 		return nil, "", "", errorf(422, 42201, "Invalid schema: %v", err)
 	}
-	c := jsonschema.NewCompiler()
-	v, err := jsonschema.UnmarshalJSON(strings.NewReader(text))
-	if err == nil {
-		err = c.AddResource("mem://schema.json", v)
-	}
-	if err == nil {
-		_, err = c.Compile("mem://schema.json")
-	}
-	if err != nil {
+	if err := compiles(text, subjectURL(subject), reached); err != nil {
 		return nil, "", "", errorf(422, 42201, "Invalid schema: %v", err)
 	}
 	var buf bytes.Buffer
@@ -95,23 +99,56 @@ func canonical(text, schemaType string) (any, string, string, error) {
 		return nil, "", "", err
 	}
 	canon := strings.TrimSpace(buf.String())
-	sum := sha256.Sum256([]byte(canon))
+	fingerprinted := canon
+	if len(refs) > 0 {
+		fingerprinted += "\x00" + string(refsJSON(refs))
+	}
+	sum := sha256.Sum256([]byte(fingerprinted))
 	return doc, canon, hex.EncodeToString(sum[:]), nil
 }
 
-// Register adds schema under subject and returns its global id. The same schema again
-// returns the id it already has; an incompatible one is refused with 409 and the rules it breaks.
-func (s *Store) Register(ctx context.Context, subject, text, schemaType string) (int, error) {
-	doc, canon, fp, err := canonical(text, schemaType)
-	if err != nil {
-		return 0, err
+// compiles compiles text at url with the schemas it references and nothing else: the
+// compiler's loader refuses every URL, so no file or network is ever read.
+func compiles(text, url string, reached referenced) error {
+	c := jsonschema.NewCompiler()
+	c.UseLoader(schemas.NoLoader{})
+	for u, t := range reached {
+		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(t))
+		if err == nil {
+			err = c.AddResource(u, doc)
+		}
+		if err != nil {
+			return err
+		}
 	}
+	v, err := jsonschema.UnmarshalJSON(strings.NewReader(text))
+	if err != nil {
+		return err
+	}
+	if _, taken := reached[url]; taken {
+		return fmt.Errorf("a reference is named %s, which is this subject's own name; name it otherwise", url)
+	}
+	if err := c.AddResource(url, v); err != nil {
+		return err
+	}
+	_, err = c.Compile(url)
+	return err
+}
+
+// Register adds schema under subject and returns its global id. The same schema again
+// returns the id it already has; an incompatible one is refused with 409 and the rules it
+// breaks. A $ref in it may reach only the registered subject versions named in refs.
+func (s *Store) Register(ctx context.Context, subject, text, schemaType string, refs ...Reference) (int, error) {
 	var id int
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('schema-registry:' || $1))`, subject); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `SELECT s.id FROM schema_registry_versions v JOIN schema_registry_schemas s ON s.id = v.schema_id
+		doc, canon, fp, err := s.check(ctx, tx, subject, text, schemaType, refs)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `SELECT s.id FROM schema_registry_versions v JOIN schema_registry_schemas s ON s.id = v.schema_id
 			WHERE v.subject = $1 AND NOT v.deleted AND s.fingerprint = $2`, subject, fp).Scan(&id)
 		if err == nil {
 			return nil
@@ -139,8 +176,8 @@ func (s *Store) Register(ctx context.Context, subject, text, schemaType string) 
 			return errorf(409, 409, "Schema being registered is incompatible with an earlier schema for subject \"%s\" (%s): %s",
 				subject, level, strings.Join(msgs, "; "))
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO schema_registry_schemas (schema_type, schema, fingerprint) VALUES ('JSON', $1, $2)
-			ON CONFLICT (fingerprint) DO UPDATE SET fingerprint = EXCLUDED.fingerprint RETURNING id`, canon, fp).Scan(&id); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO schema_registry_schemas (schema_type, schema, fingerprint, schema_refs) VALUES ('JSON', $1, $2, $3)
+			ON CONFLICT (fingerprint) DO UPDATE SET fingerprint = EXCLUDED.fingerprint RETURNING id`, canon, fp, refsJSON(refs)).Scan(&id); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO schema_registry_versions (subject, version, schema_id)
@@ -150,20 +187,32 @@ func (s *Store) Register(ctx context.Context, subject, text, schemaType string) 
 	return id, err
 }
 
+// check resolves refs in the registry and checks text against them (canonical).
+func (s *Store) check(ctx context.Context, q querier, subject, text, schemaType string, refs []Reference) (any, string, string, error) {
+	if len(refs) > maxReferences {
+		return nil, "", "", invalidReference("more than %d references", maxReferences)
+	}
+	reached := referenced{}
+	if err := resolve(ctx, q, subjectURL(subject), refs, reached, 0); err != nil {
+		return nil, "", "", err
+	}
+	return canonical(text, schemaType, subject, refs, reached)
+}
+
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 func (s *Store) versions(ctx context.Context, q querier, subject string) ([]Schema, error) {
-	rows, err := q.Query(ctx, `SELECT v.subject, v.version, s.id, s.schema_type, s.schema FROM schema_registry_versions v
+	rows, err := q.Query(ctx, `SELECT v.subject, v.version, s.id, s.schema_type, s.schema, s.schema_refs FROM schema_registry_versions v
 		JOIN schema_registry_schemas s ON s.id = v.schema_id WHERE v.subject = $1 AND NOT v.deleted ORDER BY v.version`, subject)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Schema, error) {
 		var x Schema
-		err := r.Scan(&x.Subject, &x.Version, &x.ID, &x.SchemaType, &x.Schema)
+		err := r.Scan(&x.Subject, &x.Version, &x.ID, &x.SchemaType, &x.Schema, &x.References)
 		return x, err
 	})
 }
@@ -178,21 +227,40 @@ func (s *Store) level(ctx context.Context, q querier, subject string) (string, e
 // Set compiles the latest live JSON schema of every subject (a subject is an event type):
 // what consumers validate events against.
 func (s *Store) Set(ctx context.Context) (*schemas.Set, error) {
-	rows, err := s.db.Query(ctx, `SELECT DISTINCT ON (v.subject) v.subject, s.schema FROM schema_registry_versions v
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT ON (v.subject) v.subject, s.schema, s.schema_refs FROM schema_registry_versions v
 		JOIN schema_registry_schemas s ON s.id = v.schema_id WHERE NOT v.deleted AND s.schema_type = 'JSON'
 		ORDER BY v.subject, v.version DESC`)
 	if err != nil {
 		return nil, err
 	}
 	raw := map[string][]byte{}
-	var subject, text string
-	if _, err := pgx.ForEachRow(rows, []any{&subject, &text}, func() error {
+	withRefs := map[string][]Reference{}
+	var (
+		subject, text string
+		refs          []Reference
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&subject, &text, &refs}, func() error {
 		raw[subject] = []byte(text)
+		if len(refs) > 0 {
+			withRefs[subject] = refs
+		}
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	return schemas.Compile(raw)
+	// The references of every subject go into one compiler, so two subjects that reach
+	// different schemas by the same URL cannot both be compiled; resolve says which.
+	reached := referenced{}
+	for subject, refs := range withRefs {
+		if err := resolve(ctx, s.db, subjectURL(subject), refs, reached, 0); err != nil {
+			return nil, fmt.Errorf("references of %s: %w", subject, err)
+		}
+	}
+	refDocs := make(map[string][]byte, len(reached))
+	for u, t := range reached {
+		refDocs[u] = []byte(t)
+	}
+	return schemas.CompileWithReferences(raw, refDocs)
 }
 
 // Subjects lists subjects with at least one live version.
@@ -232,36 +300,40 @@ func (s *Store) Version(ctx context.Context, subject string, v int) (Schema, err
 // ByID returns the schema with a global id.
 func (s *Store) ByID(ctx context.Context, id int) (Schema, error) {
 	var x Schema
-	err := s.db.QueryRow(ctx, `SELECT id, schema_type, schema FROM schema_registry_schemas WHERE id = $1`, id).Scan(&x.ID, &x.SchemaType, &x.Schema)
+	err := s.db.QueryRow(ctx, `SELECT id, schema_type, schema, schema_refs FROM schema_registry_schemas WHERE id = $1`, id).Scan(&x.ID, &x.SchemaType, &x.Schema, &x.References)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return x, errorf(404, 40403, "Schema %d not found", id)
 	}
 	return x, err
 }
 
-// Lookup finds schema among subject's versions.
-func (s *Store) Lookup(ctx context.Context, subject, text, schemaType string) (Schema, error) {
-	_, _, fp, err := canonical(text, schemaType)
-	if err != nil {
-		return Schema{}, err
-	}
+// Lookup finds schema (with its references) among subject's versions.
+func (s *Store) Lookup(ctx context.Context, subject, text, schemaType string, refs ...Reference) (Schema, error) {
 	vs, err := s.Versions(ctx, subject)
 	if err != nil {
 		return Schema{}, err
 	}
-	for _, v := range vs {
-		_, _, vfp, err := canonical(v.Schema, "")
-		if err == nil && vfp == fp {
-			return v, nil
-		}
+	_, _, fp, err := s.check(ctx, s.db, subject, text, schemaType, refs)
+	if err != nil {
+		return Schema{}, err
 	}
-	return Schema{}, errorf(404, 40403, "Schema not found")
+	var version int
+	err = s.db.QueryRow(ctx, `SELECT v.version FROM schema_registry_versions v JOIN schema_registry_schemas s ON s.id = v.schema_id
+		WHERE v.subject = $1 AND NOT v.deleted AND s.fingerprint = $2 ORDER BY v.version LIMIT 1`, subject, fp).Scan(&version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Schema{}, errorf(404, 40403, "Schema not found")
+	}
+	if err != nil {
+		return Schema{}, err
+	}
+	i := slices.IndexFunc(vs, func(x Schema) bool { return x.Version == version })
+	return vs[i], nil
 }
 
 // TestCompatibility checks schema against version v of subject (v < 0: latest) at the
 // subject's level, and returns the rules it breaks.
-func (s *Store) TestCompatibility(ctx context.Context, subject string, v int, text, schemaType string) ([]string, error) {
-	doc, _, _, err := canonical(text, schemaType)
+func (s *Store) TestCompatibility(ctx context.Context, subject string, v int, text, schemaType string, refs ...Reference) ([]string, error) {
+	doc, _, _, err := s.check(ctx, s.db, subject, text, schemaType, refs)
 	if err != nil {
 		return nil, err
 	}

@@ -48,3 +48,34 @@ func TestSetCompilesWhatIsRegistered(t *testing.T) {
 		t.Fatal("an embedded schema's rules are not applied")
 	}
 }
+
+// Consumers compile a subject with the registered versions its references name, and with
+// nothing from outside the registry.
+func TestSetCompilesReferences(t *testing.T) {
+	ctx := context.Background()
+	s := registry.NewStore(dbtest.Migrated(t, registry.Migrations()).Pool)
+	if _, err := s.Register(ctx, "acme.customer", `{"type":"object","properties":{"id":{"type":"string"}},"required":["id"]}`, "JSON"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Register(ctx, "acme.order", `{"type":"object","properties":{"customer":{"$ref":"customer.json"}},"required":["customer"]}`, "JSON",
+		registry.Reference{Name: "customer.json", Subject: "acme.customer", Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	set, err := s.Set(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Validate("acme.order", []byte(`{"customer":{"id":"c-1"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Validate("acme.order", []byte(`{"customer":{}}`)); err == nil {
+		t.Fatal("the referenced schema's rules are not applied")
+	}
+}
+
+func TestCompileLoadsNoFiles(t *testing.T) {
+	_, err := schemas.Compile(map[string][]byte{"x": []byte(`{"$ref":"file:///etc/passwd"}`)})
+	if err == nil || !strings.Contains(err.Error(), "not a registered schema") {
+		t.Fatalf("Compile with a file $ref = %v", err)
+	}
+}
