@@ -16,6 +16,8 @@ import (
 // Column is a typed column decoded from each event's data in Go, before the transform:
 // path is dot-separated from the data's root, or from the exploded element with "item.".
 // Types: VARCHAR (default), INTEGER, BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP, DECIMAL(p,s).
+// VARCHAR takes any JSON value: a string as itself, anything else as its JSON text, so a
+// column over free-form data (an entry's metadata) never rejects an event.
 // A value of the wrong type makes the event malformed (it goes to the dead-letter topic);
 // a missing value is NULL.
 type Column struct {
@@ -223,10 +225,8 @@ func parseCell(c *decodedColumn, v *fastjson.Value) (cell, error) {
 		switch t {
 		case fastjson.TypeString:
 			p.str = v.GetStringBytes()
-		case fastjson.TypeNumber, fastjson.TypeTrue, fastjson.TypeFalse:
-			p.str = []byte(v.String())
-		default:
-			err = fmt.Errorf("is %s, not a string", t)
+		default: // a number, boolean, object or array reads as its JSON text
+			p.str = v.MarshalTo(nil)
 		}
 	case "INTEGER":
 		var n int
