@@ -37,7 +37,8 @@ type Problem struct {
 }
 
 // WriteError writes err as problem+json. A platform.Error keeps its kind, code and
-// message; anything else is an internal error whose detail is logged, not sent.
+// message, never the error it wraps; anything else is an internal error whose body
+// carries only the request id, and whose cause is logged, not sent.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var pe *platform.Error
 	p := Problem{Instance: r.URL.Path, RequestID: logging.RequestID(r.Context())}
@@ -47,9 +48,10 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		if p.Code == "" {
 			p.Code = pe.Kind.String()
 		}
+		// Only the message goes out; a wrapped cause (a driver's error) stays in the log.
 		p.Detail = pe.Message
 		if p.Detail == "" {
-			p.Detail = pe.Error()
+			p.Detail = http.StatusText(p.Status)
 		}
 		p.Errors = pe.Fields
 		if pe.Kind == platform.KindUnavailable && log != nil {

@@ -2,10 +2,14 @@ package httpx
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/codexion/codexion/platform"
 )
 
 func problemOf(t *testing.T, rec *httptest.ResponseRecorder) Problem {
@@ -80,5 +84,22 @@ func TestWrongMethodIs405WithAllow(t *testing.T) {
 	}
 	if served != 0 {
 		t.Fatalf("a handler ran %d times for a wrong method", served)
+	}
+}
+
+func TestErrorBodiesCarryNoWrappedCause(t *testing.T) {
+	cause := errors.New(`ERROR: relation "ledger_lines" does not exist (SQLSTATE 42P01)`)
+	for _, err := range []error{
+		cause,
+		fmt.Errorf("post entry: %w", cause),
+		platform.Unavailable(cause, "the database is unavailable; retry later"),
+		&platform.Error{Kind: platform.KindConflict, Code: "conflict", Err: cause},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/x", nil)
+		WriteError(rec, req, quiet(), err)
+		if strings.Contains(rec.Body.String(), "SQLSTATE") || strings.Contains(rec.Body.String(), "ledger_lines") {
+			t.Errorf("%v: body %s", err, rec.Body)
+		}
 	}
 }

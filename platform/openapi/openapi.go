@@ -37,6 +37,12 @@ var (
 	pkgPath   = regexp.MustCompile(`[\w./-]*\.`) // "github.com/x/ledger." in generic type names
 )
 
+// idempotencyKeyDoc describes the Idempotency-Key header of writes (see platform/idempotency).
+const idempotencyKeyDoc = "Retry-safe writes. A key belongs to the caller (the token's subject) and this operation " +
+	"(method and route): the same key with the same request (path, the query parameters the operation reads, body) " +
+	"replays the first result (Idempotency-Replayed: true); with a different request it is 409 idempotency_key_reused. " +
+	"Other query parameters play no part, and another caller's key with the same value is a different key."
+
 // Build renders the document for rules, using ops by route pattern.
 func Build(title, version string, rules []httpx.Rule, ops map[string]Op) Doc {
 	schemas := map[string]any{}
@@ -58,7 +64,7 @@ func Build(title, version string, rules []httpx.Rule, ops map[string]Op) Doc {
 		}
 		if method == "POST" {
 			params = append(params, map[string]any{"name": "Idempotency-Key", "in": "header", "required": false,
-				"description": "Retry-safe writes: the same key and body replay the first result (Idempotency-Replayed: true); a different body is 409.",
+				"description": idempotencyKeyDoc,
 				"schema":      map[string]any{"type": "string", "maxLength": 255}})
 		}
 		if len(params) > 0 {
