@@ -191,6 +191,10 @@ func (s *Server) materialize(w http.ResponseWriter, r *http.Request) error {
 	if strings.HasSuffix(r.URL.Path, "-incremental") {
 		req.StartTS = nil
 	}
+	// Checked here, before a workflow is started for it.
+	if _, err := materializedViews(s.Snapshot(), req.FeatureViews); err != nil {
+		return err
+	}
 	if s.MaterializeVia != nil {
 		res, err := s.MaterializeVia(r.Context(), req)
 		if !errors.Is(err, ErrMaterializeDirect) {

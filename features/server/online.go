@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,6 +121,9 @@ func (s *Server) GetOnline(ctx context.Context, req OnlineRequest) (*OnlineRespo
 	if n > 10_000 {
 		return nil, platform.Invalid("entities: %d rows; ask for at most 10,000 at a time", n)
 	}
+	if err := checkJoinKeys(snap, refs, req.Entities); err != nil {
+		return nil, err
+	}
 	cols := len(joinKeys) + len(refs)
 	resp := &OnlineResponse{Results: make([]OnlineColumn, 0, cols)}
 	resp.Metadata.FeatureNames = make([]string, 0, cols)
@@ -194,6 +198,37 @@ func (s *Server) GetOnline(ctx context.Context, req OnlineRequest) (*OnlineRespo
 		resp.Results = append(resp.Results, col)
 	}
 	return resp, nil
+}
+
+// maxKeyValueBytes bounds one join-key value as text.
+const maxKeyValueBytes = 1024
+
+// checkJoinKeys refuses entity columns that no requested view joins on (a lookup answers
+// with its keys, so an unused one would be echoed for nothing) and values that are not
+// scalars or are too long to be a key.
+func checkJoinKeys(snap *catalog.Snapshot, refs []catalog.Ref, entities map[string][]any) error {
+	used := map[string]bool{}
+	for _, r := range refs {
+		used[snap.Entities[snap.Views[r.View].Spec.Entity].Spec.JoinKey] = true
+	}
+	for k, vals := range entities {
+		if !used[k] {
+			return platform.Invalid("entities: %q is not a join key of the requested features (they use %s); remove it",
+				k, strings.Join(slices.Sorted(maps.Keys(used)), ", "))
+		}
+		for i, v := range vals {
+			switch v := v.(type) {
+			case string:
+				if len(v) > maxKeyValueBytes {
+					return platform.Invalid("entities: %s[%d] is %d bytes; a key is at most %d", k, i, len(v), maxKeyValueBytes)
+				}
+			case float64, json.Number, bool, int, int64:
+			default:
+				return platform.Invalid("entities: %s[%d] must be a string, number or boolean", k, i)
+			}
+		}
+	}
+	return nil
 }
 
 // stampsOf formats each record's event time once per view and request.
@@ -335,24 +370,14 @@ func (s *Server) Materialize(ctx context.Context, req MaterializeRequest) (Mater
 	if req.StartTS != nil && req.StartTS.After(end) {
 		return MaterializeResult{}, platform.Invalid("start_ts %s is after end_ts %s", req.StartTS.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
-	names := req.FeatureViews
-	if len(names) == 0 {
-		for _, n := range sortedNames(snap.Views) {
-			if snap.Views[n].Spec.IsOnline() {
-				names = append(names, n)
-			}
-		}
+	names, err := materializedViews(snap, req.FeatureViews)
+	if err != nil {
+		return MaterializeResult{}, err
 	}
 	res := MaterializeResult{EndTS: end, Written: map[string]int{}}
 	var errs []error
 	for _, n := range names {
-		v, ok := snap.Views[n]
-		if !ok {
-			return res, platform.Invalid("feature view %q is not in the catalog (views: %s)", n, strings.Join(sortedNames(snap.Views), ", "))
-		}
-		if !v.Spec.IsOnline() {
-			return res, platform.Invalid("feature view %s is not served online (online: false)", n)
-		}
+		v := snap.Views[n]
 		if cols, err := s.Offline.Columns(ctx, v.Spec.Source.Table); err != nil {
 			return res, err
 		} else if len(cols) == 0 {
@@ -370,6 +395,30 @@ func (s *Server) Materialize(ctx context.Context, req MaterializeRequest) (Mater
 		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// materializedViews checks the views a materialization names (every online view when it
+// names none): each must be in the catalog and served online.
+func materializedViews(snap *catalog.Snapshot, names []string) ([]string, error) {
+	if len(names) == 0 {
+		for _, n := range sortedNames(snap.Views) {
+			if snap.Views[n].Spec.IsOnline() {
+				names = append(names, n)
+			}
+		}
+	}
+	for _, n := range names {
+		v, ok := snap.Views[n]
+		if !ok {
+			e := platform.Invalid("feature_views: feature view %q is not in the catalog (views: %s)", n, strings.Join(sortedNames(snap.Views), ", "))
+			e.Fields = []platform.FieldError{{Field: "feature_views", Message: fmt.Sprintf("%q is not in the catalog", n)}}
+			return nil, e
+		}
+		if !v.Spec.IsOnline() {
+			return nil, platform.Invalid("feature_views: feature view %s is not served online (online: false)", n)
+		}
+	}
+	return names, nil
 }
 
 // PushRequest is Feast's push request: rows of a source table, column-major.
