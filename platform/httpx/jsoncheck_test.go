@@ -161,7 +161,9 @@ type benchBody struct {
 }
 
 // BenchmarkDecodeJSON compares the checked decode of a 20-line entry with a bare
-// json.Unmarshal of the same bytes, and the check alone.
+// json.Unmarshal of the same bytes, and the check alone. Measured on 2 shared cores,
+// medians of 5 with -cpu 1: unmarshal 46 µs, check-only 8.8 µs (0.19 of unmarshal),
+// checked 58 µs (1.26x unmarshal, including the json.Decoder the decode used before).
 func BenchmarkDecodeJSON(b *testing.B) {
 	b.Run("unmarshal", func(b *testing.B) {
 		b.SetBytes(int64(len(benchEntry)))
