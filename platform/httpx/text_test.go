@@ -103,3 +103,40 @@ func TestErrorBodiesCarryNoWrappedCause(t *testing.T) {
 		}
 	}
 }
+
+func TestBadBodiesAre400NamingTheFieldAndWriteNothing(t *testing.T) {
+	var written []body
+	r := NewRouter(quiet(), nil)
+	r.HandleFunc("POST /v1/things", Public, func(w http.ResponseWriter, req *http.Request) {
+		var b body
+		if err := decodeRequest(req, &b); err != nil {
+			WriteError(w, req, quiet(), err)
+			return
+		}
+		written = append(written, b)
+		w.WriteHeader(http.StatusCreated)
+	})
+	h, _ := chain(t, r, 1<<20)
+	for _, c := range []struct{ in, field string }{
+		{`{"name":"acme","name":"x"}`, ""},
+		{`{"name":"acme","NAME":"x"}`, ""},
+		{`{"name":"a\u0000"}`, "name"},
+		{"{\"name\":\"\xff\"}", "name"},
+		{`{"name":"\ud800"}`, "name"},
+		{`{"amount":` + nested(MaxJSONDepth) + `}`, "amount" + strings.Repeat(".a", MaxJSONDepth-1)},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/things", strings.NewReader(c.in)))
+		p := problemOf(t, rec)
+		field := ""
+		if len(p.Errors) == 1 {
+			field = p.Errors[0].Field
+		}
+		if rec.Code != http.StatusBadRequest || p.Code != "invalid_argument" || field != c.field {
+			t.Errorf("%.40q: %d %s field %q (%s); want 400 invalid_argument field %q", c.in, rec.Code, p.Code, field, p.Detail, c.field)
+		}
+	}
+	if len(written) != 0 {
+		t.Fatalf("refused bodies were written: %+v", written)
+	}
+}
