@@ -120,6 +120,8 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 		t.Fatalf("offline store holds %d lines (%d distinct); Postgres has %d", got, distinct, lines)
 	}
 
+	t.Run("hostile SQL and identifiers are refused", func(t *testing.T) { hostileFeatureInput(t, a.with(t), d) })
+
 	t.Run("online balances are the ledger's", func(t *testing.T) {
 		a := a.with(t)
 		var accounts ledger.List[ledger.Account]
