@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/idempotency"
+	"github.com/codexion/codexion/platform/logging"
 )
 
 // MaxBatchEntries bounds one batch request.
@@ -26,6 +28,8 @@ type BatchItem struct {
 	Index int         `json:"index"`
 	Entry *Entry      `json:"entry,omitempty"`
 	Error *BatchError `json:"error,omitempty"`
+	// cause is an unexpected error behind Error, for the log; the client never sees it.
+	cause error
 }
 
 // BatchError is a failed entry's problem.
@@ -61,7 +65,7 @@ func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key 
 			if in.Atomic {
 				return nil, prefixed(err, i)
 			}
-			res.Results[i] = BatchItem{Index: i, Error: batchError(err)}
+			res.Results[i] = batchFailure(ctx, i, err)
 			continue
 		}
 		parsed[i] = p
@@ -94,7 +98,7 @@ func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key 
 				}
 				for j, i := range index {
 					if errs[j] != nil {
-						res.Results[i] = BatchItem{Index: i, Error: batchError(errs[j])}
+						res.Results[i] = batchFailure(ctx, i, errs[j])
 						res.Failed++
 						continue
 					}
@@ -116,12 +120,17 @@ func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key 
 	return out, nil
 }
 
-func batchError(err error) *BatchError {
+// batchFailure is entry i's outcome when err stopped it. As in an error response, a
+// platform.Error says what to fix; anything else is internal, and the body carries only
+// the request id (it is a 200 body the idempotency record keeps): the cause, which may
+// hold database text, is kept for the handler's log.
+func batchFailure(ctx context.Context, i int, err error) BatchItem {
 	var pe *platform.Error
-	if errors.As(err, &pe) {
-		return &BatchError{Code: pe.Code, Detail: pe.Message, Errors: pe.Fields}
+	if errors.As(err, &pe) && pe.Kind != platform.KindInternal {
+		return BatchItem{Index: i, Error: &BatchError{Code: cmp.Or(pe.Code, pe.Kind.String()), Detail: pe.Message, Errors: pe.Fields}}
 	}
-	return &BatchError{Code: "internal", Detail: err.Error()}
+	return BatchItem{Index: i, cause: err,
+		Error: &BatchError{Code: "internal", Detail: "internal error; report request id " + logging.RequestID(ctx)}}
 }
 
 // prefixed names the failing entry in an atomic batch's error.

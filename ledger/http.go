@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -281,6 +282,15 @@ func (h *Handler) postEntry(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// logFailures logs the causes of a batch's unexpected failures, which its body leaves out.
+func (h *Handler) logFailures(ctx context.Context, res *BatchResult) {
+	for _, it := range res.Results {
+		if it.cause != nil {
+			h.log.ErrorContext(ctx, "internal error in a batch entry", "index", it.Index, "err", it.cause)
+		}
+	}
+}
+
 func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) error {
 	var in BatchInput
 	key, err := readWrite(r, &in)
@@ -291,6 +301,7 @@ func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	h.logFailures(r.Context(), res)
 	status := http.StatusOK
 	if in.Atomic {
 		status = http.StatusCreated
