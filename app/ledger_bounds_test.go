@@ -13,6 +13,7 @@ import (
 
 	"github.com/codexion/codexion/ledger"
 	"github.com/codexion/codexion/ledger/ledgerclient"
+	"github.com/codexion/codexion/ledger/ledgertest"
 	"github.com/codexion/codexion/platform/apiclient"
 	"github.com/codexion/codexion/workflows/ingest"
 )
@@ -38,7 +39,7 @@ func TestWhatTheLedgerAcceptsReachesTheFeatureStore(t *testing.T) {
 	}
 
 	posted := map[string]*ledger.Entry{}
-	for name, in := range ledger.BoundEntries("bounds", "1010", "4000") {
+	for name, in := range ledgertest.BoundEntries("bounds", "1010", "4000") {
 		var e ledger.Entry
 		a.do("finance", "POST", "/v1/ledger/entries", in, &e)
 		posted[name] = &e
@@ -93,7 +94,7 @@ type pastBound struct {
 }
 
 func pastBounds() map[string]pastBound {
-	ok := ledger.BoundEntries("bounds", "1010", "4000")
+	ok := ledgertest.BoundEntries("bounds", "1010", "4000")
 	amount := ok["largest amount"]
 	past := "1" + strings.Repeat("0", ledger.MaxAmountIntegerDigits) + ".00"
 	amount.Lines = []ledger.LineInput{{Account: "1010", Debit: &past}, {Account: "4000", Credit: &past}}

@@ -129,7 +129,7 @@ func (v *validationError) name(field, s string) {
 		v.add(field, "is required")
 		return
 	}
-	v.text(field, s, maxTextBytes)
+	v.text(field, s, MaxTextBytes)
 }
 
 // account checks an account's fields; prefix names it within a larger request.

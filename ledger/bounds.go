@@ -17,15 +17,15 @@ import (
 // consumers accept.
 const (
 	MaxLines               = 500
-	maxTextBytes           = 1000 // reference, description, memo, names, reasons
+	MaxTextBytes           = 1000 // reference, description, memo, names, reasons
 	maxCodeBytes           = 64   // book, account and journal codes
-	maxDimensions          = 16
-	maxDimensionKeyBytes   = 64
-	maxDimensionValueBytes = 256
+	MaxDimensions          = 16
+	MaxDimensionKeyBytes   = 64
+	MaxDimensionValueBytes = 256
 	maxMetadataBytes       = 16 << 10
-	maxMetadataDepth       = 8  // the metadata object is level 1
-	maxMetadataMembers     = 64 // keys of one object, items of one array
-	maxMetadataKeyBytes    = 64
+	MaxMetadataDepth       = 8  // the metadata object is level 1
+	MaxMetadataMembers     = 64 // keys of one object, items of one array
+	MaxMetadataKeyBytes    = 64
 	maxMetadataNumberBytes = 32
 	// maxClosingLines bounds the year-end closing entry, one line per income and expense
 	// account with a balance plus retained earnings.
@@ -98,16 +98,16 @@ func (v *validationError) code(field, s string) {
 
 // dimensions checks a line's dimensions.
 func (v *validationError) dimensions(field string, dims map[string]string) {
-	if len(dims) > maxDimensions {
-		v.add(field, "has %d dimensions; at most %d are allowed", len(dims), maxDimensions)
+	if len(dims) > MaxDimensions {
+		v.add(field, "has %d dimensions; at most %d are allowed", len(dims), MaxDimensions)
 		return
 	}
 	for k, val := range dims {
-		if p := textProblem(k, maxDimensionKeyBytes); p != "" || k == "" {
+		if p := textProblem(k, MaxDimensionKeyBytes); p != "" || k == "" {
 			v.add(field, "key %s %s", clip(k), cmpOr(p, "is empty"))
 			continue
 		}
-		if p := textProblem(val, maxDimensionValueBytes); p != "" {
+		if p := textProblem(val, MaxDimensionValueBytes); p != "" {
 			v.add(field+"."+k, "%s", p)
 		}
 	}
@@ -167,8 +167,8 @@ func walkValue(dec *json.Decoder, path string, depth int) *platform.FieldError {
 	}
 	switch t := tok.(type) {
 	case json.Delim:
-		if depth >= maxMetadataDepth {
-			return &platform.FieldError{Field: path, Message: fmt.Sprintf("nests deeper than %d levels", maxMetadataDepth)}
+		if depth >= MaxMetadataDepth {
+			return &platform.FieldError{Field: path, Message: fmt.Sprintf("nests deeper than %d levels", MaxMetadataDepth)}
 		}
 		if t == '{' {
 			return walkObject(dec, path, depth+1)
@@ -192,10 +192,10 @@ func walkObject(dec *json.Decoder, path string, depth int) *platform.FieldError 
 		}
 		key, _ := tok.(string)
 		switch {
-		case len(seen) == maxMetadataMembers:
-			return &platform.FieldError{Field: path, Message: fmt.Sprintf("has more than %d keys", maxMetadataMembers)}
-		case len(key) > maxMetadataKeyBytes:
-			return &platform.FieldError{Field: path, Message: fmt.Sprintf("key %s is longer than %d bytes", clip(key), maxMetadataKeyBytes)}
+		case len(seen) == MaxMetadataMembers:
+			return &platform.FieldError{Field: path, Message: fmt.Sprintf("has more than %d keys", MaxMetadataMembers)}
+		case len(key) > MaxMetadataKeyBytes:
+			return &platform.FieldError{Field: path, Message: fmt.Sprintf("key %s is longer than %d bytes", clip(key), MaxMetadataKeyBytes)}
 		case seen[key]:
 			return &platform.FieldError{Field: path, Message: fmt.Sprintf("key %s appears twice", clip(key))}
 		}
@@ -213,8 +213,8 @@ func walkObject(dec *json.Decoder, path string, depth int) *platform.FieldError 
 
 func walkArray(dec *json.Decoder, path string, depth int) *platform.FieldError {
 	for i := 0; dec.More(); i++ {
-		if i == maxMetadataMembers {
-			return &platform.FieldError{Field: path, Message: fmt.Sprintf("has more than %d items", maxMetadataMembers)}
+		if i == MaxMetadataMembers {
+			return &platform.FieldError{Field: path, Message: fmt.Sprintf("has more than %d items", MaxMetadataMembers)}
 		}
 		if f := walkValue(dec, fmt.Sprintf("%s[%d]", path, i), depth); f != nil {
 			return f

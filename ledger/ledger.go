@@ -226,8 +226,8 @@ func (v *validationError) header(in EntryInput) time.Time {
 	if err != nil {
 		v.add("posting_date", "%v", err)
 	}
-	v.text("reference", in.Reference, maxTextBytes)
-	v.text("description", in.Description, maxTextBytes)
+	v.text("reference", in.Reference, MaxTextBytes)
+	v.text("description", in.Description, MaxTextBytes)
 	if f := checkMetadata(in.Metadata); f != nil {
 		v.add(f.Field, "%s", f.Message)
 	}
@@ -255,7 +255,7 @@ func (v *validationError) line(f string, l LineInput, lim entryLimits) (parsedLi
 		}
 	}
 	v.dimensions(f+".dimensions", l.Dimensions)
-	v.text(f+".memo", l.Memo, maxTextBytes)
+	v.text(f+".memo", l.Memo, MaxTextBytes)
 	side, raw := "debit", l.Debit
 	switch {
 	case l.Debit != nil && l.Credit != nil:

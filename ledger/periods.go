@@ -181,10 +181,10 @@ func (s *Store) ReopenPeriod(ctx context.Context, book, per, reason, actor strin
 	if _, err := parsePeriod(per); err != nil {
 		return nil, err
 	}
-	if len(reason) < minReasonBytes || textProblem(reason, maxTextBytes) != "" {
-		msg := cmpOr(textProblem(reason, maxTextBytes), "is required")
+	if len(reason) < minReasonBytes || textProblem(reason, MaxTextBytes) != "" {
+		msg := cmpOr(textProblem(reason, MaxTextBytes), "is required")
 		return nil, &platform.Error{Kind: platform.KindInvalid, Code: "reason_required",
-			Message: fmt.Sprintf("reason: reopening a closed period needs a reason of %d to %d bytes of text; this one %s", minReasonBytes, maxTextBytes, msg),
+			Message: fmt.Sprintf("reason: reopening a closed period needs a reason of %d to %d bytes of text; this one %s", minReasonBytes, MaxTextBytes, msg),
 			Fields:  []platform.FieldError{{Field: "reason", Message: msg}}}
 	}
 	var out *Period

@@ -1,4 +1,4 @@
-package ledger
+package ledgertest
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/codexion/codexion/ledger"
 )
 
 // BoundEntries are valid entries at every bound the ledger documents, keyed by what each
@@ -14,35 +16,35 @@ import (
 // post to accounts debit and credit (neither restricted to a currency) of book in EUR.
 // Tests of the ledger's consumers post them to show that whatever the ledger accepts, they
 // take.
-func BoundEntries(bookCode, debit, credit string) map[string]EntryInput {
-	largest := strings.Repeat("9", MaxAmountIntegerDigits) + ".99"
-	entry := func(date string, lines ...LineInput) EntryInput {
-		return EntryInput{Book: bookCode, PostingDate: date, Lines: lines}
+func BoundEntries(bookCode, debit, credit string) map[string]ledger.EntryInput {
+	largest := strings.Repeat("9", ledger.MaxAmountIntegerDigits) + ".99"
+	entry := func(date string, lines ...ledger.LineInput) ledger.EntryInput {
+		return ledger.EntryInput{Book: bookCode, PostingDate: date, Lines: lines}
 	}
-	pair := func(amount string) []LineInput {
-		return []LineInput{{Account: debit, Debit: &amount}, {Account: credit, Credit: &amount}}
+	pair := func(amount string) []ledger.LineInput {
+		return []ledger.LineInput{{Account: debit, Debit: &amount}, {Account: credit, Credit: &amount}}
 	}
-	out := map[string]EntryInput{
+	out := map[string]ledger.EntryInput{
 		"largest amount": entry("2026-03-10", pair(largest)...),
-		"first date":     entry(MinDate.Format(DateLayout), pair("0.01")...),
-		"last date":      entry(MaxDate.Format(DateLayout), pair("0.01")...),
+		"first date":     entry(ledger.MinDate.Format(ledger.DateLayout), pair("0.01")...),
+		"last date":      entry(ledger.MaxDate.Format(ledger.DateLayout), pair("0.01")...),
 	}
 
 	many := entry("2026-03-10")
-	for range MaxLines / 2 {
+	for range ledger.MaxLines / 2 {
 		many.Lines = append(many.Lines, pair(largest)...)
 	}
 	out["most lines"] = many
 
 	// Texts are measured in bytes: three-byte characters fill them with fewer characters.
-	text := strings.Repeat("€", maxTextBytes/3) + strings.Repeat("x", maxTextBytes%3)
+	text := strings.Repeat("€", ledger.MaxTextBytes/3) + strings.Repeat("x", ledger.MaxTextBytes%3)
 	long := entry("2026-03-10", pair("1.00")...)
 	long.Reference, long.Description, long.Lines[0].Memo = text, text, text
 	out["longest texts"] = long
 
-	dims := map[string]string{"counterparty": strings.Repeat("c", maxDimensionValueBytes)}
-	for i := 1; i < maxDimensions; i++ {
-		dims[fmt.Sprintf("%0*d", maxDimensionKeyBytes, i)] = strings.Repeat("v", maxDimensionValueBytes)
+	dims := map[string]string{"counterparty": strings.Repeat("c", ledger.MaxDimensionValueBytes)}
+	for i := 1; i < ledger.MaxDimensions; i++ {
+		dims[fmt.Sprintf("%0*d", ledger.MaxDimensionKeyBytes, i)] = strings.Repeat("v", ledger.MaxDimensionValueBytes)
 	}
 	wide := entry("2026-03-10", pair("1.00")...)
 	wide.Lines[0].Dimensions = dims
@@ -50,7 +52,7 @@ func BoundEntries(bookCode, debit, credit string) map[string]EntryInput {
 
 	deep := entry("2026-03-10", pair("1.00")...)
 	var meta any = "leaf"
-	for range maxMetadataDepth - 1 {
+	for range ledger.MaxMetadataDepth - 1 {
 		meta = map[string]any{"a": meta}
 	}
 	deep.Metadata, _ = json.Marshal(map[string]any{"hour": 23, "nested": meta})
@@ -63,18 +65,18 @@ func BoundEntries(bookCode, debit, credit string) map[string]EntryInput {
 
 	widest := entry("2026-03-10", pair("1.00")...)
 	members := map[string]any{}
-	for i := range maxMetadataMembers {
-		members[fmt.Sprintf("%0*d", maxMetadataKeyBytes, i)] = strings.Repeat("m", 180)
+	for i := range ledger.MaxMetadataMembers {
+		members[fmt.Sprintf("%0*d", ledger.MaxMetadataKeyBytes, i)] = strings.Repeat("m", 180)
 	}
 	widest.Metadata, _ = json.Marshal(members)
 	out["widest metadata"] = widest
 
 	// The largest rate, on an amount whose book amount is just within the bound.
-	rate := "999999." + strings.Repeat("9", MaxRateFractionDigits)
+	rate := "999999." + strings.Repeat("9", ledger.MaxRateFractionDigits)
 	usd := "999999999.99"
 	bookAmount := decimal.RequireFromString(usd).Mul(decimal.RequireFromString(rate)).RoundBank(2).StringFixed(2)
 	out["largest rate"] = entry("2026-03-10",
-		LineInput{Account: debit, Debit: &usd, Currency: "USD", Rate: &rate},
-		LineInput{Account: credit, Credit: &bookAmount})
+		ledger.LineInput{Account: debit, Debit: &usd, Currency: "USD", Rate: &rate},
+		ledger.LineInput{Account: credit, Credit: &bookAmount})
 	return out
 }
