@@ -9,7 +9,7 @@ import (
 )
 
 // q quotes an identifier; every column and table name below goes through it.
-var q = offline.QuoteIdent
+func q(name string) string { return offline.QuoteIdent(name) }
 
 // The SQL a view compiles to, in two forms that must agree: OnlineSQL computes every
 // entity's values as of one instant with FILTERed aggregates (materialization, stream

@@ -14,7 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"gopkg.in/yaml.v3"
+
+	"github.com/codexion/codexion/features/offline"
 )
 
 // Spec is a pipeline as declared in YAML.
@@ -172,11 +175,7 @@ func (s Spec) BatchTable() string {
 	}
 	defs := []string{"event_id VARCHAR", "event_type VARCHAR", "event_time TIMESTAMPTZ"}
 	for _, c := range s.Source.Columns {
-		t := strings.ToUpper(strings.TrimSpace(c.Type))
-		if t == "" {
-			t = "VARCHAR"
-		}
-		defs = append(defs, c.Name+" "+t)
+		defs = append(defs, offline.QuoteIdent(c.Name)+" "+duckType(c.Type))
 	}
 	return "(" + strings.Join(defs, ", ") + ")"
 }
@@ -191,4 +190,37 @@ func FileReader(format, path string) string {
 		return "read_json(" + quoted + ")"
 	}
 	return "read_parquet(" + quoted + ")"
+}
+
+// duckType writes a column type the spec declared as DuckDB's name for it: only the types
+// arrowType accepts (ParseSpec refused any other), so no text of the spec reaches the DDL.
+func duckType(t string) string {
+	switch dt := mustArrowType(t).(type) {
+	case *arrow.Decimal128Type:
+		return fmt.Sprintf("DECIMAL(%d, %d)", dt.Precision, dt.Scale)
+	case *arrow.TimestampType:
+		return "TIMESTAMP"
+	default:
+		switch dt.ID() {
+		case arrow.INT32:
+			return "INTEGER"
+		case arrow.INT64:
+			return "BIGINT"
+		case arrow.FLOAT64:
+			return "DOUBLE"
+		case arrow.BOOL:
+			return "BOOLEAN"
+		case arrow.DATE32:
+			return "DATE"
+		}
+	}
+	return "VARCHAR"
+}
+
+func mustArrowType(t string) arrow.DataType {
+	dt, err := arrowType(t)
+	if err != nil {
+		return arrow.BinaryTypes.String
+	}
+	return dt
 }

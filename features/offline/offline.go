@@ -229,17 +229,17 @@ func (s *Store) appendKeys(ctx context.Context, b Batch) (inserted int64, keys m
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit this is a no-op
 	if !s.tables[b.Table] {
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+b.Table+` AS SELECT * FROM `+rows+` WHERE false`); err != nil {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+QuoteIdent(b.Table)+` AS SELECT * FROM `+rows+` WHERE false`); err != nil {
 			return 0, nil, fmt.Errorf("transform of %s: %w", b.Table, err)
 		}
 	}
 	// Rows of events ingested before are skipped. NOT EXISTS plans as an anti join that
 	// probes the history by the batch's ids; NOT IN would hash the whole history per batch.
-	fresh := ` NOT EXISTS (SELECT 1 FROM codexion_ingested i WHERE i.consumer = ? AND i.event_id = r.` + b.IDColumn + `)`
+	fresh := ` NOT EXISTS (SELECT 1 FROM codexion_ingested i WHERE i.consumer = ? AND i.event_id = r.` + QuoteIdent(b.IDColumn) + `)`
 	if len(b.KeyColumns) > 0 {
 		keys = map[string][]string{}
 		for _, k := range b.KeyColumns {
-			vals, err := distinct(ctx, tx, `SELECT DISTINCT CAST(`+k+` AS VARCHAR) FROM `+rows+` r WHERE `+k+` IS NOT NULL AND `+fresh, b.Consumer)
+			vals, err := distinct(ctx, tx, `SELECT DISTINCT CAST(`+QuoteIdent(k)+` AS VARCHAR) FROM `+rows+` r WHERE `+QuoteIdent(k)+` IS NOT NULL AND `+fresh, b.Consumer)
 			if err != nil {
 				return 0, nil, fmt.Errorf("keys of %s: %w", b.Table, err)
 			}
@@ -247,12 +247,12 @@ func (s *Store) appendKeys(ctx context.Context, b Batch) (inserted int64, keys m
 		}
 	}
 	// By name: a batch may carry only some of the table's columns (a push); the rest are NULL.
-	res, err := tx.ExecContext(ctx, `INSERT INTO `+b.Table+` BY NAME SELECT * FROM `+rows+` r WHERE `+fresh, b.Consumer)
+	res, err := tx.ExecContext(ctx, `INSERT INTO `+QuoteIdent(b.Table)+` BY NAME SELECT * FROM `+rows+` r WHERE `+fresh, b.Consumer)
 	if err != nil {
 		return 0, nil, fmt.Errorf("insert into %s: %w", b.Table, err)
 	}
 	inserted, _ = res.RowsAffected()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO codexion_ingested SELECT DISTINCT ?, r.`+b.IDColumn+` FROM `+ids+
+	if _, err := tx.ExecContext(ctx, `INSERT INTO codexion_ingested SELECT DISTINCT ?, r.`+QuoteIdent(b.IDColumn)+` FROM `+ids+
 		` r WHERE `+fresh, b.Consumer, b.Consumer); err != nil {
 		return 0, nil, fmt.Errorf("record event ids: %w", err)
 	}
@@ -364,7 +364,7 @@ func (s *Store) ResetConsumer(ctx context.Context, consumer, table string) (stri
 	delete(s.tables, table)
 	if len(cols) > 0 {
 		archived = fmt.Sprintf("%s__replaced_%d", table, time.Now().Unix())
-		if _, err := tx.ExecContext(ctx, `ALTER TABLE `+table+` RENAME TO `+archived); err != nil {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE `+QuoteIdent(table)+` RENAME TO `+QuoteIdent(archived)); err != nil {
 			return "", fmt.Errorf("archive %s: %w", table, err)
 		}
 	}

@@ -367,7 +367,7 @@ func checkView(ctx context.Context, scratch *offline.Store, v features.View, col
 }
 
 // qi quotes an identifier for SQL; every table and column name goes through it.
-var qi = offline.QuoteIdent
+func qi(name string) string { return offline.QuoteIdent(name) }
 
 // duckMessage keeps the first line of a DuckDB error, which names the problem.
 func duckMessage(err error) string {
