@@ -248,13 +248,13 @@ func (s *Server) Validate(ctx context.Context, next *catalog.Snapshot) (map[stri
 		if p.Source.Files != "" {
 			files, err := s.Offline.CheckFileSource(p.Source.Files)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("pipeline %s: source.files: %v", name, err))
+				errs = append(errs, fmt.Errorf("pipeline %s: source.files: %w", name, err))
 				continue
 			}
 			p.Source.Files = files
 		}
 		if err := scratch.CheckTransform(ctx, p.Transform); err != nil {
-			errs = append(errs, fmt.Errorf("pipeline %s: %v", name, err))
+			errs = append(errs, fmt.Errorf("pipeline %s: %w", name, err))
 			continue
 		}
 		if _, err := db.ExecContext(ctx, `CREATE TABLE `+batch+` `+p.BatchTable()); err != nil {
@@ -346,7 +346,7 @@ func checkView(ctx context.Context, scratch *offline.Store, v features.View, col
 			continue
 		}
 		if err := scratch.CheckExpr(ctx, f.Column); err != nil {
-			errs = append(errs, fmt.Errorf("feature view %s: feature %s: column: %v", v.Name, f.Name, err))
+			errs = append(errs, fmt.Errorf("feature view %s: feature %s: column: %w", v.Name, f.Name, err))
 			continue
 		}
 		probe := "SELECT " + offline.WrapExpr(f.Column) + " FROM " + qi(v.Source.Table) + " LIMIT 0"
