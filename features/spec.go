@@ -177,6 +177,18 @@ func (e *Entity) Check() error {
 	return p.err("entity " + e.Name)
 }
 
+// Expressions lists the SQL expressions of the view's features (user SQL, checked by
+// offline.CheckExpr before it runs).
+func (v View) Expressions() []string {
+	var out []string
+	for _, f := range v.Features {
+		if f.Column != "" {
+			out = append(out, f.Column)
+		}
+	}
+	return out
+}
+
 // Check validates a view on its own (not its references) and fills defaults.
 func (v *View) Check() error {
 	var p problems

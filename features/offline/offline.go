@@ -35,7 +35,8 @@ type Store struct {
 
 	beforeCommit func(table string) // see SetBeforeCommit
 
-	checked   map[string]bool // transforms that passed CheckTransform (guarded by mu)
+	checkedMu sync.Mutex
+	checked   map[string]bool // transforms and expressions that passed their check (guarded by checkedMu)
 	exchange  string          // the one folder the store writes files to (Exchange)
 	roots     []string        // folders file sources may be read from (FileRoots)
 	temporary bool            // an in-memory store, whose exchange folder goes with it

@@ -151,3 +151,35 @@ func TestStoreIsSandboxed(t *testing.T) {
 		t.Fatalf("without roots: %v", err)
 	}
 }
+
+// TestStoredSQLMeetsTheRulesBeforeItRuns: a transform or expression that reached the store
+// without passing apply (a catalog stored before a rule existed) is refused before it runs,
+// and nothing is written.
+func TestStoredSQLMeetsTheRulesBeforeItRuns(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rows.csv"), []byte("id,v\na,1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, ":memory:", FileRoots(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Append(ctx, Batch{Consumer: "old", Table: "t", IDColumn: "id", SourceSQL: "read_csv('" + filepath.Join(dir, "rows.csv") + "')",
+		Transform: "SELECT * FROM {{batch}} UNION ALL BY NAME SELECT consumer AS id FROM codexion_ingested"})
+	if err == nil || !strings.Contains(err.Error(), `table "codexion_ingested"`) {
+		t.Fatalf("a stored transform reading another table: %v", err)
+	}
+	if cols, _ := s.Columns(ctx, "t"); len(cols) != 0 {
+		t.Fatalf("the refused batch created its table: %v", cols)
+	}
+	if err := s.CheckExprsOnce(ctx, "v", "v + (SELECT 1)"); err == nil || !strings.Contains(err.Error(), "subquery") {
+		t.Fatalf("a stored expression with a subquery: %v", err)
+	}
+	n, err := s.Append(ctx, Batch{Consumer: "ok", Table: "t", IDColumn: "id", SourceSQL: "read_csv('" + filepath.Join(dir, "rows.csv") + "')",
+		Transform: "SELECT id, v * 2 AS v FROM {{batch}}"})
+	if err != nil || n != 1 {
+		t.Fatalf("a good transform: %d rows, %v", n, err)
+	}
+}

@@ -200,21 +200,42 @@ func firstLine(s string) string {
 	return s
 }
 
-// maxCheckedTransforms bounds the memo of checked transforms.
-const maxCheckedTransforms = 1024
+// maxCheckedSQL bounds the memo of checked transforms and expressions.
+const maxCheckedSQL = 4096
 
 // checkTransformOnce checks a transform before its first run: a catalog stored before a
-// rule existed is held to it too. The caller holds s.mu.
+// rule existed is held to it too.
 func (s *Store) checkTransformOnce(ctx context.Context, transform string) error {
-	if s.checked[transform] {
+	return s.checkOnce(ctx, "transform\x00"+transform, func() error { return s.CheckTransform(ctx, transform) })
+}
+
+// CheckExprsOnce checks feature expressions before their first run in this process, for
+// the same reason: SQL stored by an older version meets today's rules before it runs.
+func (s *Store) CheckExprsOnce(ctx context.Context, exprs ...string) error {
+	for _, e := range exprs {
+		if err := s.checkOnce(ctx, "expr\x00"+e, func() error { return s.CheckExpr(ctx, e) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkOnce runs check unless key passed it before; only passes are remembered.
+func (s *Store) checkOnce(ctx context.Context, key string, check func() error) error {
+	s.checkedMu.Lock()
+	ok := s.checked[key]
+	s.checkedMu.Unlock()
+	if ok {
 		return nil
 	}
-	if err := s.CheckTransform(ctx, transform); err != nil {
+	if err := check(); err != nil {
 		return err
 	}
-	if s.checked == nil || len(s.checked) >= maxCheckedTransforms {
+	s.checkedMu.Lock()
+	defer s.checkedMu.Unlock()
+	if s.checked == nil || len(s.checked) >= maxCheckedSQL {
 		s.checked = map[string]bool{}
 	}
-	s.checked[transform] = true
+	s.checked[key] = true
 	return nil
 }

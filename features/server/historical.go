@@ -21,6 +21,7 @@ import (
 
 	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features"
+	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/platform"
 )
 
@@ -275,7 +276,7 @@ func (s *Server) runJob(ctx context.Context, job Job, staged string, req Histori
 
 // trainingSetSQL returns the query that joins the staged entity rows with every planned
 // view's values as of each row's timestamp, in input order.
-func trainingSetSQL(ctx context.Context, conn *sql.Conn, staged, tsCol string, plan []plannedView) (string, error) {
+func trainingSetSQL(ctx context.Context, s *offline.Store, conn *sql.Conn, staged, tsCol string, plan []plannedView) (string, error) {
 	sel := []string{"e.* EXCLUDE (__row)"}
 	joins := ""
 	for i, p := range plan {
@@ -284,6 +285,9 @@ func trainingSetSQL(ctx context.Context, conn *sql.Conn, staged, tsCol string, p
 		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+qi(req)+` AS SELECT __row, CAST(`+qi(p.joinKey)+` AS VARCHAR) AS __key,
 			CAST(`+qi(tsCol)+` AS TIMESTAMP) AS __ts FROM `+qi(staged)); err != nil {
 			return "", err
+		}
+		if err := s.CheckExprsOnce(ctx, p.view.Expressions()...); err != nil {
+			return "", fmt.Errorf("feature view %s: %w", p.view.Name, err)
 		}
 		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+qi(res)+` AS `+p.view.HistoricalSQL(qi(req))); err != nil {
 			return "", fmt.Errorf("feature view %s: %w", p.view.Name, err)
@@ -302,7 +306,7 @@ func (s *Server) buildTrainingSet(ctx context.Context, job Job, staged string, r
 		return "", 0, err
 	}
 	defer conn.Close()
-	q, err := trainingSetSQL(ctx, conn, staged, req.TimestampColumn, plan)
+	q, err := trainingSetSQL(ctx, s.Offline, conn, staged, req.TimestampColumn, plan)
 	if err != nil {
 		return "", 0, err
 	}

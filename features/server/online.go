@@ -256,6 +256,9 @@ func keyString(v any) string {
 // computeOnline computes view's values as of asOf for the entities filter selects and
 // writes them to the online store; it returns how many it wrote.
 func (s *Server) computeOnline(ctx context.Context, v features.View, asOf time.Time, filter, by string) (int, error) {
+	if err := s.Offline.CheckExprsOnce(ctx, v.Expressions()...); err != nil {
+		return 0, fmt.Errorf("feature view %s: %w", v.Name, err)
+	}
 	rows, err := s.Offline.DB().QueryContext(ctx, v.OnlineSQL(asOf, filter))
 	if err != nil {
 		return 0, fmt.Errorf("compute %s: %w", v.Name, err)
