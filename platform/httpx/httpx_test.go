@@ -2,12 +2,15 @@ package httpx
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -204,4 +207,48 @@ func TestRouteWithoutAccessPanicsAtRegistration(t *testing.T) {
 		}
 	}()
 	NewRouter(quiet(), nil).HandleFunc("GET /x", Access{}, func(http.ResponseWriter, *http.Request) {})
+}
+
+// TestDecodeNamesTheMemberItsTypeRefuses: a type's own UnmarshalJSON (time.Time's) returns
+// errors that carry no path; the refusal still names the member.
+func TestDecodeNamesTheMemberItsTypeRefuses(t *testing.T) {
+	var in struct {
+		Name string    `json:"name"`
+		From time.Time `json:"from"`
+	}
+	for _, body := range []string{`{"name":"a","from":12}`, `{"from":"yesterday","name":"a"}`} {
+		err := DecodeJSONBytes([]byte(body), &in)
+		var pe *platform.Error
+		if !errors.As(err, &pe) || pe.Kind != platform.KindInvalid || len(pe.Fields) != 1 || pe.Fields[0].Field != "from" {
+			t.Errorf("%s: %v, want an invalid argument naming from", body, err)
+		}
+	}
+}
+
+// TestProblemsDoNotEchoMegabytes: a message quoting a huge value is cut in the middle, so
+// the refusal keeps what it says after the quote and stays small and valid UTF-8.
+func TestProblemsDoNotEchoMegabytes(t *testing.T) {
+	huge := strings.Repeat("é", 1<<19) // 1 MiB, two bytes a rune
+	rec := httptest.NewRecorder()
+	e := platform.Invalid("period %q is not a month; write it as YYYY-MM", huge)
+	e.Fields = []platform.FieldError{{Field: "period", Message: huge}}
+	WriteError(rec, httptest.NewRequest(http.MethodGet, "/v1/periods/"+strings.Repeat("x", 1<<16), nil), quiet(), e)
+	if rec.Body.Len() > 4*MaxProblemTextBytes {
+		t.Fatalf("a %d-byte problem", rec.Body.Len())
+	}
+	var p Problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{p.Detail, p.Instance, p.Errors[0].Message} {
+		if len(s) > MaxProblemTextBytes || !utf8.ValidString(s) || !strings.Contains(s, "bytes cut") {
+			t.Errorf("%d bytes, valid UTF-8 %v: %.80s", len(s), utf8.ValidString(s), s)
+		}
+	}
+	if !strings.HasSuffix(p.Detail, "is not a month; write it as YYYY-MM") || p.Errors[0].Field != "period" {
+		t.Errorf("the refusal lost what it says: %.80s … %s", p.Detail, p.Detail[len(p.Detail)-60:])
+	}
+	if got := BoundText("short", MaxProblemTextBytes); got != "short" {
+		t.Errorf("a short text changed: %q", got)
+	}
 }

@@ -11,8 +11,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"reflect"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/logging"
@@ -70,8 +74,20 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	WriteProblem(w, p)
 }
 
+// MaxProblemTextBytes bounds each text a problem carries (detail, instance, each field's
+// message): many quote what the caller sent, and a refusal must not send a megabyte back.
+const MaxProblemTextBytes = 2048
+
 // WriteProblem writes p with its status.
 func WriteProblem(w http.ResponseWriter, p Problem) {
+	p.Detail, p.Instance = BoundText(p.Detail, MaxProblemTextBytes), BoundText(p.Instance, MaxProblemTextBytes)
+	if len(p.Errors) > 0 {
+		p.Errors = slices.Clone(p.Errors)
+		for i := range p.Errors {
+			p.Errors[i].Field = BoundText(p.Errors[i].Field, MaxProblemTextBytes)
+			p.Errors[i].Message = BoundText(p.Errors[i].Message, MaxProblemTextBytes)
+		}
+	}
 	h := w.Header()
 	h.Set("Content-Type", ProblemContentType)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -80,6 +96,24 @@ func WriteProblem(w http.ResponseWriter, p Problem) {
 	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
+}
+
+// BoundText returns s if it fits in maxBytes; otherwise its head and tail with the middle
+// cut out and counted. The tail stays because a message that quotes the caller's value
+// usually says what to do about it after the quote. Cuts fall on UTF-8 boundaries.
+func BoundText(s string, maxBytes int) string {
+	if len(s) <= maxBytes {
+		return s
+	}
+	head, tail := maxBytes*2/3, maxBytes/4
+	for head > 0 && !utf8.RuneStart(s[head]) {
+		head--
+	}
+	from := len(s) - tail
+	for from < len(s) && !utf8.RuneStart(s[from]) {
+		from++
+	}
+	return s[:head] + fmt.Sprintf(" …(%d bytes cut)… ", from-head) + s[from:]
 }
 
 // WriteJSON writes v as JSON with status.
@@ -110,7 +144,7 @@ func DecodeJSONBytes(data []byte, v any) error {
 	if err := CheckJSON(data, MaxJSONDepth); err != nil {
 		return err
 	}
-	return decode(bytes.NewReader(data), v)
+	return decode(data, v)
 }
 
 func checkContentType(r *http.Request) error {
@@ -121,10 +155,17 @@ func checkContentType(r *http.Request) error {
 	return nil
 }
 
-func decode(body io.Reader, v any) error {
-	dec := json.NewDecoder(body)
+func decode(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if pathless(err) {
+			if name := memberOf(data, v); name != "" {
+				e := platform.Invalid("field %q: %v", name, err)
+				e.Fields = []platform.FieldError{{Field: name, Message: err.Error()}}
+				return e
+			}
+		}
 		return decodeError(err)
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
@@ -134,6 +175,38 @@ func decode(body io.Reader, v any) error {
 		return platform.Invalid("body must hold one JSON object and nothing after it")
 	}
 	return nil
+}
+
+// pathless reports whether err is a decoding error that does not say where it is: one a
+// type's own UnmarshalJSON returned (time.Time's "parsing time"), not the decoder's.
+func pathless(err error) bool {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	return !errors.As(err, &syn) && !errors.As(err, &typ) && !tooLarge(err) &&
+		!errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) &&
+		!strings.HasPrefix(err.Error(), "json: unknown field ")
+}
+
+// memberOf finds the top-level member of data that v's type refuses, by decoding each
+// member alone into a fresh value. Only refused bodies pay for it, once per member.
+func memberOf(data []byte, v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer {
+		return ""
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(data, &members) != nil {
+		return ""
+	}
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		one, err := json.Marshal(map[string]json.RawMessage{name: members[name]})
+		if err == nil && json.Unmarshal(one, reflect.New(t.Elem()).Interface()) != nil {
+			return name
+		}
+	}
+	return ""
 }
 
 func tooLarge(err error) bool {

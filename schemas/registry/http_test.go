@@ -113,6 +113,11 @@ func TestConfluentErrorCodesAndRoles(t *testing.T) {
 	if code != 404 || m["error_code"] != float64(40401) || ct != registry.ContentType {
 		t.Fatalf("unknown subject: %d %v %s", code, m, ct)
 	}
+	// A refusal quoting what was sent does not echo all of it.
+	code, m, _ = do("compliance", "GET", "/subjects/"+strings.Repeat("x", 64<<10)+"/versions", "")
+	if msg, _ := m["message"].(string); code != 404 || len(msg) > httpx.MaxProblemTextBytes || !strings.HasSuffix(msg, "' not found.") {
+		t.Fatalf("a huge unknown subject: %d, a %d-byte message", code, len(msg))
+	}
 	if code, _, _ := do("compliance", "POST", "/subjects/s/versions", `{"schema":"{}"}`); code != 403 {
 		t.Fatalf("compliance registering: %d, want 403", code)
 	}

@@ -42,8 +42,10 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Message }
 
+// errorf makes an Error. Messages quote subjects, versions and schema text the caller
+// sent; they are bounded as problem details are, so a refusal never echoes a megabyte.
 func errorf(status, code int, format string, args ...any) *Error {
-	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+	return &Error{Status: status, Code: code, Message: httpx.BoundText(fmt.Sprintf(format, args...), httpx.MaxProblemTextBytes)}
 }
 
 func subjectNotFound(s string) *Error { return errorf(404, 40401, "Subject '%s' not found.", s) }
