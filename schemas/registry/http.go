@@ -263,10 +263,13 @@ func (h *Handler) getConfig(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// configRequest is the body of a compatibility level change.
+type configRequest struct {
+	Compatibility string `json:"compatibility"`
+}
+
 func (h *Handler) putConfig(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Compatibility string `json:"compatibility"`
-	}
+	var in configRequest
 	if err := decode(r, &in); err != nil {
 		return err
 	}
@@ -314,9 +317,9 @@ func (h *Handler) OpenAPI() map[string]openapi.Op {
 		"GET " + Prefix + "/schemas/ids/{id}":                                     {Tag: tag, Summary: "A schema by global id", Response: map[string]string{}},
 		"POST " + Prefix + "/compatibility/subjects/{subject}/versions/{version}": {Tag: tag, Summary: "Test a schema against a version (?verbose=true lists broken rules)", Request: schemaRequest{}, Response: map[string]any{}},
 		"GET " + Prefix + "/config":                                               {Tag: tag, Summary: "Global compatibility level", Response: map[string]string{}},
-		"PUT " + Prefix + "/config":                                               {Tag: tag, Summary: "Set the global compatibility level", Response: map[string]string{}},
+		"PUT " + Prefix + "/config":                                               {Tag: tag, Summary: "Set the global compatibility level", Request: configRequest{}, Response: map[string]string{}},
 		"GET " + Prefix + "/config/{subject}":                                     {Tag: tag, Summary: "A subject's compatibility level", Response: map[string]string{}},
-		"PUT " + Prefix + "/config/{subject}":                                     {Tag: tag, Summary: "Set a subject's compatibility level", Response: map[string]string{}},
+		"PUT " + Prefix + "/config/{subject}":                                     {Tag: tag, Summary: "Set a subject's compatibility level", Request: configRequest{}, Response: map[string]string{}},
 	}
 }
 
