@@ -97,6 +97,9 @@ func TestDecodeJSONBytesChecksBeforeDecoding(t *testing.T) {
 	}
 }
 
+// FuzzCheckJSON: whatever CheckJSON lets through, encoding/json decodes without a key
+// given twice or in two cases in any object, to text without NUL or replacement characters
+// that were not in the input, nested no deeper than the bound.
 func FuzzCheckJSON(f *testing.F) {
 	for _, s := range []string{`{"a":"b"}`, `{"a":1,"A":2}`, `{"a":"\u0000"}`, `{"a":"\ud83d\ude00"}`, "\"\xff\"", nested(40), `[[[]]]`} {
 		f.Add(s)
@@ -109,8 +112,9 @@ func FuzzCheckJSON(f *testing.F) {
 		if json.Unmarshal([]byte(in), &v) != nil {
 			return
 		}
-		// Whatever passes decodes to text without NUL or replacement characters that were
-		// not in the input, and nests no deeper than the bound.
+		if key, ok := repeatedKey(json.NewDecoder(strings.NewReader(in))); !ok {
+			t.Fatalf("%q passed with the key %q twice in one object", in, key)
+		}
 		var walk func(v any, depth int)
 		walk = func(v any, depth int) {
 			if depth > MaxJSONDepth {
@@ -137,6 +141,44 @@ func FuzzCheckJSON(f *testing.F) {
 		}
 		walk(v, 0)
 	})
+}
+
+// repeatedKey reads one JSON value from dec and returns a key that an object in it holds
+// twice, or in two cases (as encoding/json matches struct fields), and false; or "", true.
+func repeatedKey(dec *json.Decoder) (string, bool) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", true
+	}
+	switch tok {
+	case json.Delim('{'):
+		var seen []string
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return "", true
+			}
+			key := k.(string)
+			for _, s := range seen {
+				if strings.EqualFold(s, key) {
+					return key, false
+				}
+			}
+			seen = append(seen, key)
+			if key, ok := repeatedKey(dec); !ok {
+				return key, false
+			}
+		}
+		_, _ = dec.Token()
+	case json.Delim('['):
+		for dec.More() {
+			if key, ok := repeatedKey(dec); !ok {
+				return key, false
+			}
+		}
+		_, _ = dec.Token()
+	}
+	return "", true
 }
 
 var benchEntry = []byte(`{"book":"acme","date":"2024-03-31","memo":"March rent and utilities, paid by transfer",
