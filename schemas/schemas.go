@@ -10,12 +10,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/codexion/codexion/platform/httpx"
 )
 
 //go:embed events/*.json
@@ -48,12 +51,21 @@ type Event struct {
 // DataSchemaOf names the schema of an event type.
 func DataSchemaOf(eventType string) string { return BaseURI + eventType + ".json" }
 
-// Decode reads a structured CloudEvent and checks its required attributes.
+// Decode reads a structured CloudEvent and checks its required attributes. A message is
+// one JSON object and nothing after it; as in request bodies, a key given twice or in two
+// cases, NUL, invalid UTF-8 and nesting past httpx.MaxJSONDepth are refused, so that every
+// consumer reads the attributes (the id it dedupes by) as the producer wrote them.
 func Decode(b []byte) (Event, error) {
+	if err := httpx.CheckJSON(b, httpx.MaxJSONDepth); err != nil {
+		return Event{}, fmt.Errorf("not a CloudEvents JSON document: %w", err)
+	}
 	var e Event
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&e); err != nil {
 		return Event{}, fmt.Errorf("not a CloudEvents JSON document: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Event{}, errors.New("not a CloudEvents JSON document: data follows the event")
 	}
 	var missing []string
 	for name, v := range map[string]string{"specversion": e.SpecVersion, "id": e.ID, "source": e.Source, "type": e.Type} {
