@@ -48,6 +48,18 @@ func TestDecodeEnvelope(t *testing.T) {
 	if _, err := Decode([]byte(`nope`)); err == nil {
 		t.Fatal("garbage accepted")
 	}
+	const minimal = `{"specversion":"1.0","id":"x","source":"s","type":"t"}`
+	for _, bad := range []string{
+		minimal + `{"id":"y"}`,
+		strings.Replace(minimal, `"id":"x"`, `"id":"x","id":"y"`, 1),
+		strings.Replace(minimal, `"id":"x"`, `"id":"x","ID":"y"`, 1),
+		strings.Replace(minimal, `"id":"x"`, `"id":"x\u0000"`, 1),
+		strings.Replace(minimal, `"id":"x"`, "\"id\":\"x\xff\"", 1),
+	} {
+		if _, err := Decode([]byte(bad)); err == nil {
+			t.Errorf("Decode(%q) accepted", bad)
+		}
+	}
 }
 
 // FuzzDecode: whatever Decode accepts carries every required attribute, is specversion
