@@ -34,11 +34,16 @@ temporal-cli: ## install the Temporal CLI (dev server) into .codexion/bin
 	@deploy/dev/temporal.sh install >/dev/null
 
 .PHONY: test
-test: temporal-cli ## run every test against real Postgres, kfake, Temporal, S3 and Redis
+test: temporal-cli ## run every test against real Postgres, kfake, Temporal, S3 and Redis, then fuzz-short
 	@status=0; $(GO) test -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
+	  if [ $$status = 0 ]; then deploy/fuzz/short.sh || status=$$?; fi; \
 	  CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/test-postgres deploy/dev/postgres.sh stop || true; \
 	  CODEXION_REDIS_DIR=$(CURDIR)/$(DATA_DIR)/test-redis deploy/dev/redis.sh stop || true; \
 	  exit $$status
+
+.PHONY: fuzz-short
+fuzz-short: ## run every fuzz target for FUZZTIME (8s) from its committed corpus, one after another
+	@deploy/fuzz/short.sh
 
 .PHONY: test-race
 test-race: temporal-cli ## run the tests with the race detector
