@@ -72,12 +72,12 @@ func (w *walker) value() {
 		w.syntax = true
 		return
 	}
-	switch c := w.data[w.pos]; {
-	case c == '{':
+	switch w.data[w.pos] {
+	case '{':
 		w.container(true)
-	case c == '[':
+	case '[':
 		w.container(false)
-	case c == '"':
+	case '"':
 		w.str(false)
 	default:
 		// Numbers and literals: the decoder checks their syntax.

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -50,8 +51,8 @@ func FuzzRegisterCompile(f *testing.F) {
 		}
 
 		if err != nil {
-			e, ok := err.(*Error)
-			if !ok || e.Status != 422 || e.Code != 42201 || !strings.HasPrefix(e.Message, "Invalid schema: ") {
+			var e *Error
+			if !errors.As(err, &e) || e.Status != 422 || e.Code != 42201 || !strings.HasPrefix(e.Message, "Invalid schema: ") {
 				t.Fatalf("refused with %T %v; want a 42201", err, err)
 			}
 			return
