@@ -35,7 +35,7 @@ temporal-cli: ## install the Temporal CLI (dev server) into .codexion/bin
 
 .PHONY: test
 test: temporal-cli ## run every test against real Postgres, kfake, Temporal, S3 and Redis, then fuzz-short
-	@status=0; $(GO) test -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
+	@status=0; $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... || status=$$?; \
 	  if [ $$status = 0 ]; then deploy/fuzz/short.sh || status=$$?; fi; \
 	  CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/test-postgres deploy/dev/postgres.sh stop || true; \
 	  CODEXION_REDIS_DIR=$(CURDIR)/$(DATA_DIR)/test-redis deploy/dev/redis.sh stop || true; \
@@ -47,7 +47,7 @@ fuzz-short: ## run every fuzz target for FUZZTIME (8s) from its committed corpus
 
 .PHONY: test-race
 test-race: temporal-cli ## run the tests with the race detector
-	@status=0; $(GO) test -race -timeout 30m ./... || status=$$?; \
+	@status=0; $(GO) test -count=1 -race -timeout 30m ./... || status=$$?; \
 	  CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/test-postgres deploy/dev/postgres.sh stop || true; \
 	  CODEXION_REDIS_DIR=$(CURDIR)/$(DATA_DIR)/test-redis deploy/dev/redis.sh stop || true; \
 	  exit $$status
