@@ -82,7 +82,8 @@ type App struct {
 
 // Migrations lists every domain's migrations, in the order they apply.
 func Migrations() []postgres.Source {
-	return []postgres.Source{idempotency.Migrations(), outbox.Migrations(), registry.Migrations(), ledger.Migrations(), catalog.Migrations()}
+	return []postgres.Source{idempotency.Migrations(), outbox.Migrations(), registry.Migrations(), ledger.Migrations(), catalog.Migrations(),
+		server.Migrations()}
 }
 
 // New builds the parts for mode from cfg. Nothing starts until Start.
