@@ -233,9 +233,15 @@ func TestPoisonRowGoesToTheDeadLetterTopic(t *testing.T) {
 	e.startRelay(ctx, e.relay())
 	e.consume(ctx, nil)
 	e.waitApplied(10) // the valid ones on both sides of the poison
-	var reason string
-	if err := e.db.QueryRow(ctx, `SELECT dead_letter_reason FROM codexion_outbox WHERE aggregate_id = 'bad'`).Scan(&reason); err != nil || reason == "" {
-		t.Fatalf("poison row not marked (%v)", err)
+	// The valid rows after the poison can be applied before the relay marks it: wait for it.
+	var reason *string
+	for deadline := time.Now().Add(10 * time.Second); reason == nil || *reason == ""; time.Sleep(20 * time.Millisecond) {
+		if err := e.db.QueryRow(ctx, `SELECT dead_letter_reason FROM codexion_outbox WHERE aggregate_id = 'bad'`).Scan(&reason); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("poison row not marked as dead-lettered within 10 s")
+		}
 	}
 	rd := kafkago.NewReader(kafkago.ReaderConfig{Brokers: []string{e.broker.Addr}, Topic: DeadLetterTopic, Partition: 0, MaxWait: 100 * time.Millisecond})
 	defer rd.Close()
