@@ -25,14 +25,11 @@ import (
 	"github.com/codexion/codexion/platform/postgres"
 )
 
+// freePort is a port no other test picks while t runs: a stack whose start failed must find
+// nothing listening on its ports, and a port closed after picking could be anyone's.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return testenv.Port(t)
 }
 
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codexion/codexion/internal/testenv"
 	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/httpx"
 	"github.com/codexion/codexion/platform/postgres"
@@ -38,7 +39,7 @@ func TestCrashServer(t *testing.T) {
 		})
 	}
 	r := httpx.NewRouter(log, trust)
-	NewHandler(NewStore(db.Pool), log).Routes(r)
+	NewHandler(NewStore(db.Pool, testOutbox()), log).Routes(r)
 	_ = http.ListenAndServe(addr, r) // until SIGKILL
 }
 
@@ -52,12 +53,7 @@ func TestCrashDuringLoad(t *testing.T) {
 	s, db := newStore(t)
 	acme(t, s)
 	dsn := db.Config().ConnString()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testenv.Addr(t) // the restarted server listens where the killed one did
 	start := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashServer$")
 		cmd.Env = append(os.Environ(), "CODEXION_CRASH_DSN="+dsn, "CODEXION_CRASH_ADDR="+addr)

@@ -6,10 +6,12 @@
 package devstack
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/codexion/codexion/platform"
 )
@@ -30,4 +32,24 @@ func checkFree(what, addr, key string) error {
 		return portInUse(err, what, addr, key)
 	}
 	return ln.Close()
+}
+
+// waitClosed returns once nothing accepts connections on addr, or when ctx ends.
+func waitClosed(ctx context.Context, addr string) error {
+	const pollInterval = 20 * time.Millisecond
+	for {
+		c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s still accepts connections: %w", addr, ctx.Err())
+			}
+			return nil
+		}
+		c.Close()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s still accepts connections: %w", addr, ctx.Err())
+		case <-time.After(pollInterval):
+		}
+	}
 }

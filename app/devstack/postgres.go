@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,8 +63,15 @@ func (p *Postgres) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops the cluster.
+// Stop stops the cluster and returns once its port refuses connections, so that whoever
+// starts next on that port (or checks it is closed) never meets the old server.
 func (p *Postgres) Stop(ctx context.Context) error {
-	_, err := p.run(ctx, "stop")
-	return err
+	if _, err := p.run(ctx, "stop"); err != nil {
+		return err
+	}
+	u, err := url.Parse(p.url)
+	if err != nil || u.Host == "" {
+		return nil // never started here
+	}
+	return waitClosed(ctx, u.Host)
 }

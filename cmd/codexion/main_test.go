@@ -6,9 +6,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/codexion/codexion/internal/testenv"
 	"github.com/codexion/codexion/platform/postgres/pgtest"
 )
 
@@ -162,15 +164,11 @@ func TestDevPortInUseIsOneLineAndStopsWhatStarted(t *testing.T) {
 	}
 }
 
+// freePort is a port no other test picks while t runs, so that finding it open after a
+// failed start means the start left something running.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+	return strconv.Itoa(testenv.Port(t))
 }
 
 func TestMigrateUpAndStatus(t *testing.T) {
