@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -238,17 +239,23 @@ func TestDevStackEndToEnd(t *testing.T) {
 		t.Fatalf("endpoints.json: %s (%v)", raw, err)
 	}
 
-	// The notebooks run green against this stack, as `make notebooks` runs them.
-	if py, err := exec.LookPath("python3"); err != nil {
-		t.Log("python3 not found: notebooks not run")
-	} else {
-		cmd := exec.Command(py, "deploy/notebooks/run.py", "notebooks")
+	t.Run("every notebook runs green against the stack", func(t *testing.T) {
+		// As `make notebooks` runs them; without python3 this fails rather than skips.
+		cmd := exec.Command(testenv.Python3(t), "deploy/notebooks/run.py", "notebooks")
 		cmd.Dir = ".."
 		cmd.Env = append(os.Environ(), "CODEXION_DATA_DIR="+cfg.Dev.DataDir)
-		if out, err := cmd.CombinedOutput(); err != nil {
+		out, err := cmd.CombinedOutput()
+		if err != nil {
 			t.Fatalf("notebooks: %v\n%s", err, out)
 		}
-	}
+		notebooks, err := filepath.Glob("../notebooks/*.ipynb")
+		if err != nil || len(notebooks) == 0 {
+			t.Fatalf("no notebooks found (%v)", err)
+		}
+		if want := fmt.Sprintf("%d passed, 0 failed", len(notebooks)); !strings.Contains(string(out), want) {
+			t.Fatalf("notebooks: want %q in the output:\n%s", want, out)
+		}
+	})
 
 	pgPID := postmasterPID(t, filepath.Join(cfg.Dev.DataDir, "postgres", "data"))
 	stopped = true

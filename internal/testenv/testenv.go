@@ -90,3 +90,29 @@ func Script(path string, args []string, env ...string) (string, error) {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1], nil
 }
+
+// Python3 returns the path of python3, installing Debian's python3 with apt-get when it is
+// missing and the tests run as root; otherwise a missing python3 fails the test, so that
+// a test that runs Python never passes without running it.
+func Python3(t testing.TB) string {
+	t.Helper()
+	if py, err := exec.LookPath("python3"); err == nil {
+		return py
+	}
+	if os.Geteuid() == 0 {
+		if _, err := exec.LookPath("apt-get"); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			install := exec.CommandContext(ctx, "sh", "-c", "apt-get update -qq && apt-get install -y -qq python3")
+			install.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+			if out, err := install.CombinedOutput(); err != nil {
+				t.Fatalf("python3 is missing and apt-get could not install it: %v\n%s", err, out)
+			}
+			if py, err := exec.LookPath("python3"); err == nil {
+				return py
+			}
+		}
+	}
+	t.Fatal("python3 is missing: install Python 3 (the notebooks need only its standard library)")
+	return ""
+}
