@@ -23,6 +23,7 @@ import (
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/features/online"
 	"github.com/codexion/codexion/features/server"
+	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/ledger"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/auth"
@@ -328,11 +329,11 @@ func (a *App) checkSchema(ctx context.Context) error {
 
 // apiRoutes registers the platform's own API routes.
 func (a *App) apiRoutes() {
-	a.Router.HandleFunc("GET /v1/whoami", httpx.Roles(auth.AllRoles...), func(w http.ResponseWriter, r *http.Request) {
+	a.Router.HandleFunc("GET /v1/whoami", httpx.Roles(access.AllRoles...), func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.PrincipalFrom(r.Context())
 		httpx.WriteJSON(w, http.StatusOK, p)
 	})
-	a.Router.HandleFunc("GET /v1/admin/config", httpx.Roles(auth.RoleAdmin), func(w http.ResponseWriter, _ *http.Request) {
+	a.Router.HandleFunc("GET /v1/admin/config", httpx.Roles(access.RoleAdmin), func(w http.ResponseWriter, _ *http.Request) {
 		cfg := a.Config
 		out := map[string]string{}
 		for _, f := range config.Fields(&cfg) {

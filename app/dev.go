@@ -14,6 +14,7 @@ import (
 
 	"github.com/codexion/codexion/app/devstack"
 	"github.com/codexion/codexion/deploy/dev"
+	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/ledger/ledgerclient"
 	"github.com/codexion/codexion/ledger/sim"
 	"github.com/codexion/codexion/platform/apiclient"
@@ -149,7 +150,7 @@ func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, e
 		if err != nil {
 			return fail(err)
 		}
-		tokens, err := issuer.TokensByRole()
+		tokens, err := issuer.TokensByRole(access.AllRoles)
 		if err != nil {
 			return fail(err)
 		}
@@ -204,7 +205,7 @@ func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, e
 // seedDemo gives a new dev stack something to look at: when the demo book does not exist
 // yet, it creates it from the sme chart and posts 90 simulated days through the API.
 func seedDemo(ctx context.Context, base string, issuer *auth.DevIssuer, book string, log *slog.Logger) error {
-	admin, err := issuer.Mint("dev-demo", []string{auth.RoleAdmin}, time.Hour)
+	admin, err := issuer.Mint("dev-demo", []string{access.RoleAdmin}, time.Hour)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/codexion/codexion/platform/auth"
+	"github.com/codexion/codexion/governance/access"
 )
 
 // The sweep's bounds. Each route's variants run one after another and routes run in
@@ -126,8 +126,8 @@ func fieldSweep(t *testing.T, a *api, allowed map[string][]string) {
 		token := ""
 		if len(roles) > 0 {
 			token = a.tokens[roles[0]]
-			if slices.Contains(roles, auth.RoleAdmin) {
-				token = a.tokens[auth.RoleAdmin]
+			if slices.Contains(roles, access.RoleAdmin) {
+				token = a.tokens[access.RoleAdmin]
 			}
 		}
 		t.Run(r.method+" "+r.path, func(t *testing.T) {

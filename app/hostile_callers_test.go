@@ -20,6 +20,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/httpx"
 )
@@ -212,8 +213,8 @@ func routeRoleMatrix(t *testing.T, a *api, d *Dev) {
 		roles, tokens[role] = append(roles, role), tok
 	}
 	slices.Sort(roles)
-	if len(roles) != len(auth.AllRoles)+1 {
-		t.Fatalf("dev tokens for %v, roles are %v", roles, auth.AllRoles)
+	if len(roles) != len(access.AllRoles)+1 {
+		t.Fatalf("dev tokens for %v, roles are %v", roles, access.AllRoles)
 	}
 	rules := d.App.Router.Rules()
 	calls := 0
@@ -298,9 +299,9 @@ func badTokens(t *testing.T, d *Dev) (bad []struct{ name, token string }, rolele
 	later := now.Add(time.Hour)
 	roleless = mint(key.Key, auth.DevAudience, later, []string{})
 	return []struct{ name, token string }{
-		{"a forged token", mint(other, auth.DevAudience, later, auth.AllRoles)},
-		{"an expired token", mint(key.Key, auth.DevAudience, now.Add(-time.Hour), auth.AllRoles)},
-		{"another audience's token", mint(key.Key, "another-app", later, auth.AllRoles)},
+		{"a forged token", mint(other, auth.DevAudience, later, access.AllRoles)},
+		{"an expired token", mint(key.Key, auth.DevAudience, now.Add(-time.Hour), access.AllRoles)},
+		{"another audience's token", mint(key.Key, "another-app", later, access.AllRoles)},
 		{"a token that is not a JWT", "not.a.jwt"},
 	}, roleless
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/httpx"
@@ -15,9 +16,9 @@ import (
 
 // Who may do what. Admin may do everything.
 var (
-	readers     = httpx.Roles(auth.RoleFinance, auth.RoleFinanceController, auth.RoleCompliance, auth.RoleAdmin)
-	posters     = httpx.Roles(auth.RoleFinance, auth.RoleFinanceController, auth.RoleAdmin)
-	controllers = httpx.Roles(auth.RoleFinanceController, auth.RoleAdmin)
+	readers     = httpx.Roles(access.RoleFinance, access.RoleFinanceController, access.RoleCompliance, access.RoleAdmin)
+	posters     = httpx.Roles(access.RoleFinance, access.RoleFinanceController, access.RoleAdmin)
+	controllers = httpx.Roles(access.RoleFinanceController, access.RoleAdmin)
 )
 
 // Handler serves the ledger API.

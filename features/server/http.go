@@ -12,6 +12,7 @@ import (
 
 	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features"
+	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/httpx"
@@ -20,9 +21,9 @@ import (
 
 // Who may do what. Admin may do everything.
 var (
-	featureReaders = httpx.Roles(auth.RoleDataEngineer, auth.RoleMLEngineer, auth.RoleMLApprover, auth.RoleCompliance, auth.RoleAdmin)
-	lookups        = httpx.Roles(auth.RoleDataEngineer, auth.RoleMLEngineer, auth.RoleAdmin)
-	engineers      = httpx.Roles(auth.RoleDataEngineer, auth.RoleAdmin)
+	featureReaders = httpx.Roles(access.RoleDataEngineer, access.RoleMLEngineer, access.RoleMLApprover, access.RoleCompliance, access.RoleAdmin)
+	lookups        = httpx.Roles(access.RoleDataEngineer, access.RoleMLEngineer, access.RoleAdmin)
+	engineers      = httpx.Roles(access.RoleDataEngineer, access.RoleAdmin)
 )
 
 // Routes registers the catalog and feature routes: Feast's (/get-online-features, /push,

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/httpx"
 	"github.com/codexion/codexion/platform/postgres"
@@ -62,7 +63,7 @@ func Start(t testing.TB, maxBodyBytes int64, sources []postgres.Source, routes f
 	routes(r, db, log)
 	tp := sdktrace.NewTracerProvider()
 	mux.Handle("/", httpx.Chain(r, log, httpx.NewMetrics(prometheus.NewRegistry()), tp.Tracer("test"), propagation.TraceContext{}, maxBodyBytes))
-	tokens, err := iss.TokensByRole()
+	tokens, err := iss.TokensByRole(access.AllRoles)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,29 +1,13 @@
 // Package auth authenticates callers by bearer JWTs checked against an OIDC issuer's
 // JWKS, and checks the roles each route declares. It never trusts a token it could not
-// verify, and it never reads roles from anywhere but the verified claims.
+// verify, and it never reads roles from anywhere but the verified claims. Roles are opaque
+// names here; the product's roles are declared in governance/access.
 package auth
 
 import (
 	"context"
 	"slices"
 )
-
-// The roles Codexion knows. Routes name the ones they allow.
-const (
-	RoleAdmin             = "admin"
-	RoleFinance           = "finance"
-	RoleFinanceController = "finance-controller"
-	RoleDataEngineer      = "data-engineer"
-	RoleMLEngineer        = "ml-engineer"
-	RoleMLApprover        = "ml-approver"
-	RoleCompliance        = "compliance"
-)
-
-// AllRoles lists every role, in a stable order.
-var AllRoles = []string{
-	RoleAdmin, RoleFinance, RoleFinanceController, RoleDataEngineer,
-	RoleMLEngineer, RoleMLApprover, RoleCompliance,
-}
 
 // Principal is an authenticated caller.
 type Principal struct {

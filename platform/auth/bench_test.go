@@ -20,7 +20,7 @@ import (
 // the same handler on a bare ServeMux, in the same process.
 func BenchmarkAuthenticatedRequest(b *testing.B) {
 	iss, srv, _ := idp(b)
-	tok, err := iss.Mint("bench", []string{RoleFinance}, time.Hour)
+	tok, err := iss.Mint("bench", []string{roleReader}, time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func BenchmarkAuthenticatedRequest(b *testing.B) {
 	bare.HandleFunc("GET /v1/thing", handler)
 
 	router := httpx.NewRouter(log, Guard(verifier(b, VerifierOptions{Issuer: srv.URL, Audience: DevAudience}), log))
-	router.HandleFunc("GET /v1/thing", httpx.Roles(RoleFinance), handler)
+	router.HandleFunc("GET /v1/thing", httpx.Roles(roleReader), handler)
 	tp := sdktrace.NewTracerProvider()
 	chain := httpx.Chain(router, log, httpx.NewMetrics(prometheus.NewRegistry()), tp.Tracer("bench"),
 		propagation.TraceContext{}, 1<<20)

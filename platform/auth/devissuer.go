@@ -94,10 +94,10 @@ func (d *DevIssuer) Mint(subject string, roles []string, ttl time.Duration) (str
 	return jwt.Signed(signer).Claims(claims).Claims(map[string]any{"roles": roles}).Serialize()
 }
 
-// TokensByRole mints one token per role, subject "dev-<role>".
-func (d *DevIssuer) TokensByRole() (map[string]string, error) {
-	out := make(map[string]string, len(AllRoles))
-	for _, role := range AllRoles {
+// TokensByRole mints one token for each of roles, subject "dev-<role>".
+func (d *DevIssuer) TokensByRole(roles []string) (map[string]string, error) {
+	out := make(map[string]string, len(roles))
+	for _, role := range roles {
 		tok, err := d.Mint("dev-"+role, []string{role}, DevTokenTTL)
 		if err != nil {
 			return nil, err

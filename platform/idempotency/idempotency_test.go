@@ -22,7 +22,7 @@ import (
 // subjectGuard stands in for token checks: the caller is whoever X-Subject names.
 func subjectGuard(_ httpx.Access, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := auth.WithPrincipal(r.Context(), auth.Principal{Subject: r.Header.Get("X-Subject"), Roles: []string{auth.RoleAdmin}})
+		ctx := auth.WithPrincipal(r.Context(), auth.Principal{Subject: r.Header.Get("X-Subject"), Roles: []string{"admin"}})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -78,8 +78,8 @@ func thingsAPI(t *testing.T) (http.Handler, *pgxpool.Pool) {
 		httpx.WriteJSON(w, http.StatusCreated, out)
 	}
 	r := httpx.NewRouter(log, subjectGuard)
-	r.HandleFunc("POST /v1/things/{id}", httpx.Roles(auth.RoleAdmin), write)
-	r.HandleFunc("POST /v1/other-things/{id}", httpx.Roles(auth.RoleAdmin), write)
+	r.HandleFunc("POST /v1/things/{id}", httpx.Roles("admin"), write)
+	r.HandleFunc("POST /v1/other-things/{id}", httpx.Roles("admin"), write)
 	r.HandleFunc("POST /v1/public/{id}", httpx.Public, write)
 	return r, db
 }

@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/codexion/codexion/platform/auth"
+	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/platform/httpx"
 	"github.com/codexion/codexion/platform/openapi"
 	"github.com/codexion/codexion/schemas"
@@ -26,8 +26,8 @@ const Prefix = "/schema-registry"
 const maxBodyBytes = maxSchemaBytes + 4096
 
 var (
-	readers = httpx.Roles(auth.AllRoles...)
-	writers = httpx.Roles(auth.RoleDataEngineer, auth.RoleAdmin)
+	readers = httpx.Roles(access.AllRoles...)
+	writers = httpx.Roles(access.RoleDataEngineer, access.RoleAdmin)
 )
 
 // Handler serves the registry API.

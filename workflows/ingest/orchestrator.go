@@ -20,9 +20,9 @@ import (
 
 	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features/server"
+	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/pipelines"
 	"github.com/codexion/codexion/platform"
-	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/httpx"
 	"github.com/codexion/codexion/platform/openapi"
 	"github.com/codexion/codexion/workflows"
@@ -456,8 +456,8 @@ func (o *Orchestrator) Backfill(ctx context.Context, name string, req BackfillRe
 }
 
 var (
-	readers   = httpx.Roles(auth.RoleDataEngineer, auth.RoleMLEngineer, auth.RoleCompliance, auth.RoleAdmin)
-	operators = httpx.Roles(auth.RoleDataEngineer, auth.RoleAdmin)
+	readers   = httpx.Roles(access.RoleDataEngineer, access.RoleMLEngineer, access.RoleCompliance, access.RoleAdmin)
+	operators = httpx.Roles(access.RoleDataEngineer, access.RoleAdmin)
 )
 
 // Routes registers the pipeline API.
