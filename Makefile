@@ -64,10 +64,11 @@ bench: ## run benchmarks and print ratios against their in-process baselines
 	  [ $$status = 0 ] && deploy/bench/ratios.sh $(DATA_DIR)/bench.txt
 
 .PHONY: lint
-lint: ## gofmt, go vet, golangci-lint and Temporal's workflowcheck (pinned)
+lint: ## gofmt, go vet, the layering check, golangci-lint and Temporal's workflowcheck (pinned)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) test -count=1 ./internal/layering
 	@[ -x $(BIN_DIR)/golangci-lint ] || GOBIN=$(CURDIR)/$(BIN_DIR) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	$(BIN_DIR)/golangci-lint run ./...
 	@[ -x $(BIN_DIR)/workflowcheck ] || GOBIN=$(CURDIR)/$(BIN_DIR) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
