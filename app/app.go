@@ -20,11 +20,13 @@ import (
 	"github.com/codexion/codexion/connectors/kafka"
 	"github.com/codexion/codexion/connectors/objectstore"
 	"github.com/codexion/codexion/connectors/outbox"
+	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/features/online"
 	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/ledger"
+	"github.com/codexion/codexion/pipelines"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/buildinfo"
@@ -40,6 +42,7 @@ import (
 	"github.com/codexion/codexion/schemas/registry"
 	"github.com/codexion/codexion/workflows"
 	"github.com/codexion/codexion/workflows/ingest"
+	"github.com/codexion/codexion/workflows/trainingset"
 )
 
 // Mode selects which parts a process runs.
@@ -80,6 +83,16 @@ type App struct {
 	ops      map[string]openapi.Op
 	registry *registry.Handler
 }
+
+// Kinds registers every catalog kind: what users may declare in YAML, each brought by the
+// package that owns it.
+func Kinds() *catalog.Kinds {
+	return catalog.NewKinds(append([]catalog.Kind{pipelines.Kind{}}, features.Kinds()...)...)
+}
+
+// Events gathers the event types every domain declares: the relay routes and validates by
+// them, the schema registry registers their schemas at start.
+func Events() (*schemas.Declarations, error) { return schemas.Declare(ledger.Events()) }
 
 // Migrations lists every domain's migrations, in the order they apply.
 func Migrations() []postgres.Source {
@@ -154,17 +167,21 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		} else {
 			a.group.Add(lifecycle.Func{ComponentName: "schema-check", OnStart: a.checkSchema})
 		}
-		a.Ledger = ledger.NewStore(a.DB.Pool)
-		set, err := schemas.Load()
+		events, err := Events()
 		if err != nil {
 			return nil, err
 		}
+		set, err := events.Set()
+		if err != nil {
+			return nil, err
+		}
+		a.Ledger = ledger.NewStore(a.DB.Pool, outbox.NewWriter(events))
 		reg := registry.NewStore(a.DB.Pool)
 		a.group.Add(lifecycle.Func{ComponentName: "schema-registration", OnStart: func(ctx context.Context) error {
 			return reg.RegisterAll(ctx, set)
 		}})
 		a.registry = registry.NewHandler(reg, log)
-		a.Relay = &outbox.Relay{DB: a.DB.Pool, Brokers: cfg.Kafka.Brokers, Schemas: set, Log: log.With("component", "outbox-relay"),
+		a.Relay = &outbox.Relay{DB: a.DB.Pool, Brokers: cfg.Kafka.Brokers, Events: events, Log: log.With("component", "outbox-relay"),
 			Metrics: outbox.NewRelayMetrics(a.Registry)}
 		brokers := kafka.Cluster{Brokers: cfg.Kafka.Brokers}
 		a.Checks.Add("kafka", brokers.Check)
@@ -212,7 +229,8 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 	if a.Pipelines != nil {
 		// The process that owns the offline store runs the feature store's activities.
 		a.FeatureWorker = &workflows.Worker{Client: a.Temporal, TaskQueue: ingest.TaskQueue, Log: log,
-			Register: []workflows.Registration{ingest.RegisterWorkflows, a.Pipelines.Activities.Register}}
+			Register: []workflows.Registration{ingest.RegisterWorkflows, a.Pipelines.Activities.Register,
+				trainingset.RegisterWorkflows, trainingset.NewActivities(a.Features.TrainingSets(), log.With("component", "training-sets")).Register}}
 		a.group.Add(a.FeatureWorker)
 		if cfg.Features.RunPipelines {
 			a.group.Add(a.Pipelines)
@@ -229,8 +247,9 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 // stores they share are opened at start. The specs in features.apply are applied at start.
 func (a *App) featureStore(reg *registry.Store) {
 	cfg := a.Config.Features
-	a.Catalog = catalog.NewStore(a.DB.Pool)
-	a.Features = server.New(a.Catalog, nil, nil, a.Objects, a.DB.Pool, a.Registry, a.Log.With("component", "features"))
+	a.Catalog = catalog.NewStore(a.DB.Pool, Kinds())
+	a.Features = server.New(a.Catalog, nil, nil, a.Objects, a.DB.Pool, a.Registry, a.Log.With("component", "features"),
+		trainingset.NewRunner(a.Temporal, ingest.TaskQueue))
 	acts := &ingest.Activities{Snapshot: a.Features.Snapshot, Store: func() *offline.Store { return a.Features.Offline },
 		Brokers: a.Config.Kafka.Brokers, Schemas: reg.Set, Log: a.Log.With("component", "pipelines"),
 		KeyColumns: a.Features.KeyColumns, AfterAppend: a.Features.Refresh, Materializer: a.Features.Materialize}

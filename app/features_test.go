@@ -18,12 +18,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/codexion/codexion/catalog"
+	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/internal/testenv"
 	"github.com/codexion/codexion/ledger"
 	"github.com/codexion/codexion/platform/apiclient"
 	"github.com/codexion/codexion/workflows/ingest"
+	"github.com/codexion/codexion/workflows/trainingset"
 )
 
 // api calls the dev stack's API as one of its roles.
@@ -198,6 +200,9 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 		a.do("ml-engineer", "POST", "/v1/features/historical", server.HistoricalRequest{
 			Features: []string{"account_activity:balance", "account_activity:debit_count_30d"}, Entities: ents, FullFeatureNames: true}, &job)
 		rows := readParquet(t, waitJob(t, a, job.ID), `SELECT label, account_activity__balance FROM rows ORDER BY label`)
+		if os.Getenv("CODEXION_RECORD_HISTORY") != "" {
+			recordHistory(t, ctx, d, trainingset.WorkflowID(job.ID), filepath.Join("..", "workflows", "trainingset", "testdata", "training_set_history.json"))
+		}
 		for i, day := range dates {
 			var acc ledger.Account
 			a.do("finance", "GET", "/v1/ledger/accounts/1200?book=acme&as_of="+day, nil, &acc)
@@ -343,7 +348,7 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 
 	t.Run("bad input is refused and nothing is registered", func(t *testing.T) {
 		a := a.with(t)
-		var before catalog.Snapshot
+		var before features.Catalog
 		a.do("data-engineer", "GET", "/v1/catalog", nil, &before)
 		view := func(body string) server.ApplyRequest {
 			return server.ApplyRequest{Documents: []catalog.Document{{File: "x.yaml", Content: body}}}
@@ -369,7 +374,7 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 				t.Errorf("apply %q: %d %s; want %d saying %q", c.body, p.Status, p.Detail, c.status, c.says)
 			}
 		}
-		var after catalog.Snapshot
+		var after features.Catalog
 		a.do("data-engineer", "GET", "/v1/catalog", nil, &after)
 		if after.Revision != before.Revision || len(after.Views) != len(before.Views) || len(after.Pipelines) != len(before.Pipelines) {
 			t.Fatalf("a refused apply changed the catalog: revision %d → %d", before.Revision, after.Revision)
@@ -429,7 +434,7 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 		}
 		// The table now has exactly the columns the catalog recorded, so a restart of the
 		// pipeline does not rebuild it again.
-		var snap catalog.Snapshot
+		var snap features.Catalog
 		a.do("data-engineer", "GET", "/v1/catalog", nil, &snap)
 		cols, err := off.Columns(ctx, "ledger_lines")
 		if err != nil {

@@ -260,7 +260,7 @@ flush_interval: 200ms
 	})
 
 	if os.Getenv("CODEXION_RECORD_HISTORY") != "" {
-		recordHistory(t, ctx, d)
+		recordHistory(t, ctx, d, ingest.WorkflowID("ledger-lines"), filepath.Join("..", "workflows", "ingest", "testdata", "ingest_pipeline_history.json"))
 	}
 }
 
@@ -287,10 +287,11 @@ func metricAbove(t *testing.T, d *Dev, series string, min float64) bool {
 	return metricValue(t, d, series) > min
 }
 
-// recordHistory saves the pipeline workflow's history for the replay test
-// (CODEXION_RECORD_HISTORY=1 go test ./app -run TestPipelinesOnTemporal).
-func recordHistory(t *testing.T, ctx context.Context, d *Dev) {
-	iter := d.App.Temporal.GetWorkflowHistory(ctx, ingest.WorkflowID("ledger-lines"), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+// recordHistory saves a workflow's history to path for its package's replay test
+// (CODEXION_RECORD_HISTORY=1 go test ./app -run 'TestPipelinesOnTemporal|TestFeatureStore').
+func recordHistory(t *testing.T, ctx context.Context, d *Dev, workflowID, path string) {
+	t.Helper()
+	iter := d.App.Temporal.GetWorkflowHistory(ctx, workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var h historypb.History
 	for iter.HasNext() {
 		ev, err := iter.Next()
@@ -307,7 +308,6 @@ func recordHistory(t *testing.T, ctx context.Context, d *Dev) {
 	if err := json.Unmarshal(data, &check); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("..", "workflows", "ingest", "testdata", "ingest_pipeline_history.json")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package catalog
+package catalog_test
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/pipelines"
 )
@@ -18,7 +19,7 @@ import (
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(entity + "---\n" + view))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		objs, err := Parse("f.yaml", data)
+		objs, err := testKinds.Parse("f.yaml", data)
 		if err != nil {
 			return
 		}
@@ -38,7 +39,7 @@ func FuzzParse(f *testing.F) {
 			if err != nil {
 				t.Fatalf("%s %s: %v", o.Kind, o.Name, err)
 			}
-			reparsed, err := Parse("again.yaml", append([]byte("kind: "+o.Kind+"\n"), text...))
+			reparsed, err := testKinds.Parse("again.yaml", append([]byte("kind: "+o.Kind+"\n"), text...))
 			if err != nil || len(reparsed) != 1 || !reflect.DeepEqual(reparsed[0].Spec, o.Spec) {
 				t.Fatalf("%s %s does not parse back from\n%s\n%v %#v", o.Kind, o.Name, text, err, reparsed)
 			}
@@ -47,7 +48,7 @@ func FuzzParse(f *testing.F) {
 }
 
 // recheck checks a copy of o's spec again and returns it.
-func recheck(t *testing.T, o Object) any {
+func recheck(t *testing.T, o catalog.Object) any {
 	t.Helper()
 	var name string
 	var err error
@@ -83,16 +84,16 @@ func fromJSON(t *testing.T, kind string, stored []byte) any {
 	var err error
 	var out any
 	switch kind {
-	case KindPipeline:
+	case pipelines.KindName:
 		var s pipelines.Spec
 		err, out = json.Unmarshal(stored, &s), &s
-	case KindEntity:
+	case features.KindEntity:
 		var s features.Entity
 		err, out = json.Unmarshal(stored, &s), &s
-	case KindView:
+	case features.KindView:
 		var s features.View
 		err, out = json.Unmarshal(stored, &s), &s
-	case KindService:
+	case features.KindService:
 		var s features.Service
 		err, out = json.Unmarshal(stored, &s), &s
 	default:

@@ -64,7 +64,7 @@ func (s *Store) CreateBook(ctx context.Context, in BookInput) (*Book, error) {
 				return err
 			}
 		}
-		if err := queueEvent(ctx, tx, in.Code, "ledger.book", in.Code, EventBookCreated, b); err != nil {
+		if err := s.queueEvent(ctx, tx, in.Code, in.Code, EventBookCreated, b); err != nil {
 			return err
 		}
 		ref := bookRef{ID: id, Code: in.Code, Currency: in.BaseCurrency}
@@ -202,7 +202,7 @@ func (s *Store) createAccount(ctx context.Context, tx pgx.Tx, b bookRef, in Acco
 		return nil, err
 	}
 	a.Book, a.Code, a.Name, a.Type, a.Parent, a.Currency, a.BalanceRule = in.Book, in.Code, in.Name, in.Type, in.Parent, in.Currency, in.BalanceRule
-	if err := queueEvent(ctx, tx, in.Book, "ledger.account", in.Book+"/"+in.Code, EventAccountCreated, a); err != nil {
+	if err := s.queueEvent(ctx, tx, in.Book, in.Book+"/"+in.Code, EventAccountCreated, a); err != nil {
 		return nil, err
 	}
 	return &a, nil

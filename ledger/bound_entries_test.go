@@ -7,17 +7,13 @@ import (
 
 	"github.com/codexion/codexion/ledger"
 	"github.com/codexion/codexion/ledger/ledgertest"
-	"github.com/codexion/codexion/schemas"
 )
 
 // TestEntriesAtEveryBoundMatchTheirEventSchema builds the events of entries at every bound
 // (without a database) and validates them as the outbox relay does; one past a bound the
 // ledger refuses the entry before any event exists.
 func TestEntriesAtEveryBoundMatchTheirEventSchema(t *testing.T) {
-	set, err := schemas.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := ledgertest.EventSchemas(t)
 	for name, in := range ledgertest.BoundEntries("acme", "1200", "4000") {
 		t.Run(name, func(t *testing.T) {
 			entry, err := ledger.PostedEntry(in, "acme")

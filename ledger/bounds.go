@@ -12,7 +12,7 @@ import (
 	"github.com/codexion/codexion/platform"
 )
 
-// Bounds on what one entry may hold. The event schemas in schemas/events state the same
+// Bounds on what one entry may hold. The event schemas in ledger/events state the same
 // bounds (a test holds them equal), so every entry the ledger accepts is an event its
 // consumers accept.
 const (

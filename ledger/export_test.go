@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"context"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,7 +29,7 @@ func PostedEntry(in EntryInput, book string) (*Entry, error) {
 	}
 	out := make([]*Entry, 1)
 	var b pgx.Batch
-	if _, err := queueWrites(context.Background(), &b, []*posting{pst}, []bookRef{{ID: 1, Code: book, Currency: "EUR"}},
+	if _, _, err := queueWrites(&b, []*posting{pst}, []bookRef{{ID: 1, Code: book, Currency: "EUR"}},
 		[]postOptions{{kind: "standard"}}, "tester", time.Now(), out); err != nil {
 		return nil, err
 	}

@@ -100,7 +100,11 @@ func (s *Store) postOneTrip(ctx context.Context, p *parsedEntry, actor string, k
 	batch.Queue(`SELECT ledger_lock_for_post($1, $2, $3, $4)`, b.ID, per, codes, ids)
 	out := make([]*Entry, 1)
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	if _, err := queueWrites(ctx, &batch, []*posting{pst}, []bookRef{b}, []postOptions{{kind: "standard"}}, actor, now, out); err != nil {
+	_, events, err := queueWrites(&batch, []*posting{pst}, []bookRef{b}, []postOptions{{kind: "standard"}}, actor, now, out)
+	if err != nil {
+		return PostResult{}, err
+	}
+	if err := s.outbox.Queue(ctx, &batch, events...); err != nil {
 		return PostResult{}, err
 	}
 	if key != nil {

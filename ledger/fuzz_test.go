@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"context"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/httpx"
-	"github.com/codexion/codexion/schemas"
 )
 
 // FuzzEntryDecodeAndValidate posts any body as far as it goes without a database. A body
@@ -42,10 +40,7 @@ func FuzzEntryDecodeAndValidate(f *testing.F) {
 		}
 		return Amount{}, false
 	}
-	set, err := schemas.Load()
-	if err != nil {
-		f.Fatal(err)
-	}
+	set := eventSet(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var in EntryInput
 		if err := httpx.DecodeJSONBytes(body, &in); err != nil {
@@ -114,7 +109,7 @@ func FuzzEntryDecodeAndValidate(f *testing.F) {
 
 		out := make([]*Entry, 1)
 		var b pgx.Batch
-		if _, err := queueWrites(context.Background(), &b, []*posting{pst}, []bookRef{{ID: 1, Code: in.Book, Currency: "EUR"}},
+		if _, _, err := queueWrites(&b, []*posting{pst}, []bookRef{{ID: 1, Code: in.Book, Currency: "EUR"}},
 			[]postOptions{{kind: "standard"}}, "tester", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), out); err != nil {
 			t.Fatalf("accepted, but cannot be written: %v", err)
 		}

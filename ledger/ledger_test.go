@@ -27,7 +27,7 @@ func newStore(t testing.TB) (*Store, *postgres.Pool) {
 	if _, err := postgres.Up(ctx, db.Pool, []postgres.Source{idempotency.Migrations(), outbox.Migrations(), Migrations()}); err != nil {
 		t.Fatal(err)
 	}
-	return NewStore(db.Pool), db
+	return NewStore(db.Pool, testOutbox()), db
 }
 
 // acme creates book acme (EUR) with a few accounts.

@@ -86,7 +86,7 @@ func (s *Store) ClosePeriod(ctx context.Context, book, per, actor string, key *i
 				return nil, err
 			}
 			out.ClosingEntry = closing
-			if err := queueEvent(ctx, tx, book, "ledger.period", book+"/"+per, EventPeriodClosed, out); err != nil {
+			if err := s.queueEvent(ctx, tx, book, book+"/"+per, EventPeriodClosed, out); err != nil {
 				return nil, err
 			}
 			return out, nil
@@ -209,7 +209,7 @@ func (s *Store) ReopenPeriod(ctx context.Context, book, per, reason, actor strin
 		if err != nil {
 			return err
 		}
-		err = queueEvent(ctx, tx, book, "ledger.period", book+"/"+per, EventPeriodReopened, out)
+		err = s.queueEvent(ctx, tx, book, book+"/"+per, EventPeriodReopened, out)
 		return err
 	})
 	return out, err

@@ -10,28 +10,15 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/codexion/codexion/connectors/outbox"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/idempotency"
+	"github.com/codexion/codexion/schemas"
 )
 
-// Event types the ledger writes to the outbox.
-const (
-	EventEntryPosted    = "codexion.ledger.entry.posted.v1"
-	EventEntryReversed  = "codexion.ledger.entry.reversed.v1"
-	EventPeriodClosed   = "codexion.ledger.period.closed.v1"
-	EventPeriodReopened = "codexion.ledger.period.reopened.v1"
-	EventAccountCreated = "codexion.ledger.account.created.v1"
-	EventAccountClosed  = "codexion.ledger.account.closed.v1"
-	EventBookCreated    = "codexion.ledger.book.created.v1"
-)
-
-func source(book string) string { return "codexion/ledger/" + book }
-
-// queueEvent writes one outbox row in tx.
-func queueEvent(ctx context.Context, tx pgx.Tx, book, aggType, aggID, typ string, payload any) error {
+// queueEvent writes one event of the aggregate key to the outbox in tx.
+func (s *Store) queueEvent(ctx context.Context, tx pgx.Tx, book, key, typ string, payload any) error {
 	var b pgx.Batch
-	if err := outbox.QueueMany(ctx, &b, []outbox.Event{{AggregateType: aggType, AggregateID: aggID, Type: typ, Source: source(book), Payload: payload}}); err != nil {
+	if err := s.outbox.Queue(ctx, &b, schemas.Outgoing{Type: typ, Key: key, Source: source(book), Payload: payload}); err != nil {
 		return err
 	}
 	return tx.SendBatch(ctx, &b).Close()

@@ -30,7 +30,8 @@ const maxTxAttempts = 8
 
 // Store is the ledger's PostgreSQL storage.
 type Store struct {
-	db *pgxpool.Pool
+	db     *pgxpool.Pool
+	outbox Outbox
 
 	mu    sync.RWMutex
 	books map[string]bookRef // by code; books are never renamed or deleted
@@ -48,9 +49,9 @@ type bookRef struct {
 	Journals         map[string]bool // journals are fixed when the book is created
 }
 
-// NewStore returns a store over db.
-func NewStore(db *pgxpool.Pool) *Store {
-	return &Store{db: db, books: map[string]bookRef{}}
+// NewStore returns a store over db that writes its events to out.
+func NewStore(db *pgxpool.Pool, out Outbox) *Store {
+	return &Store{db: db, outbox: out, books: map[string]bookRef{}}
 }
 
 // inTx runs fn in a transaction, retrying it on deadlocks and serialization failures
@@ -355,7 +356,7 @@ func (s *Store) CloseAccount(ctx context.Context, book, code string) (*Account, 
 		if _, err := tx.Exec(ctx, `UPDATE ledger_accounts SET status = 'closed' WHERE id = $1`, id); err != nil {
 			return err
 		}
-		err = queueEvent(ctx, tx, book, "ledger.account", book+"/"+code, EventAccountClosed, map[string]string{"book": book, "code": code, "status": "closed"})
+		err = s.queueEvent(ctx, tx, book, book+"/"+code, EventAccountClosed, map[string]string{"book": book, "code": code, "status": "closed"})
 		return err
 	})
 	if err != nil {

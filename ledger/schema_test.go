@@ -4,17 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
-
-	"github.com/codexion/codexion/schemas"
 )
 
 // TestEventSchemaStatesTheLedgersBounds holds the entry events' schemas to the constants
 // the ledger validates with, so neither can move alone.
 func TestEventSchemaStatesTheLedgersBounds(t *testing.T) {
-	set, err := schemas.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := eventSet(t)
 	for _, typ := range []string{EventEntryPosted, EventEntryReversed} {
 		raw, _ := set.Raw(typ)
 		var doc map[string]any

@@ -15,9 +15,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/codexion/codexion/connectors/outbox"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/idempotency"
+	"github.com/codexion/codexion/schemas"
 )
 
 // balanceKey names one balance row.
@@ -354,8 +354,11 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 
 	// Write everything in one round trip.
 	var w pgx.Batch
-	written, err := queueWrites(ctx, &w, postings, books, opts, actor, now, out)
+	written, events, err := queueWrites(&w, postings, books, opts, actor, now, out)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.outbox.Queue(ctx, &w, events...); err != nil {
 		return nil, nil, err
 	}
 	if written == 0 {
@@ -460,8 +463,9 @@ func scanAll(br pgx.BatchResults, fn func(pgx.Rows) error) error {
 func periodKey(book int64, period string) string { return strconv.FormatInt(book, 10) + "/" + period }
 
 // queueWrites adds to w the statements that store postings (entries, lines, balances in
-// lock order, outbox rows), fills out with the entries as stored, and returns how many.
-func queueWrites(ctx context.Context, w *pgx.Batch, postings []*posting, books []bookRef, opts []postOptions, actor string, now time.Time, out []*Entry) (int, error) {
+// lock order), fills out with the entries as stored, and returns how many and their events,
+// which the caller queues on the outbox in the same transaction.
+func queueWrites(w *pgx.Batch, postings []*posting, books []bookRef, opts []postOptions, actor string, now time.Time, out []*Entry) (int, []schemas.Outgoing, error) {
 	var (
 		eID                                      []uuid.UUID
 		eBook                                    []int64
@@ -475,14 +479,14 @@ func queueWrites(ctx context.Context, w *pgx.Batch, postings []*posting, books [
 		lCcy, lAmt, lRate, lBookAmt, lMemo, lDim []string
 		deltas                                   = map[balanceKey]*[5]Amount{} // debit, credit, book debit, book credit, lines
 		rules                                    = map[balanceKey]BalanceRule{}
-		events                                   []outbox.Event
+		events                                   []schemas.Outgoing
 	)
 	for i, pst := range postings {
 		if pst == nil {
 			continue
 		}
 		p, b := pst.in, books[i]
-		id := outbox.NewID()
+		id := newEntryID()
 		meta := []byte(p.Metadata)
 		if len(meta) == 0 || string(meta) == "null" {
 			meta = []byte("{}")
@@ -533,11 +537,11 @@ func queueWrites(ctx context.Context, w *pgx.Batch, postings []*posting, books [
 		if opts[i].kind == "reversal" {
 			typ = EventEntryReversed
 		}
-		events = append(events, outbox.Event{AggregateType: "ledger.entry", AggregateID: e.ID, Type: typ, Source: source(p.Book), Payload: e})
+		events = append(events, schemas.Outgoing{Type: typ, Key: e.ID, Source: source(p.Book), Payload: e})
 		out[i] = e
 	}
 	if len(eID) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	keys := make([]balanceKey, 0, len(deltas))
 	for k := range deltas {
@@ -583,8 +587,8 @@ func queueWrites(ctx context.Context, w *pgx.Batch, postings []*posting, books [
 		  debit = b.debit + EXCLUDED.debit, credit = b.credit + EXCLUDED.credit,
 		  book_debit = b.book_debit + EXCLUDED.book_debit, book_credit = b.book_credit + EXCLUDED.book_credit,
 		  lines = b.lines + EXCLUDED.lines`, bAcc, bCcy, bD, bC, bBD, bBC, bN, bRule)
-	if err := outbox.QueueMany(ctx, w, events); err != nil {
-		return 0, err
-	}
-	return len(eID), nil
+	return len(eID), events, nil
 }
+
+// newEntryID returns a time-ordered id (UUIDv7), so entries sort in the order they were made.
+func newEntryID() uuid.UUID { return uuid.Must(uuid.NewV7()) }

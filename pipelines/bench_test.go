@@ -23,6 +23,7 @@ import (
 	"github.com/codexion/codexion/app/devstack"
 	"github.com/codexion/codexion/connectors/kafka"
 	"github.com/codexion/codexion/features/offline"
+	"github.com/codexion/codexion/ledger/ledgertest"
 	"github.com/codexion/codexion/schemas"
 )
 
@@ -76,10 +77,7 @@ func BenchmarkIngest(b *testing.B) {
 		b.Fatal(err)
 	}
 	w.Close() //nolint:errcheck // all written
-	set, err := schemas.Load()
-	if err != nil {
-		b.Fatal(err)
-	}
+	set := ledgertest.EventSchemas(b)
 	lines := float64(benchEvents * linesPerEvent)
 
 	b.Run("baseline", func(b *testing.B) {

@@ -162,8 +162,7 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 			}
 		}()
 	}
-	dlq := &kafkago.Writer{Addr: kafkago.TCP(e.Brokers...), Topic: "codexion.dlq.v1", RequiredAcks: kafkago.RequireAll,
-		BatchTimeout: time.Millisecond, Transport: &kafkago.Transport{}}
+	dlq := kafka.DeadLetterWriter(e.Brokers)
 	defer dlq.Close() //nolint:errcheck // writes are synchronous
 
 	done := func() bool {
@@ -297,7 +296,7 @@ func (e *Engine) prepare(ctx context.Context, dlq *kafkago.Writer, msgs []kafkag
 			wanted, err := e.decodeInto(b, m.Value)
 			switch {
 			case err != nil:
-				dead = append(dead, deadLetter(m, err, e.Spec.Name))
+				dead = append(dead, kafka.DeadLetter(m, err.Error(), "pipeline:"+e.Spec.Name))
 			case !wanted:
 				skipped++
 			}
@@ -308,7 +307,7 @@ func (e *Engine) prepare(ctx context.Context, dlq *kafkago.Writer, msgs []kafkag
 			err = e.Schemas.Validate(ev.Type, ev.Data)
 		}
 		if err != nil {
-			dead = append(dead, deadLetter(m, err, e.Spec.Name))
+			dead = append(dead, kafka.DeadLetter(m, err.Error(), "pipeline:"+e.Spec.Name))
 			continue
 		}
 		if !slices.Contains(e.Spec.Source.EventTypes, ev.Type) {
@@ -368,14 +367,6 @@ func (e *Engine) decodeInto(b *array.RecordBuilder, msg []byte) (bool, error) {
 		}
 	}
 	return true, e.decoder.appendEvent(b, ev.id, ev.typ, ev.time, ev.data)
-}
-
-func deadLetter(m kafkago.Message, err error, pipeline string) kafkago.Message {
-	headers := append(append([]kafkago.Header{}, m.Headers...),
-		kafkago.Header{Key: "dlq_reason", Value: []byte(err.Error())},
-		kafkago.Header{Key: "dlq_original_topic", Value: []byte(m.Topic)},
-		kafkago.Header{Key: "dlq_consumer", Value: []byte("pipeline:" + pipeline)})
-	return kafkago.Message{Key: m.Key, Value: m.Value, Headers: headers}
 }
 
 // RawTable is DuckDB DDL for an empty table shaped like a decoded batch.

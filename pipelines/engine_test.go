@@ -19,10 +19,10 @@ import (
 	"github.com/codexion/codexion/connectors/outbox"
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/ledger"
+	"github.com/codexion/codexion/ledger/ledgertest"
 	"github.com/codexion/codexion/platform/idempotency"
 	"github.com/codexion/codexion/platform/postgres"
 	"github.com/codexion/codexion/platform/postgres/pgtest"
-	"github.com/codexion/codexion/schemas"
 )
 
 func exampleSpec(t *testing.T) Spec { return exampleSpecTB(t) }
@@ -58,7 +58,8 @@ func TestLedgerLinesExactlyOnce(t *testing.T) {
 	if _, err := postgres.Up(ctx, db.Pool, []postgres.Source{idempotency.Migrations(), outbox.Migrations(), ledger.Migrations()}); err != nil {
 		t.Fatal(err)
 	}
-	store := ledger.NewStore(db.Pool)
+	events := ledgertest.Events(t)
+	store := ledger.NewStore(db.Pool, outbox.NewWriter(events))
 	if _, err := store.CreateBook(ctx, ledger.BookInput{Code: "acme", Name: "Acme", BaseCurrency: "EUR"}); err != nil {
 		t.Fatal(err)
 	}
@@ -83,12 +84,9 @@ func TestLedgerLinesExactlyOnce(t *testing.T) {
 	if err := broker.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	set, err := schemas.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := ledgertest.EventSchemas(t)
 	startRelay := func() *outbox.Relay {
-		r := &outbox.Relay{DB: db.Pool, Brokers: []string{broker.Addr}, Schemas: set, Log: log, PollInterval: 50 * time.Millisecond, ClusterCheck: 100 * time.Millisecond}
+		r := &outbox.Relay{DB: db.Pool, Brokers: []string{broker.Addr}, Events: events, Log: log, PollInterval: 50 * time.Millisecond, ClusterCheck: 100 * time.Millisecond}
 		if err := r.Start(ctx); err != nil {
 			t.Fatal(err)
 		}

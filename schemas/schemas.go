@@ -1,17 +1,16 @@
 // Package schemas holds Codexion's event contracts: the CloudEvents 1.0 envelope every
-// event travels in, and a JSON Schema (2020-12) file per event type, embedded in the
-// binary. Producers validate a payload before it leaves; consumers may validate on arrival.
-// It never decides what a domain publishes, only whether a payload matches its contract.
+// event travels in, the form in which a domain declares the event types it publishes (type,
+// aggregate, topic, JSON Schema 2020-12), and compiled schema sets. Producers validate a
+// payload before it leaves; consumers may validate on arrival. It never decides what a
+// domain publishes (each domain declares that itself), only whether a payload matches.
 package schemas
 
 import (
 	"bytes"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -20,9 +19,6 @@ import (
 
 	"github.com/codexion/codexion/platform/httpx"
 )
-
-//go:embed events/*.json
-var files embed.FS
 
 // BaseURI prefixes every schema's $id; the dataschema of an event is BaseURI+type+".json".
 const BaseURI = "https://codexion.dev/schemas/"
@@ -87,23 +83,6 @@ func Decode(b []byte) (Event, error) {
 type Set struct {
 	schemas map[string]*jsonschema.Schema
 	raw     map[string][]byte
-}
-
-// Load compiles the embedded schemas.
-func Load() (*Set, error) {
-	entries, err := fs.ReadDir(files, "events")
-	if err != nil {
-		return nil, err
-	}
-	raw := map[string][]byte{}
-	for _, f := range entries {
-		body, err := files.ReadFile("events/" + f.Name())
-		if err != nil {
-			return nil, err
-		}
-		raw[strings.TrimSuffix(f.Name(), ".json")] = body
-	}
-	return Compile(raw)
 }
 
 // NoLoader is the JSON Schema compiler's loader: it loads nothing. A $ref reaches only

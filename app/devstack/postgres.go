@@ -69,9 +69,12 @@ func (p *Postgres) Stop(ctx context.Context) error {
 	if _, err := p.run(ctx, "stop"); err != nil {
 		return err
 	}
-	u, err := url.Parse(p.url)
-	if err != nil || u.Host == "" {
+	if p.url == "" {
 		return nil // never started here
+	}
+	u, err := url.Parse(p.url)
+	if err != nil {
+		return fmt.Errorf("postgres url: %w", err)
 	}
 	return waitClosed(ctx, u.Host)
 }

@@ -13,12 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/codexion/codexion/app"
 	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/pipelines"
 	"github.com/codexion/codexion/platform"
-	"github.com/codexion/codexion/schemas"
 	"github.com/codexion/codexion/workflows/ingest"
 )
 
@@ -269,11 +269,11 @@ events go to codexion.dlq.v1. Running it again picks up where it stopped.`,
 			if err != nil {
 				return platform.Invalid("read %s: %v", file, err)
 			}
-			objs, err := catalog.Parse(file, raw)
+			objs, err := app.Kinds().Parse(file, raw)
 			if err != nil {
 				return platform.Invalid("%v", err)
 			}
-			if len(objs) != 1 || objs[0].Kind != catalog.KindPipeline {
+			if len(objs) != 1 || objs[0].Kind != pipelines.KindName {
 				return platform.Invalid("%s: expected one document of kind Pipeline", file)
 			}
 			spec := objs[0].Spec.(pipelines.Spec)
@@ -288,7 +288,11 @@ events go to codexion.dlq.v1. Running it again picks up where it stopped.`,
 			if store == "" {
 				store = filepath.Join(l.Config.Dev.DataDir, "offline.duckdb")
 			}
-			set, err := schemas.Load()
+			events, err := app.Events()
+			if err != nil {
+				return err
+			}
+			set, err := events.Set()
 			if err != nil {
 				return err
 			}

@@ -29,7 +29,7 @@ const (
 func BenchmarkRelay(b *testing.B) {
 	e := newEnv(b)
 	ctx := context.Background()
-	if err := kafka.EnsureTopics(ctx, []string{e.broker.Addr}, topicPartitions, Topics...); err != nil {
+	if err := kafka.EnsureTopics(ctx, []string{e.broker.Addr}, topicPartitions, e.relay().topics()...); err != nil {
 		b.Fatal(err)
 	}
 	payload, _ := json.Marshal(map[string]string{"code": "bench", "name": "Bench", "base_currency": "EUR"})
@@ -39,7 +39,7 @@ func BenchmarkRelay(b *testing.B) {
 		defer w.Close()
 		msgs := make([]kafkago.Message, benchBatch)
 		for i := range msgs {
-			ev := schemas.Event{SpecVersion: schemas.SpecVersion, ID: NewID().String(), Source: "codexion/ledger/bench",
+			ev := schemas.Event{SpecVersion: schemas.SpecVersion, ID: newID().String(), Source: "codexion/ledger/bench",
 				Type: "codexion.ledger.book.created.v1", Time: time.Now().UTC(), DataContentType: "application/json",
 				DataSchema: schemas.DataSchemaOf("codexion.ledger.book.created.v1"), Data: payload}
 			v, _ := json.Marshal(ev)

@@ -15,9 +15,7 @@ import (
 	"time"
 
 	"github.com/codexion/codexion/app/devstack"
-	"github.com/codexion/codexion/connectors/kafka"
 	"github.com/codexion/codexion/platform/postgres"
-	"github.com/codexion/codexion/schemas"
 )
 
 // The child relay says this on stdout once the broker acknowledged its first batch and

@@ -1,6 +1,8 @@
 // Package outbox is the transactional outbox: a domain appends an event row in the same
 // SQL transaction as the change it describes, so an event exists if and only if its change
 // committed. The relay (which publishes rows to Kafka in id order) reads the same table.
+// It knows no domain: event types, their topics and schemas come from the domains'
+// declarations (schemas.Declarations), and domains reach it through ports of their own.
 package outbox
 
 import (
@@ -14,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/codexion/codexion/platform/postgres"
+	"github.com/codexion/codexion/schemas"
 )
 
 //go:embed migrations/*.sql
@@ -31,8 +34,28 @@ type Event struct {
 	Payload       any    // marshalled to JSON
 }
 
-// NewID returns a time-ordered id (UUIDv7): ids sort in creation order.
-func NewID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+// newID returns an event's id: time ordered (UUIDv7), so rows sort in creation order.
+func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+// Writer queues declared events; it is what a domain's outbox port is given.
+type Writer struct{ events *schemas.Declarations }
+
+// NewWriter returns a writer of the declared event types.
+func NewWriter(events *schemas.Declarations) *Writer { return &Writer{events: events} }
+
+// Queue adds the insert of events to b, to run inside the caller's transaction. An event
+// type nobody declared is refused here, so its change does not commit without its event.
+func (w *Writer) Queue(ctx context.Context, b *pgx.Batch, events ...schemas.Outgoing) error {
+	rows := make([]Event, len(events))
+	for i, e := range events {
+		et, ok := w.events.Lookup(e.Type)
+		if !ok {
+			return fmt.Errorf("outbox: event type %s is not declared by any domain", e.Type)
+		}
+		rows[i] = Event{AggregateType: et.Aggregate, AggregateID: e.Key, Type: e.Type, Source: e.Source, Payload: e.Payload}
+	}
+	return QueueMany(ctx, b, rows)
+}
 
 // QueueMany adds one insert of all events to batch b, to run inside the caller's
 // transaction. The W3C traceparent of ctx rides along so a trace continues through the relay.
@@ -54,7 +77,7 @@ func QueueMany(ctx context.Context, b *pgx.Batch, events []Event) error {
 		if err != nil {
 			return fmt.Errorf("outbox payload of %s: %w", e.Type, err)
 		}
-		ids[i], aggTypes[i], aggIDs[i], types[i], sources[i], payloads[i] = NewID(), e.AggregateType, e.AggregateID, e.Type, e.Source, string(payload)
+		ids[i], aggTypes[i], aggIDs[i], types[i], sources[i], payloads[i] = newID(), e.AggregateType, e.AggregateID, e.Type, e.Source, string(payload)
 	}
 	b.Queue(`INSERT INTO codexion_outbox (id, aggregate_type, aggregate_id, event_type, source, payload, traceparent)
 		SELECT t.id, t.at, t.ai, t.et, t.src, t.p::json, $7

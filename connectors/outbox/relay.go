@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -20,32 +19,12 @@ import (
 	"github.com/codexion/codexion/schemas"
 )
 
-// Topics. Entry events are keyed by entry id; every other aggregate by its own id, so
-// events of one aggregate stay in order on one partition.
 const (
-	DeadLetterTopic = "codexion.dlq.v1"
-	relayLockID     = 0x72656c6179 // "relay": one relay publishes at a time
-	relayStateName  = "outbox"
+	relayLockID    = 0x72656c6179 // "relay": one relay publishes at a time
+	relayStateName = "outbox"
+	// deadLetteredBy names the relay in the dead-letter headers.
+	deadLetteredBy = "outbox-relay"
 )
-
-// TopicFor maps an aggregate type to its topic: ledger.entry -> codexion.ledger.entries.v1.
-func TopicFor(aggregateType string) string {
-	switch aggregateType {
-	case "ledger.entry":
-		return "codexion.ledger.entries.v1"
-	case "ledger.account":
-		return "codexion.ledger.accounts.v1"
-	case "ledger.period":
-		return "codexion.ledger.periods.v1"
-	case "ledger.book":
-		return "codexion.ledger.books.v1"
-	}
-	return "codexion." + strings.ReplaceAll(aggregateType, ".", "-") + ".v1"
-}
-
-// Topics every relay makes sure exist.
-var Topics = []string{"codexion.ledger.entries.v1", "codexion.ledger.accounts.v1", "codexion.ledger.periods.v1",
-	"codexion.ledger.books.v1", DeadLetterTopic}
 
 // Bounds of the relay.
 const (
@@ -58,11 +37,12 @@ const (
 // Relay publishes outbox rows to Kafka in id order, at least once. One relay is the leader
 // (a session advisory lock); the others wait. It marks rows published only after the
 // broker acknowledged them, so a crash at any point re-publishes rather than loses; every
-// consumer dedupes by event id.
+// consumer dedupes by event id. Where an event goes and the schema it must match come from
+// Events, the domains' declarations: a new event type needs no change here.
 type Relay struct {
 	DB           *pgxpool.Pool
 	Brokers      []string
-	Schemas      *schemas.Set
+	Events       *schemas.Declarations
 	Log          *slog.Logger
 	BatchRows    int
 	PollInterval time.Duration
@@ -73,6 +53,7 @@ type Relay struct {
 	// marking the rows; an error there is a crash at the worst moment.
 	afterPublish func() error
 
+	schemas        *schemas.Set // compiled from Events at Start
 	writer         *kafkago.Writer
 	cancel         context.CancelFunc
 	done           chan struct{}
@@ -101,7 +82,7 @@ func NewRelayMetrics(reg prometheus.Registerer) *RelayMetrics {
 		Published: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "codexion_outbox_published_total",
 			Help: "Outbox events published to Kafka, by topic."}, []string{"topic"}),
 		DeadLettered: prometheus.NewCounter(prometheus.CounterOpts{Name: "codexion_outbox_dead_lettered_total",
-			Help: "Outbox events that failed their schema and went to the dead-letter topic."}),
+			Help: "Outbox events sent to the dead-letter topic: their payload failed its schema or no domain declares their type."}),
 		OldestAge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "codexion_outbox_oldest_unpublished_age_seconds",
 			Help: "Age of the oldest outbox event not yet published; 0 when caught up."}),
 		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "codexion_outbox_relay_leader",
@@ -126,7 +107,12 @@ func (r *Relay) Start(ctx context.Context) error {
 	if r.Metrics == nil {
 		r.Metrics = NewRelayMetrics(prometheus.NewRegistry())
 	}
-	if err := kafka.EnsureTopics(ctx, r.Brokers, topicPartitions, Topics...); err != nil {
+	set, err := r.Events.Set()
+	if err != nil {
+		return fmt.Errorf("outbox relay: %w", err)
+	}
+	r.schemas = set
+	if err := kafka.EnsureTopics(ctx, r.Brokers, topicPartitions, r.topics()...); err != nil {
 		return err
 	}
 	r.writer = &kafkago.Writer{
@@ -147,6 +133,9 @@ func (r *Relay) Start(ctx context.Context) error {
 	}()
 	return nil
 }
+
+// topics are the ones every relay makes sure exist: the declared ones and the dead-letter topic.
+func (r *Relay) topics() []string { return append(r.Events.Topics(), kafka.DeadLetterTopic) }
 
 // Stop ends the relay; rows it had not marked are published by the next leader.
 func (r *Relay) Stop(ctx context.Context) error {
@@ -277,8 +266,9 @@ func (r *Relay) fetch(ctx context.Context, after uuid.UUID) ([]row, error) {
 	})
 }
 
-// prepare wraps each row in its CloudEvent and routes it: to its topic when the payload
-// matches its schema, to the dead-letter topic with the reason when it does not.
+// prepare wraps each row in its CloudEvent and routes it: to its declared topic when the
+// payload matches its schema, to the dead-letter topic with the reason when it does not or
+// when no domain declares its type.
 func (r *Relay) prepare(batch []row) (prepared, error) {
 	var p prepared
 	for _, x := range batch {
@@ -297,15 +287,20 @@ func (r *Relay) prepare(batch []row) (prepared, error) {
 		if ev.TraceParent != "" {
 			headers = append(headers, kafkago.Header{Key: "traceparent", Value: []byte(ev.TraceParent)})
 		}
-		topic := TopicFor(x.aggregateType)
-		if verr := r.Schemas.Validate(x.eventType, x.payload); verr != nil {
-			r.Log.Error("outbox event fails its schema; sending it to the dead-letter topic", "id", ev.ID, "type", x.eventType, "err", verr)
-			headers = append(headers, kafkago.Header{Key: "dlq_reason", Value: []byte(verr.Error())},
-				kafkago.Header{Key: "dlq_original_topic", Value: []byte(topic)})
-			topic = DeadLetterTopic
+		m := kafkago.Message{Key: []byte(x.aggregateID), Value: value, Headers: headers}
+		var verr error
+		if et, declared := r.Events.Lookup(x.eventType); declared {
+			m.Topic = et.Topic
+			verr = r.schemas.Validate(x.eventType, x.payload)
+		} else {
+			verr = fmt.Errorf("no domain declares the event type %q", x.eventType)
+		}
+		if verr != nil {
+			r.Log.Error("outbox event cannot be published as declared; sending it to the dead-letter topic", "id", ev.ID, "type", x.eventType, "err", verr)
+			m = kafka.DeadLetter(m, verr.Error(), deadLetteredBy)
 			p.deadIDs, p.deadReasons = append(p.deadIDs, x.id), append(p.deadReasons, verr.Error())
 		}
-		p.msgs = append(p.msgs, kafkago.Message{Topic: topic, Key: []byte(x.aggregateID), Value: value, Headers: headers})
+		p.msgs = append(p.msgs, m)
 		p.ids = append(p.ids, x.id)
 	}
 	return p, nil
@@ -322,7 +317,7 @@ func (r *Relay) mark(ctx context.Context, p prepared) error {
 		return fmt.Errorf("mark %d events published: %w", len(p.ids), err)
 	}
 	for _, m := range p.msgs {
-		if m.Topic == DeadLetterTopic {
+		if m.Topic == kafka.DeadLetterTopic {
 			r.Metrics.DeadLettered.Inc()
 		} else {
 			r.Metrics.Published.WithLabelValues(m.Topic).Inc()
@@ -431,7 +426,7 @@ func (r *Relay) checkCluster(ctx context.Context) error {
 		return err
 	}
 	if stored != "" && stored != md.ClusterID {
-		if err := kafka.EnsureTopics(ctx, r.Brokers, topicPartitions, Topics...); err != nil {
+		if err := kafka.EnsureTopics(ctx, r.Brokers, topicPartitions, r.topics()...); err != nil {
 			return err
 		}
 		tag, err := r.DB.Exec(ctx, `UPDATE codexion_outbox SET published_at = NULL, dead_letter_reason = NULL WHERE published_at IS NOT NULL`)

@@ -2,12 +2,15 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,10 +22,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/platform"
+	"github.com/codexion/codexion/platform/idempotency"
 )
 
 // HistoricalRequest asks for a training set: features for entity rows, each as of the
@@ -57,6 +60,9 @@ type Job struct {
 	CreatedBy  string     `json:"created_by,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// Lineage is what the training set is built from: fixed when the job is accepted,
+	// completed with the SQL, row count and digest when it succeeds.
+	Lineage *features.TrainingLineage `json:"lineage,omitempty"`
 }
 
 type plannedView struct {
@@ -66,63 +72,86 @@ type plannedView struct {
 	out     []string // their output names
 }
 
-// SubmitHistorical checks the request and stages its entity rows, then builds the
-// training set in the background. Everything a user can get wrong (unknown features, a
-// missing join key or timestamp column, a row without a timestamp) is refused here,
-// naming what to fix; the job itself only fails for reasons outside the request.
-func (s *Server) SubmitHistorical(ctx context.Context, req HistoricalRequest, inputKind string, input []byte, actor string) (Job, error) {
-	snap := s.Snapshot()
+// SubmitHistorical checks the request, stages its entity rows in the offline store and
+// records the job, then has it run as a workflow (JobRunner). Everything a user can get
+// wrong (unknown features, a missing join key or timestamp column, a row without a
+// timestamp) is refused here, naming what to fix; the job itself only fails for reasons
+// outside the request. Under an idempotency key a retried submit gets the same job
+// (replayed is true) and stages nothing.
+func (s *Server) SubmitHistorical(ctx context.Context, req HistoricalRequest, inputKind string, input []byte, actor string, key *idempotency.Key) (Job, bool, error) {
+	tx, err := s.DB.Begin(ctx)
+	if err != nil {
+		return Job{}, false, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit this is a no-op
+	id := uuid.Must(uuid.NewV7()).String()
+	staged := stagedTable(id)
+	// The key is claimed first: a retry waits here for the first submit to commit and then
+	// gets its job, before it stages anything.
+	job, replayed, err := idempotency.Do(ctx, tx, key, http.StatusAccepted, func() (Job, error) {
+		snap := s.Snapshot()
+		plan, err := s.planHistorical(ctx, snap, &req)
+		if err != nil {
+			return Job{}, err
+		}
+		if err := s.stage(ctx, staged, req, inputKind, input, plan); err != nil {
+			return Job{}, err
+		}
+		return s.insertJob(ctx, tx, id, req, inputKind, actor, pinLineage(snap, req.FeatureService, plan), plan)
+	})
+	if err == nil {
+		err = tx.Commit(ctx)
+	}
+	if err != nil {
+		if !replayed {
+			s.dropStaged(context.WithoutCancel(ctx), staged)
+		}
+		return Job{}, false, err
+	}
+	if replayed {
+		if job, err = s.GetJob(ctx, job.ID); err != nil {
+			return Job{}, false, err
+		}
+	}
+	// The job is durable now; if its workflow cannot start yet, the sweep starts it.
+	if err := s.jobs.RunTrainingSet(ctx, job.ID); err != nil {
+		s.Log.Warn("historical job accepted; its workflow starts later", "job", job.ID, "error", err)
+	}
+	return job, replayed, nil
+}
+
+// planHistorical resolves a request's features against the catalog in force, fills in its
+// defaults and checks that every view it reads has offline data.
+func (s *Server) planHistorical(ctx context.Context, snap *features.Catalog, req *HistoricalRequest) ([]plannedView, error) {
 	refs, err := resolve(snap, req.Features, req.FeatureService)
 	if err != nil {
-		return Job{}, err
+		return nil, err
 	}
 	if req.Format == "" {
 		req.Format = "parquet"
 	}
 	if req.Format != "parquet" && req.Format != "arrow" && req.Format != "csv" {
-		return Job{}, platform.Invalid("format %q: use parquet, arrow or csv", req.Format)
+		return nil, platform.Invalid("format %q: use parquet, arrow or csv", req.Format)
 	}
 	if req.TimestampColumn == "" {
 		req.TimestampColumn = "event_timestamp"
 	}
 	plan, err := planViews(snap, refs, req.FullFeatureNames)
 	if err != nil {
-		return Job{}, err
+		return nil, err
 	}
 	for _, p := range plan {
 		if cols, err := s.Offline.Columns(ctx, p.view.Source.Table); err != nil {
-			return Job{}, err
+			return nil, err
 		} else if len(cols) == 0 {
-			return Job{}, platform.E(platform.KindConflict, "no_offline_data",
+			return nil, platform.E(platform.KindConflict, "no_offline_data",
 				"feature view %s has no offline data yet: table %s has not been written; run its pipeline first", p.view.Name, p.view.Source.Table)
 		}
 	}
-
-	id := uuid.Must(uuid.NewV7()).String()
-	staged := "codexion_job_" + strings.ReplaceAll(id, "-", "")
-	if err := s.stage(ctx, staged, req, inputKind, input, plan); err != nil {
-		s.Offline.DB().ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+staged) //nolint:errcheck // best effort
-		return Job{}, err
-	}
-	body, _ := json.Marshal(struct {
-		HistoricalRequest
-		Input string `json:"input"`
-	}{HistoricalRequest{Features: req.Features, FeatureService: req.FeatureService, TimestampColumn: req.TimestampColumn,
-		FullFeatureNames: req.FullFeatureNames, Format: req.Format}, inputKind})
-	job := Job{ID: id, Status: "queued", Format: req.Format, CreatedBy: actor}
-	if err := s.DB.QueryRow(ctx, `INSERT INTO feature_jobs (id, status, request, format, created_by) VALUES ($1, 'queued', $2, $3, $4)
-		RETURNING created_at`, id, body, req.Format, actor).Scan(&job.CreatedAt); err != nil {
-		return Job{}, err
-	}
-	s.jobs.Add(1)
-	go func() {
-		defer s.jobs.Done()
-		s.runJob(context.WithoutCancel(ctx), job, staged, req, plan)
-	}()
-	return job, nil
+	return plan, nil
 }
 
-func planViews(snap *catalog.Snapshot, refs []catalog.Ref, full bool) ([]plannedView, error) {
+func planViews(snap *features.Catalog, refs []features.Ref, full bool) ([]plannedView, error) {
 	var plan []plannedView
 	owner := map[string]string{}
 	for _, r := range refs {
@@ -256,98 +285,110 @@ func rowsWhere(ctx context.Context, db *sql.DB, q string) ([]string, error) {
 	return out, rows.Err()
 }
 
-func (s *Server) runJob(ctx context.Context, job Job, staged string, req HistoricalRequest, plan []plannedView) {
-	defer s.Offline.DB().ExecContext(ctx, `DROP TABLE IF EXISTS `+staged) //nolint:errcheck // best effort cleanup
-	if _, err := s.DB.Exec(ctx, `UPDATE feature_jobs SET status = 'running' WHERE id = $1`, job.ID); err != nil {
-		s.Log.Error("historical job", "job", job.ID, "error", err)
-	}
-	key, rows, err := s.buildTrainingSet(ctx, job, staged, req, plan)
-	if err != nil {
-		s.Log.Error("historical job failed", "job", job.ID, "error", err)
-		// The details (SQL, paths) stay in the log; the job says what its caller can act on.
-		msg := "the training set could not be built; the server log has the details under job " + job.ID
-		_, _ = s.DB.Exec(ctx, `UPDATE feature_jobs SET status = 'failed', error = $2, finished_at = now() WHERE id = $1`, job.ID, msg)
-		return
-	}
-	s.Log.Info("historical job done", "job", job.ID, "rows", rows, "object", key)
-	_, _ = s.DB.Exec(ctx, `UPDATE feature_jobs SET status = 'succeeded', rows = $2, object_key = $3, finished_at = now() WHERE id = $1`,
-		job.ID, rows, key)
-}
-
 // trainingSetSQL returns the query that joins the staged entity rows with every planned
-// view's values as of each row's timestamp, in input order.
-func trainingSetSQL(ctx context.Context, s *offline.Store, conn *sql.Conn, staged, tsCol string, plan []plannedView) (string, error) {
+// view's values as of each row's timestamp, in input order, and the statements it ran on
+// conn to prepare it.
+func trainingSetSQL(ctx context.Context, s *offline.Store, conn *sql.Conn, staged, tsCol string, plan []plannedView) (string, []string, error) {
 	sel := []string{"e.* EXCLUDE (__row)"}
 	joins := ""
+	var ran []string
+	exec := func(stmt string) error {
+		ran = append(ran, stmt)
+		_, err := conn.ExecContext(ctx, stmt)
+		return err
+	}
 	for i, p := range plan {
 		req := fmt.Sprintf("%s_req%d", staged, i)
 		res := fmt.Sprintf("%s_res%d", staged, i)
-		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+qi(req)+` AS SELECT __row, CAST(`+qi(p.joinKey)+` AS VARCHAR) AS __key,
-			CAST(`+qi(tsCol)+` AS TIMESTAMP) AS __ts FROM `+qi(staged)); err != nil {
-			return "", err
+		if err := exec(`CREATE TEMP TABLE ` + qi(req) + ` AS SELECT __row, CAST(` + qi(p.joinKey) + ` AS VARCHAR) AS __key, CAST(` +
+			qi(tsCol) + ` AS TIMESTAMP) AS __ts FROM ` + qi(staged)); err != nil {
+			return "", nil, err
 		}
 		if err := s.CheckExprsOnce(ctx, p.view.Expressions()...); err != nil {
-			return "", fmt.Errorf("feature view %s: %w", p.view.Name, err)
+			return "", nil, fmt.Errorf("feature view %s: %w", p.view.Name, err)
 		}
-		if _, err := conn.ExecContext(ctx, `CREATE TEMP TABLE `+qi(res)+` AS `+p.view.HistoricalSQL(qi(req))); err != nil {
-			return "", fmt.Errorf("feature view %s: %w", p.view.Name, err)
+		if err := exec(`CREATE TEMP TABLE ` + qi(res) + ` AS ` + p.view.HistoricalSQL(qi(req))); err != nil {
+			return "", nil, fmt.Errorf("feature view %s: %w", p.view.Name, err)
 		}
 		for j, f := range p.feats {
 			sel = append(sel, fmt.Sprintf("r%d.%s AS %s", i, qi(f), qi(p.out[j])))
 		}
 		joins += fmt.Sprintf(" LEFT JOIN %s r%d ON r%d.__row = e.__row", qi(res), i, i)
 	}
-	return "SELECT " + strings.Join(sel, ", ") + " FROM " + qi(staged) + " e" + joins + " ORDER BY e.__row", nil
+	return "SELECT " + strings.Join(sel, ", ") + " FROM " + qi(staged) + " e" + joins + " ORDER BY e.__row", ran, nil
 }
 
-func (s *Server) buildTrainingSet(ctx context.Context, job Job, staged string, req HistoricalRequest, plan []plannedView) (string, int64, error) {
+// Each result format: how DuckDB writes it, its content type and its object key's extension.
+var resultFormats = map[string]struct{ copyOptions, contentType, ext string }{
+	"parquet": {"(FORMAT parquet)", "application/vnd.apache.parquet", ".parquet"},
+	"csv":     {"(FORMAT csv)", "text/csv", ".csv"},
+	"arrow":   {"", "application/vnd.apache.arrow.stream", ".arrows"},
+}
+
+// buildTrainingSet writes job id's training set and uploads it. The object key depends on
+// the job alone and the same staged rows and plan give the same bytes, so a retry after a
+// crash overwrites the object with what it already held.
+func (s *Server) buildTrainingSet(ctx context.Context, id string, p jobPlan) (features.TrainingSet, error) {
+	var set features.TrainingSet
+	staged := stagedTable(id)
+	format, ok := resultFormats[p.Format]
+	if !ok {
+		return set, platform.Invalid("job %s asks for format %q", id, p.Format)
+	}
 	conn, err := s.Offline.DB().Conn(ctx)
 	if err != nil {
-		return "", 0, err
+		return set, err
 	}
 	defer conn.Close()
-	q, err := trainingSetSQL(ctx, s.Offline, conn, staged, req.TimestampColumn, plan)
+	plan := p.planned()
+	q, ran, err := trainingSetSQL(ctx, s.Offline, conn, staged, p.TimestampColumn, plan)
 	if err != nil {
-		return "", 0, err
+		return set, err
 	}
 	dir, err := os.MkdirTemp(s.Offline.Exchange(), "training-set-")
 	if err != nil {
-		return "", 0, err
+		return set, err
 	}
 	defer os.RemoveAll(dir) //nolint:errcheck // a temp dir; the OS cleans up what is left
 	path := filepath.Join(dir, "result")
 	var rows int64
-	contentType, ext := "application/vnd.apache.parquet", ".parquet"
-	if req.Format == "parquet" || req.Format == "csv" {
-		if req.Format == "csv" {
-			contentType, ext = "text/csv", ".csv"
-		}
-		if _, err := conn.ExecContext(ctx, `COPY (`+q+`) TO `+features.QuoteString(path)+` (FORMAT `+req.Format+`)`); err != nil {
-			return "", 0, err
+	if format.copyOptions != "" {
+		stmt := `COPY (` + q + `) TO ` + features.QuoteString(path) + ` ` + format.copyOptions
+		ran = append(ran, stmt)
+		if _, err := conn.ExecContext(ctx, stmt); err != nil {
+			return set, err
 		}
 		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM `+qi(staged)).Scan(&rows); err != nil {
-			return "", 0, err
+			return set, err
 		}
 	} else {
-		contentType, ext = "application/vnd.apache.arrow.stream", ".arrows"
+		ran = append(ran, q)
 		if rows, err = writeArrowStream(ctx, conn, q, path); err != nil {
-			return "", 0, err
+			return set, err
 		}
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return "", 0, err
+		return set, err
 	}
 	defer f.Close()
-	info, err := f.Stat()
+	digest := sha256.New()
+	size, err := io.Copy(digest, f)
 	if err != nil {
-		return "", 0, err
+		return set, err
 	}
-	key := "features/historical/" + job.ID + ext
-	if _, err := s.Objects.Put(ctx, key, f, info.Size(), contentType); err != nil {
-		return "", 0, fmt.Errorf("upload the training set: %w", err)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return set, err
 	}
-	return key, rows, nil
+	key := "features/historical/" + id + format.ext
+	if _, err := s.Objects.Put(ctx, key, f, size, format.contentType); err != nil {
+		return set, fmt.Errorf("upload the training set: %w", err)
+	}
+	set.ObjectKey = key
+	set.Lineage.SQL = strings.Join(ran, ";\n") + ";"
+	set.Lineage.Rows = rows
+	set.Lineage.SHA256 = hex.EncodeToString(digest.Sum(nil))
+	return set, nil
 }
 
 func writeArrowStream(ctx context.Context, conn *sql.Conn, q, path string) (int64, error) {
@@ -386,15 +427,23 @@ func writeArrowStream(ctx context.Context, conn *sql.Conn, q, path string) (int6
 	return rows, f.Close()
 }
 
-// GetJob returns a job.
+// GetJob returns a job, with its lineage as far as it is known.
 func (s *Server) GetJob(ctx context.Context, id string) (Job, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return Job{}, platform.Invalid("job id %q is not a UUID", id)
 	}
-	var j Job
-	var key, errText *string
-	err := s.DB.QueryRow(ctx, `SELECT id::text, status, format, rows, error, object_key, created_by, created_at, finished_at
-		FROM feature_jobs WHERE id = $1`, id).Scan(&j.ID, &j.Status, &j.Format, &j.Rows, &errText, &key, &j.CreatedBy, &j.CreatedAt, &j.FinishedAt)
+	var (
+		j                       Job
+		key, errText, sqlText   *string
+		digest                  *string
+		revision                *int64
+		views, service          []byte
+		entityFrom, entityUntil *time.Time
+	)
+	err := s.DB.QueryRow(ctx, `SELECT id::text, status, format, rows, error, object_key, created_by, created_at, finished_at,
+		catalog_revision, views, service, entity_time_from, entity_time_to, sql, result_sha256
+		FROM feature_jobs WHERE id = $1`, id).Scan(&j.ID, &j.Status, &j.Format, &j.Rows, &errText, &key, &j.CreatedBy, &j.CreatedAt, &j.FinishedAt,
+		&revision, &views, &service, &entityFrom, &entityUntil, &sqlText, &digest)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Job{}, platform.NotFound("historical job %s does not exist", id)
 	}
@@ -408,7 +457,30 @@ func (s *Server) GetJob(ctx context.Context, id string) (Job, error) {
 	if errText != nil {
 		j.Error = *errText
 	}
+	if revision != nil { // jobs accepted before lineage was recorded have none
+		l := &features.TrainingLineage{CatalogRevision: *revision, EntityTimeFrom: utc(entityFrom), EntityTimeTo: utc(entityUntil)}
+		if err := json.Unmarshal(views, &l.Views); err != nil {
+			return Job{}, fmt.Errorf("historical job %s: views: %w", id, err)
+		}
+		if len(service) > 0 {
+			if err := json.Unmarshal(service, &l.Service); err != nil {
+				return Job{}, fmt.Errorf("historical job %s: service: %w", id, err)
+			}
+		}
+		if sqlText != nil && digest != nil && j.Rows != nil {
+			l.SQL, l.SHA256, l.Rows = *sqlText, *digest, *j.Rows
+		}
+		j.Lineage = l
+	}
 	return j, nil
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // JobResult opens a finished job's result.

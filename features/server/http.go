@@ -16,6 +16,7 @@ import (
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/httpx"
+	"github.com/codexion/codexion/platform/idempotency"
 	"github.com/codexion/codexion/platform/openapi"
 )
 
@@ -52,7 +53,7 @@ func (s *Server) OpenAPI() map[string]openapi.Op {
 	return map[string]openapi.Op{
 		"POST /v1/catalog/apply": {Tag: cat, Summary: "Apply YAML specs (pipelines, entities, feature views, feature services): checked, diffed, versioned; breaking changes need force",
 			Request: ApplyRequest{}, Response: catalog.Result{}, Query: []openapi.Param{{Name: "dry_run", Description: "true: check and diff only"}, {Name: "force", Description: "true: accept breaking changes"}}},
-		"GET /v1/catalog":               {Tag: cat, Summary: "Every object in force", Response: catalog.Snapshot{}},
+		"GET /v1/catalog":               {Tag: cat, Summary: "Every object in force", Response: features.Catalog{}},
 		"GET /v1/catalog/{kind}/{name}": {Tag: cat, Summary: "Every version of one object, newest first", Response: []catalog.Versioned[json.RawMessage]{}},
 		"DELETE /v1/catalog/{kind}/{name}": {Tag: cat, Summary: "Remove an object (recorded as a version; refused while others use it; pipelines, views and services need force)",
 			Response: catalog.Result{}, Query: []openapi.Param{{Name: "dry_run"}, {Name: "force"}}},
@@ -270,11 +271,15 @@ func (s *Server) getView(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) submitHistorical(w http.ResponseWriter, r *http.Request) error {
 	var req HistoricalRequest
 	kind := InputJSON
-	var body []byte
+	var body []byte // the request's bytes, which its idempotency key's hash covers
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
 	case "application/json", "":
-		if err := decode(r, &req); err != nil {
+		var err error
+		if body, err = httpx.ReadJSONBody(r); err != nil {
+			return err
+		}
+		if err := httpx.DecodeJSONBytes(body, &req); err != nil {
 			return err
 		}
 	case "text/csv", "application/vnd.apache.parquet", "application/x-parquet":
@@ -295,9 +300,16 @@ func (s *Server) submitHistorical(w http.ResponseWriter, r *http.Request) error 
 	default:
 		return platform.Invalid("Content-Type %q: send application/json, text/csv or application/vnd.apache.parquet", ct)
 	}
-	job, err := s.SubmitHistorical(r.Context(), req, kind, body, actor(r))
+	key, err := historicalKey(r, body)
 	if err != nil {
 		return err
+	}
+	job, replayed, err := s.SubmitHistorical(r.Context(), req, kind, body, actor(r), key)
+	if err != nil {
+		return err
+	}
+	if replayed {
+		w.Header().Set(idempotency.ReplayedHeader, "true")
 	}
 	w.Header().Set("Location", "/v1/features/historical/"+job.ID)
 	httpx.WriteJSON(w, http.StatusAccepted, job)

@@ -32,7 +32,7 @@ func TestJobsMoveFromTheCatalogWithTheirRows(t *testing.T) {
 	}
 	db := dbtest.Migrated(t, postgres.Source{Name: full.Name, FS: old})
 	const id = "0190a5a4-7b1c-7cc0-8a7e-3b0b1f2c9d10"
-	if _, err := db.Pool.Exec(ctx, `INSERT INTO feature_jobs (id, status, request, format, rows, created_by)
+	if _, err := db.Exec(ctx, `INSERT INTO feature_jobs (id, status, request, format, rows, created_by)
 		VALUES ($1, 'succeeded', '{"features":["v:f"]}', 'parquet', 42, 'alice')`, id); err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/features/online"
@@ -54,7 +53,7 @@ type OnlineColumn struct {
 }
 
 // resolve turns a request's features or service into refs.
-func resolve(snap *catalog.Snapshot, names []string, service string) ([]catalog.Ref, error) {
+func resolve(snap *features.Catalog, names []string, service string) ([]features.Ref, error) {
 	switch {
 	case service != "" && len(names) > 0:
 		return nil, platform.Invalid("give features or feature_service, not both")
@@ -71,11 +70,11 @@ func resolve(snap *catalog.Snapshot, names []string, service string) ([]catalog.
 }
 
 // resolveCached is resolve, remembered per catalog revision for the request shapes seen.
-func (s *Server) resolveCached(snap *catalog.Snapshot, names []string, service string) ([]catalog.Ref, error) {
+func (s *Server) resolveCached(snap *features.Catalog, names []string, service string) ([]features.Ref, error) {
 	key := service + "\x00" + strings.Join(names, "\x00")
 	s.refsMu.Lock()
 	if s.refs == nil || s.refsRev != snap.Revision || len(s.refs) > 1000 {
-		s.refs, s.refsRev = map[string][]catalog.Ref{}, snap.Revision
+		s.refs, s.refsRev = map[string][]features.Ref{}, snap.Revision
 	}
 	refs, ok := s.refs[key]
 	s.refsMu.Unlock()
@@ -206,7 +205,7 @@ const maxKeyValueBytes = 1024
 // checkJoinKeys refuses entity columns that no requested view joins on (a lookup answers
 // with its keys, so an unused one would be echoed for nothing) and values that are not
 // scalars or are too long to be a key.
-func checkJoinKeys(snap *catalog.Snapshot, refs []catalog.Ref, entities map[string][]any) error {
+func checkJoinKeys(snap *features.Catalog, refs []features.Ref, entities map[string][]any) error {
 	used := map[string]bool{}
 	for _, r := range refs {
 		used[snap.Entities[snap.Views[r.View].Spec.Entity].Spec.JoinKey] = true
@@ -308,7 +307,7 @@ func (s *Server) computeOnline(ctx context.Context, v features.View, asOf time.T
 }
 
 // viewsOn lists the online views whose source is table.
-func viewsOn(snap *catalog.Snapshot, table string) []features.View {
+func viewsOn(snap *features.Catalog, table string) []features.View {
 	var out []features.View
 	for _, name := range sortedNames(snap.Views) {
 		if v := snap.Views[name].Spec; v.Source.Table == table && v.IsOnline() {
@@ -402,7 +401,7 @@ func (s *Server) Materialize(ctx context.Context, req MaterializeRequest) (Mater
 
 // materializedViews checks the views a materialization names (every online view when it
 // names none): each must be in the catalog and served online.
-func materializedViews(snap *catalog.Snapshot, names []string) ([]string, error) {
+func materializedViews(snap *features.Catalog, names []string) ([]string, error) {
 	if len(names) == 0 {
 		for _, n := range sortedNames(snap.Views) {
 			if snap.Views[n].Spec.IsOnline() {

@@ -36,10 +36,10 @@ func BenchmarkGetOnline(b *testing.B) {
 	if _, err := on.Write(ctx, v.Name, []online.Record{{Key: "acme:1200", EventTime: time.Now(), WrittenAt: time.Now(), Values: vals}}); err != nil {
 		b.Fatal(err)
 	}
-	snap := catalog.NewSnapshot()
+	snap := features.CatalogOf(catalog.NewSnapshot(nil))
 	snap.Entities["account"] = catalog.Versioned[features.Entity]{Spec: features.Entity{Name: "account", JoinKey: "account"}}
 	snap.Views[v.Name] = catalog.Versioned[features.View]{Spec: v}
-	s := New(nil, nil, on, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(nil, nil, on, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	s.snap.Store(snap)
 	req := OnlineRequest{Features: names, Entities: map[string][]any{"account": {"acme:1200"}}}
 	b.ReportAllocs()

@@ -28,6 +28,7 @@ import (
 	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/features/online"
+	"github.com/codexion/codexion/pipelines"
 	"github.com/codexion/codexion/platform"
 )
 
@@ -50,25 +51,26 @@ type Server struct {
 	// it returns ErrMaterializeDirect for requests the server should run itself.
 	MaterializeVia func(ctx context.Context, req MaterializeRequest) (MaterializeResult, error)
 
-	snap    atomic.Pointer[catalog.Snapshot]
+	snap    atomic.Pointer[features.Catalog]
 	metrics *metrics
 	mu      sync.Mutex
 	fresh   map[string]Freshness // by view
 	stop    context.CancelFunc
 	done    chan struct{}
-	jobs    sync.WaitGroup
+	jobs    JobRunner // runs training-set jobs
 	now     func() time.Time
 
 	refsMu  sync.Mutex
 	refsRev int64
-	refs    map[string][]catalog.Ref // resolved features by request shape, for refsRev
+	refs    map[string][]features.Ref // resolved features by request shape, for refsRev
 }
 
 // New returns a feature server; Start loads the catalog.
-func New(cat *catalog.Store, off *offline.Store, on online.Store, objects *objectstore.Store, db *pgxpool.Pool, reg prometheus.Registerer, log *slog.Logger) *Server {
-	s := &Server{Catalog: cat, Offline: off, Online: on, Objects: objects, DB: db, Log: log,
+func New(cat *catalog.Store, off *offline.Store, on online.Store, objects *objectstore.Store, db *pgxpool.Pool, reg prometheus.Registerer, log *slog.Logger,
+	jobs JobRunner) *Server {
+	s := &Server{Catalog: cat, Offline: off, Online: on, Objects: objects, DB: db, Log: log, jobs: jobs,
 		metrics: newMetrics(reg), fresh: map[string]Freshness{}, now: time.Now}
-	s.snap.Store(catalog.NewSnapshot())
+	s.snap.Store(features.CatalogOf(catalog.NewSnapshot(nil))) // until Start loads the catalog
 	return s
 }
 
@@ -99,16 +101,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // Name implements lifecycle.Component.
 func (s *Server) Name() string { return "feature-server" }
 
-// Start loads the catalog, marks jobs a previous process left unfinished as failed, and
-// follows catalog changes and freshness in the background.
+// Start loads the catalog and follows catalog changes and freshness in the background.
+// Training-set jobs outlive the process: their workflows go on in Temporal.
 func (s *Server) Start(ctx context.Context) error {
 	if err := s.Reload(ctx); err != nil {
 		return err
-	}
-	if _, err := s.DB.Exec(ctx, `UPDATE feature_jobs SET status = 'failed', finished_at = now(),
-		error = 'interrupted by a restart of the feature server; submit it again'
-		WHERE status IN ('queued', 'running')`); err != nil {
-		return fmt.Errorf("recover feature jobs: %w", err)
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop, s.done = cancel, make(chan struct{})
@@ -116,16 +113,14 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the background work and waits for running jobs.
+// Stop ends the background work.
 func (s *Server) Stop(ctx context.Context) error {
-	if s.stop != nil {
-		s.stop()
-		<-s.done
+	if s.stop == nil {
+		return nil
 	}
-	waited := make(chan struct{})
-	go func() { s.jobs.Wait(); close(waited) }()
+	s.stop()
 	select {
-	case <-waited:
+	case <-s.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -150,15 +145,19 @@ func (s *Server) follow(ctx context.Context) {
 		if i%5 == 0 {
 			s.updateFreshness(ctx)
 		}
+		if i%resumeEveryTicks == 0 {
+			s.resumeJobs(ctx)
+		}
 	}
 }
 
 // Reload reads the catalog now.
 func (s *Server) Reload(ctx context.Context) error {
-	snap, err := s.Catalog.Snapshot(ctx)
+	whole, err := s.Catalog.Snapshot(ctx)
 	if err != nil {
 		return err
 	}
+	snap := features.CatalogOf(whole)
 	for { // never go back to an older revision read by a slower concurrent reload
 		cur := s.snap.Load()
 		if cur.Revision > snap.Revision || s.snap.CompareAndSwap(cur, snap) {
@@ -168,7 +167,7 @@ func (s *Server) Reload(ctx context.Context) error {
 }
 
 // Snapshot is the catalog in force.
-func (s *Server) Snapshot() *catalog.Snapshot { return s.snap.Load() }
+func (s *Server) Snapshot() *features.Catalog { return s.snap.Load() }
 
 // Freshness says how current a view is.
 type Freshness struct {
@@ -233,14 +232,15 @@ func (s *Server) wroteOnline(view, by string, n int) {
 // output columns are known before anything is registered), and every view's key, time
 // and feature expressions compile against its source table. It returns each pipeline's
 // output columns.
-func (s *Server) Validate(ctx context.Context, next *catalog.Snapshot) (map[string][]catalog.Column, error) {
+func (s *Server) Validate(ctx context.Context, whole *catalog.Snapshot) (map[catalog.Key][]catalog.Column, error) {
+	next := features.CatalogOf(whole)
 	scratch, err := offline.Open(ctx, ":memory:", offline.FileRoots(s.Offline.FileRoots()...))
 	if err != nil {
 		return nil, err
 	}
 	defer scratch.Close() //nolint:errcheck // an in-memory scratch database
 	db := scratch.DB()
-	out := map[string][]catalog.Column{}
+	out := map[catalog.Key][]catalog.Column{}
 	var errs []error
 	for i, name := range sortedNames(next.Pipelines) {
 		p := next.Pipelines[name].Spec
@@ -281,7 +281,7 @@ func (s *Server) Validate(ctx context.Context, next *catalog.Snapshot) (map[stri
 			errs = append(errs, fmt.Errorf("pipeline %s: the transform returns no column %s (sink.id_column); it returns %s",
 				name, p.Sink.IDColumn, columnNames(cols)))
 		}
-		out[name] = cc
+		out[catalog.Key{Kind: pipelines.KindName, Name: name}] = cc
 	}
 	for _, name := range sortedNames(next.Views) {
 		v := next.Views[name].Spec

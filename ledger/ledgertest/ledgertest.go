@@ -12,6 +12,7 @@ import (
 	"github.com/codexion/codexion/platform/httpx"
 	"github.com/codexion/codexion/platform/idempotency"
 	"github.com/codexion/codexion/platform/postgres"
+	"github.com/codexion/codexion/schemas"
 )
 
 // Server is a running ledger API.
@@ -26,8 +27,28 @@ func Start(t testing.TB, maxBodyBytes int64) *Server {
 	s := &Server{}
 	s.Server = apitest.Start(t, maxBodyBytes, []postgres.Source{idempotency.Migrations(), outbox.Migrations(), ledger.Migrations()},
 		func(r *httpx.Router, db *postgres.Pool, log *slog.Logger) {
-			s.Store = ledger.NewStore(db.Pool)
+			s.Store = ledger.NewStore(db.Pool, outbox.NewWriter(Events(t)))
 			ledger.NewHandler(s.Store, log).Routes(r)
 		})
 	return s
+}
+
+// Events are the ledger's event declarations, gathered as app/ gathers them.
+func Events(t testing.TB) *schemas.Declarations {
+	t.Helper()
+	d, err := schemas.Declare(ledger.Events())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// EventSchemas compiles the schemas the ledger declares for its events.
+func EventSchemas(t testing.TB) *schemas.Set {
+	t.Helper()
+	set, err := Events(t).Set()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
 }

@@ -11,11 +11,17 @@ import (
 )
 
 // TestSetCompilesWhatIsRegistered: consumers validate against what the registry holds now,
-// the embedded schemas and any subject registered through its API, latest version first.
+// the schemas the domains declare and any subject registered through its API, latest
+// version first.
 func TestSetCompilesWhatIsRegistered(t *testing.T) {
 	ctx := context.Background()
 	s := registry.NewStore(dbtest.Migrated(t, registry.Migrations()).Pool)
-	embedded, err := schemas.Load()
+	declared, err := schemas.Declare(schemas.Domain{Name: "books", Events: []schemas.EventType{{Type: "acme.book.created.v1",
+		Aggregate: "acme.book", Topic: "acme.books.v1", Schema: []byte(`{"type":"object","properties":{"code":{"type":"string"}},"required":["code"]}`)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded, err := declared.Set()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +50,8 @@ func TestSetCompilesWhatIsRegistered(t *testing.T) {
 	if err := set.Validate("acme.invoice.scored.v1", []byte(`{"score": 2}`)); err == nil || !strings.Contains(err.Error(), "maximum") {
 		t.Fatalf("the latest version's rule is not applied: %v", err)
 	}
-	if err := set.Validate("codexion.ledger.book.created.v1", []byte(`{}`)); err == nil {
-		t.Fatal("an embedded schema's rules are not applied")
+	if err := set.Validate("acme.book.created.v1", []byte(`{}`)); err == nil {
+		t.Fatal("a declared schema's rules are not applied")
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/codexion/codexion/catalog"
+	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/pipelines"
@@ -21,7 +22,7 @@ import (
 
 // Activities are the feature store's activities; app gives them their dependencies.
 type Activities struct {
-	Snapshot func() *catalog.Snapshot
+	Snapshot func() *features.Catalog
 	Store    func() *offline.Store
 	Brokers  []string
 	// Schemas returns the registry's schemas as they are now; each run loads them once.

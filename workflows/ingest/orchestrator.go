@@ -18,7 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/codexion/codexion/catalog"
+	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/pipelines"
@@ -32,7 +32,7 @@ import (
 // Temporal Schedule per view with materialize_every, and answers the pipeline API.
 type Orchestrator struct {
 	Temporal   *workflows.Client
-	Snapshot   func() *catalog.Snapshot
+	Snapshot   func() *features.Catalog
 	Activities *Activities
 	Log        *slog.Logger
 	// IngestFor is how long each ingest activity runs before reporting back.
@@ -114,7 +114,7 @@ func (o *Orchestrator) loop(ctx context.Context) {
 }
 
 // reconcile makes sure every pipeline's workflow runs and every schedule matches its view.
-func (o *Orchestrator) reconcile(ctx context.Context, snap *catalog.Snapshot) error {
+func (o *Orchestrator) reconcile(ctx context.Context, snap *features.Catalog) error {
 	if o.Temporal.Client == nil {
 		return errors.New("temporal client not connected")
 	}
@@ -226,7 +226,7 @@ func (o *Orchestrator) ensureSchedule(ctx context.Context, view string, every ti
 	return nil
 }
 
-func (o *Orchestrator) measureLag(ctx context.Context, snap *catalog.Snapshot) {
+func (o *Orchestrator) measureLag(ctx context.Context, snap *features.Catalog) {
 	store := o.Activities.Store()
 	if store == nil {
 		return

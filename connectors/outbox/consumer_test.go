@@ -1,4 +1,9 @@
-package kafka
+package outbox
+
+// The consumer side of the relay's contract, as the relay tests exercise it: a consumer
+// group that dedupes by event id in Postgres, in the transaction of its work, commits an
+// offset only after that work, retries a failing event and then dead-letters it, and starts
+// a new session when the cluster behind its brokers changes.
 
 import (
 	"context"
@@ -6,48 +11,51 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	kafkago "github.com/segmentio/kafka-go"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/codexion/codexion/connectors/kafka"
 	"github.com/codexion/codexion/schemas"
 )
 
-// Deduper applies an event's effect at most once: it records the event id in the same
+// deduper applies an event's effect at most once: it records the event id in the same
 // transaction as the work, so a redelivered event is recognised and skipped.
-type Deduper interface {
+type deduper interface {
 	// Once runs fn unless id was already processed by this consumer; applied says whether
 	// fn ran. fn's work and the record of id commit together or not at all.
 	Once(ctx context.Context, consumer, id string, fn func(ctx context.Context) error) (applied bool, err error)
 }
 
 // Handler does a consumer's work for one event.
-type Handler func(ctx context.Context, ev schemas.Event) error
+type eventHandler func(ctx context.Context, ev schemas.Event) error
 
-// Consumer reads topics in a consumer group and hands each event to Handler exactly once
+// consumer reads topics in a consumer group and hands each event to Handler exactly once
 // in effect: it dedupes by event id, commits an offset only after the handler's work is
 // durable, retries a failing event with backoff, and after MaxAttempts sends it to the
 // dead-letter topic with the reason and moves on.
-type Consumer struct {
+type consumer struct {
 	Brokers      []string
 	Group        string
 	Topics       []string
-	Handler      Handler
-	Dedupe       Deduper
+	Handler      eventHandler
+	Dedupe       deduper
 	Log          *slog.Logger
 	MaxAttempts  int                  // default 5
 	Backoff      time.Duration        // first retry delay, doubling; default 100ms
-	Lag          *prometheus.GaugeVec // codexion_consumer_lag by group; optional, see NewLagGauge
+	Lag          *prometheus.GaugeVec // codexion_consumer_lag by group; optional, see newLagGauge
 	Tracer       trace.Tracer         // optional: a span per event, child of the producer's trace
 	ClusterCheck time.Duration        // how often to look for a changed cluster; default 5s
 
 	dlq *kafkago.Writer
 }
 
-// NewLagGauge registers codexion_consumer_lag with reg.
-func NewLagGauge(reg prometheus.Registerer) *prometheus.GaugeVec {
+// newLagGauge registers codexion_consumer_lag with reg.
+func newLagGauge(reg prometheus.Registerer) *prometheus.GaugeVec {
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "codexion_consumer_lag",
 		Help: "Messages behind the end of the partition the consumer last read, by consumer group."}, []string{"group"})
 	reg.MustRegister(g)
@@ -67,7 +75,7 @@ const (
 // same addresses (an embedded broker restarted empty), ends the current session; Run starts
 // a new one with backoff, which joins the group afresh and, finding no stored offsets on a
 // new cluster, reads from the start while the deduper drops what was already applied.
-func (c *Consumer) Run(ctx context.Context) error {
+func (c *consumer) Run(ctx context.Context) error {
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = defaultMaxAttempts
 	}
@@ -95,8 +103,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // session consumes with one reader until an error or a change of cluster.
-func (c *Consumer) session(ctx context.Context) error {
-	md, err := Cluster{Brokers: c.Brokers}.Describe(ctx)
+func (c *consumer) session(ctx context.Context) error {
+	md, err := kafka.Cluster{Brokers: c.Brokers}.Describe(ctx)
 	if err != nil {
 		return err
 	}
@@ -111,7 +119,7 @@ func (c *Consumer) session(ctx context.Context) error {
 				return
 			case <-t.C:
 			}
-			now, err := Cluster{Brokers: c.Brokers}.Describe(sctx)
+			now, err := kafka.Cluster{Brokers: c.Brokers}.Describe(sctx)
 			if err == nil && now.ClusterID != md.ClusterID {
 				cancel(fmt.Errorf("kafka cluster changed from %s to %s", md.ClusterID, now.ClusterID))
 				return
@@ -123,8 +131,7 @@ func (c *Consumer) session(ctx context.Context) error {
 		StartOffset: kafkago.FirstOffset, MaxBytes: maxMessageBytes, MaxWait: 250 * time.Millisecond,
 		CommitInterval: 0, // commit synchronously, after the work
 	})
-	c.dlq = &kafkago.Writer{Addr: kafkago.TCP(c.Brokers...), Topic: "codexion.dlq.v1", RequiredAcks: kafkago.RequireAll, BatchTimeout: time.Millisecond,
-		Transport: &kafkago.Transport{}}
+	c.dlq = kafka.DeadLetterWriter(c.Brokers)
 	defer reader.Close() //nolint:errcheck // offsets are committed explicitly
 	defer c.dlq.Close()  //nolint:errcheck // writes are synchronous
 	for {
@@ -148,7 +155,7 @@ func (c *Consumer) session(ctx context.Context) error {
 }
 
 // handle processes one message until it is applied, skipped as a duplicate, or dead-lettered.
-func (c *Consumer) handle(ctx context.Context, m kafkago.Message) error {
+func (c *consumer) handle(ctx context.Context, m kafkago.Message) error {
 	ev, err := schemas.Decode(m.Value)
 	if err != nil {
 		return c.deadLetter(ctx, m, "undecodable: "+err.Error())
@@ -183,17 +190,44 @@ func (c *Consumer) handle(ctx context.Context, m kafkago.Message) error {
 	return c.deadLetter(ctx, m, fmt.Sprintf("handler failed %d times: %v", c.MaxAttempts, last))
 }
 
-func (c *Consumer) deadLetter(ctx context.Context, m kafkago.Message, reason string) error {
+func (c *consumer) deadLetter(ctx context.Context, m kafkago.Message, reason string) error {
 	c.Log.Error("poison message sent to the dead-letter topic", "consumer", c.Group, "topic", m.Topic,
 		"partition", m.Partition, "offset", m.Offset, "reason", reason)
-	headers := append([]kafkago.Header{}, m.Headers...)
-	headers = append(headers,
-		kafkago.Header{Key: "dlq_reason", Value: []byte(reason)},
-		kafkago.Header{Key: "dlq_original_topic", Value: []byte(m.Topic)},
-		kafkago.Header{Key: "dlq_consumer", Value: []byte(c.Group)})
-	err := c.dlq.WriteMessages(ctx, kafkago.Message{Key: m.Key, Value: m.Value, Headers: headers})
+	err := c.dlq.WriteMessages(ctx, kafka.DeadLetter(m, reason, c.Group))
 	if err != nil {
 		return fmt.Errorf("dead-letter message %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
 	}
 	return nil
+}
+
+// pgDedupe records processed event ids in codexion_consumed, in the same transaction
+// as the handler's work (the handler reaches it with txFrom).
+type pgDedupe struct{ DB *pgxpool.Pool }
+
+type txKey struct{}
+
+// txFrom returns the transaction a pgDedupe runs the handler in.
+func txFrom(ctx context.Context) (pgx.Tx, bool) {
+	tx, ok := ctx.Value(txKey{}).(pgx.Tx)
+	return tx, ok
+}
+
+// Once implements deduper.
+func (d pgDedupe) Once(ctx context.Context, consumer, id string, fn func(ctx context.Context) error) (bool, error) {
+	applied := false
+	err := pgx.BeginFunc(ctx, d.DB, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO codexion_consumed (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, consumer, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // seen before: skip
+		}
+		applied = true
+		return fn(context.WithValue(ctx, txKey{}, tx))
+	})
+	if err != nil {
+		applied = false
+	}
+	return applied, err
 }
