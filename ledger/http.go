@@ -55,12 +55,8 @@ func (h *Handler) Routes(r *httpx.Router) {
 }
 
 // wrap turns a handler that returns its error into one that writes it as problem+json.
-func (h *Handler) wrap(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
-			httpx.WriteError(w, r, h.log, err)
-		}
-	}
+func (h *Handler) wrap(fn httpx.HandlerFunc) http.HandlerFunc {
+	return httpx.Adapter(httpx.Problems(h.log))(fn)
 }
 
 func actor(r *http.Request) string {

@@ -243,3 +243,26 @@ func decodeError(err error) error {
 		return platform.Invalid("body: %v", fmt.Errorf("%w", err))
 	}
 }
+
+// HandlerFunc is a handler that returns its error instead of writing it.
+type HandlerFunc func(http.ResponseWriter, *http.Request) error
+
+// ErrorWriter writes a handler's error the way its API answers errors.
+type ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
+
+// Problems writes errors as problem+json (WriteError), logging server errors to log.
+func Problems(log *slog.Logger) ErrorWriter {
+	return func(w http.ResponseWriter, r *http.Request, err error) { WriteError(w, r, log, err) }
+}
+
+// Adapter turns handlers that return their error into http.HandlerFuncs whose errors fail
+// writes: the one adapter every API's handlers go through.
+func Adapter(fail ErrorWriter) func(HandlerFunc) http.HandlerFunc {
+	return func(fn HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if err := fn(w, r); err != nil {
+				fail(w, r, err)
+			}
+		}
+	}
+}

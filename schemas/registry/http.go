@@ -64,13 +64,7 @@ func write(w http.ResponseWriter, status int, v any) {
 }
 
 // wrap turns a handler that returns its error into one that writes it in Confluent's form.
-func (h *Handler) wrap(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
-			h.fail(w, r, err)
-		}
-	}
-}
+func (h *Handler) wrap(fn httpx.HandlerFunc) http.HandlerFunc { return httpx.Adapter(h.fail)(fn) }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var re *Error
