@@ -5,13 +5,10 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,8 +18,6 @@ import (
 	"github.com/codexion/codexion/connectors/objectstore"
 	"github.com/codexion/codexion/connectors/outbox"
 	"github.com/codexion/codexion/features"
-	"github.com/codexion/codexion/features/offline"
-	"github.com/codexion/codexion/features/online"
 	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/ledger"
@@ -75,6 +70,10 @@ type App struct {
 	Catalog   *catalog.Store
 	Features  *server.Server
 	Pipelines *ingest.Orchestrator
+
+	catalogAPI  *catalog.Handler
+	featureAPI  *server.Handler
+	featureActs *ingest.Activities
 	// FeatureWorker runs the feature store's workflows and activities (in the process that
 	// owns the offline store).
 	FeatureWorker *workflows.Worker
@@ -210,8 +209,10 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		maps.Copy(ops, lh.OpenAPI())
 		a.registry.Routes(a.Router)
 		maps.Copy(ops, a.registry.OpenAPI())
-		a.Features.Routes(a.Router)
-		maps.Copy(ops, a.Features.OpenAPI())
+		a.catalogAPI.Routes(a.Router)
+		maps.Copy(ops, a.catalogAPI.OpenAPI())
+		a.featureAPI.Routes(a.Router)
+		maps.Copy(ops, a.featureAPI.OpenAPI())
 		a.Pipelines.Routes(a.Router)
 		maps.Copy(ops, a.Pipelines.OpenAPI())
 	}
@@ -229,7 +230,7 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 	if a.Pipelines != nil {
 		// The process that owns the offline store runs the feature store's activities.
 		a.FeatureWorker = &workflows.Worker{Client: a.Temporal, TaskQueue: ingest.TaskQueue, Log: log,
-			Register: []workflows.Registration{ingest.RegisterWorkflows, a.Pipelines.Activities.Register,
+			Register: []workflows.Registration{ingest.RegisterWorkflows, a.featureActs.Register,
 				trainingset.RegisterWorkflows, trainingset.NewActivities(a.Features.TrainingSets(), log.With("component", "training-sets")).Register}}
 		a.group.Add(a.FeatureWorker)
 		if cfg.Features.RunPipelines {
@@ -243,44 +244,22 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 	return a, nil
 }
 
-// featureStore builds the feature server and the pipeline runner; the offline and online
-// stores they share are opened at start. The specs in features.apply are applied at start.
+// featureStore builds the catalog, the feature server and the pipeline orchestrator. The
+// feature server opens its offline and online stores at start; the specs in
+// features.apply are applied at start.
 func (a *App) featureStore(reg *registry.Store) {
 	cfg := a.Config.Features
 	a.Catalog = catalog.NewStore(a.DB.Pool, Kinds())
-	a.Features = server.New(a.Catalog, nil, nil, a.Objects, a.DB.Pool, a.Registry, a.Log.With("component", "features"),
-		trainingset.NewRunner(a.Temporal, ingest.TaskQueue))
-	acts := &ingest.Activities{Snapshot: a.Features.Snapshot, Store: func() *offline.Store { return a.Features.Offline },
-		Brokers: a.Config.Kafka.Brokers, Schemas: reg.Set, Log: a.Log.With("component", "pipelines"),
-		KeyColumns: a.Features.KeyColumns, AfterAppend: a.Features.Refresh, Materializer: a.Features.Materialize}
-	a.Pipelines = &ingest.Orchestrator{Temporal: a.Temporal, Snapshot: a.Features.Snapshot, Activities: acts,
-		Log: a.Log.With("component", "orchestration"), IngestFor: cfg.IngestRun}
-	a.Pipelines.NewMetrics(a.Registry)
-	a.Features.PipelineLag = a.Pipelines.Lag
-	a.Features.MaterializeVia = a.Pipelines.MaterializeNow
-	a.group.Add(lifecycle.Func{ComponentName: "feature-stores", OnStart: func(ctx context.Context) error {
-		if err := os.MkdirAll(filepath.Dir(cfg.OfflinePath), 0o755); err != nil {
-			return err
-		}
-		off, err := offline.Open(ctx, cfg.OfflinePath, offline.FileRoots(cfg.FileRoots...))
-		if err != nil {
-			return fmt.Errorf("features.offline_path: %w (is another Codexion process using it?)", err)
-		}
-		var on online.Store
-		if cfg.Online == "redis" {
-			on, err = online.OpenRedis(ctx, cfg.RedisURL)
-		} else {
-			on, err = online.OpenBolt(cfg.OnlinePath)
-		}
-		if err != nil {
-			off.Close() //nolint:errcheck // not used yet
-			return err
-		}
-		a.Features.Offline, a.Features.Online = off, on
-		return nil
-	}, OnStop: func(context.Context) error {
-		return errors.Join(a.Features.Online.Close(), a.Features.Offline.Close())
-	}})
+	a.Features = server.New(server.Deps{Catalog: a.Catalog, Objects: a.Objects, DB: a.DB.Pool, Registry: a.Registry,
+		Log: a.Log.With("component", "features"), Jobs: trainingset.NewRunner(a.Temporal, ingest.TaskQueue),
+		Stores: server.FileStores{OfflinePath: cfg.OfflinePath, FileRoots: cfg.FileRoots, Online: cfg.Online,
+			OnlinePath: cfg.OnlinePath, RedisURL: cfg.RedisURL}})
+	// Every committed pipeline batch refreshes the online values of the entities it touched.
+	acts := ingest.NewActivities(a.Features, a.Features.Online(), reg, a.Config.Kafka.Brokers, a.Log.With("component", "pipelines"), a.Features.Online())
+	a.Pipelines = ingest.NewOrchestrator(a.Temporal, acts, cfg.IngestRun, a.Registry, a.Log.With("component", "orchestration"))
+	a.catalogAPI = catalog.NewHandler(a.Catalog, a.Features.Validate, &features.Catalog{}, a.Log, a.Features)
+	a.featureAPI = server.NewHandler(a.Features, a.Pipelines, a.Log.With("component", "features"))
+	a.featureActs = acts
 	a.group.Add(a.Features)
 	if cfg.Apply != "" {
 		a.group.Add(lifecycle.Func{ComponentName: "apply-specs", OnStart: func(ctx context.Context) error {
@@ -288,7 +267,7 @@ func (a *App) featureStore(reg *registry.Store) {
 			if err != nil {
 				return fmt.Errorf("features.apply: %w", err)
 			}
-			res, err := a.Features.Apply(ctx, docs, catalog.Options{Actor: "codexion (features.apply)"})
+			res, err := a.catalogAPI.Apply(ctx, docs, catalog.Options{Actor: "codexion (features.apply)"})
 			if err != nil {
 				return fmt.Errorf("features.apply %s: %w", cfg.Apply, err)
 			}

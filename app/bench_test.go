@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/features/server"
 )
 
@@ -105,7 +106,7 @@ func BenchmarkOnlineLookup(b *testing.B) {
 	for _, f := range view.Features {
 		names = append(names, "account_activity:"+f.Name)
 	}
-	body, _ := json.Marshal(server.OnlineRequest{Features: names, Entities: map[string][]any{"account": {"acme:1200"}}})
+	body, _ := json.Marshal(features.OnlineRequest{Features: names, Entities: map[string][]any{"account": {"acme:1200"}}})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 	post := func(url string, token string) func() error {
 		return func() error {
@@ -138,8 +139,8 @@ func BenchmarkOnlineLookup(b *testing.B) {
 	}
 	answer, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var parsed server.OnlineResponse
-	if err := json.Unmarshal(answer, &parsed); err != nil || len(parsed.Results) != 21 || parsed.Results[1].Statuses[0] != server.Present {
+	var parsed features.OnlineResponse
+	if err := json.Unmarshal(answer, &parsed); err != nil || len(parsed.Results) != 21 || parsed.Results[1].Statuses[0] != features.Present {
 		b.Fatalf("lookup answer: %s", answer)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -176,9 +177,9 @@ func BenchmarkOnlineLookup(b *testing.B) {
 func BenchmarkFreshness(b *testing.B) {
 	_, a := benchDev(b)
 	ctx := context.Background()
-	lookup := server.OnlineRequest{Features: []string{"account_activity:lines_count"}, Entities: map[string][]any{"account": {"acme:1200"}}}
+	lookup := features.OnlineRequest{Features: []string{"account_activity:lines_count"}, Entities: map[string][]any{"account": {"acme:1200"}}}
 	count := func() string {
-		var r server.OnlineResponse
+		var r features.OnlineResponse
 		if _, err := a.as("ml-engineer").Do(ctx, "POST", "/get-online-features", lookup, &r); err != nil {
 			b.Fatal(err)
 		}

@@ -71,14 +71,14 @@ func (a *api) refused(role, method, path string, in any) *apiclient.Error {
 	return e
 }
 
-func (a *api) online(req server.OnlineRequest) server.OnlineResponse {
+func (a *api) online(req features.OnlineRequest) features.OnlineResponse {
 	a.t.Helper()
-	var resp server.OnlineResponse
+	var resp features.OnlineResponse
 	a.do("ml-engineer", "POST", "/get-online-features", req, &resp)
 	return resp
 }
 
-func column(t *testing.T, resp server.OnlineResponse, name string) server.OnlineColumn {
+func column(t *testing.T, resp features.OnlineResponse, name string) features.OnlineColumn {
 	t.Helper()
 	for i, n := range resp.Metadata.FeatureNames {
 		if n == name {
@@ -86,7 +86,7 @@ func column(t *testing.T, resp server.OnlineResponse, name string) server.Online
 		}
 	}
 	t.Fatalf("response has no %s: %v", name, resp.Metadata.FeatureNames)
-	return server.OnlineColumn{}
+	return features.OnlineColumn{}
 }
 
 // TestFeatureStoreOnTheDevStack: the shipped examples, applied at start, turn the demo
@@ -140,15 +140,15 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 				}
 			}
 		}
-		resp := a.online(server.OnlineRequest{Features: []string{"account_activity:balance"}, Entities: map[string][]any{"account": keys}})
+		resp := a.online(features.OnlineRequest{Features: []string{"account_activity:balance"}, Entities: map[string][]any{"account": keys}})
 		col := column(t, resp, "balance")
 		compared := 0
 		for i, k := range keys {
 			w, posted := want[k.(string)]
 			switch {
-			case !posted && col.Statuses[i] != server.NotFound:
+			case !posted && col.Statuses[i] != features.NotFound:
 				t.Errorf("%s has no postings but is %s", k, col.Statuses[i])
-			case posted && (col.Statuses[i] != server.Present || !sameDecimal(fmt.Sprint(col.Values[i]), w)):
+			case posted && (col.Statuses[i] != features.Present || !sameDecimal(fmt.Sprint(col.Values[i]), w)):
 				t.Errorf("%s: online balance %v (%s), ledger %s", k, col.Values[i], col.Statuses[i], w)
 			case posted:
 				compared++
@@ -161,7 +161,7 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 
 	t.Run("a posting reaches the online store within seconds", func(t *testing.T) {
 		a := a.with(t)
-		req := server.OnlineRequest{Features: []string{"account_activity:lines_count", "account_activity:debit_sum_24h"},
+		req := features.OnlineRequest{Features: []string{"account_activity:lines_count", "account_activity:debit_sum_24h"},
 			Entities: map[string][]any{"account": {"acme:1200"}}}
 		before := column(t, a.online(req), "lines_count").Values[0]
 		today := time.Now().UTC().Format(time.DateOnly)
@@ -291,18 +291,18 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 	t.Run("push and materialize", func(t *testing.T) {
 		a := a.with(t)
 		now := time.Now().UTC().Format(time.RFC3339Nano)
-		push := server.PushRequest{PushSourceName: "account_activity", DF: map[string][]any{
+		push := features.PushRequest{PushSourceName: "account_activity", DF: map[string][]any{
 			"event_id": {"push-1"}, "account_key": {"acme:9999"}, "posted_at": {now}, "committed_at": {now},
 			"debit": {"7.25"}, "credit": {"0"}, "book_amount": {"7.25"}, "line_no": {1}}}
 		for i, want := range []int64{1, 0} { // a retried push changes nothing
-			var res server.PushResult
+			var res features.PushResult
 			a.do("data-engineer", "POST", "/push", push, &res)
 			if res.Inserted != want || (i == 0 && res.OnlineWritten["account_activity"] != 1) {
 				t.Fatalf("push %d: %+v", i, res)
 			}
 		}
-		col := column(t, a.online(server.OnlineRequest{Features: []string{"account_activity:balance"}, Entities: map[string][]any{"account": {"acme:9999"}}}), "balance")
-		if col.Statuses[0] != server.Present || !sameDecimal(fmt.Sprint(col.Values[0]), "7.25") {
+		col := column(t, a.online(features.OnlineRequest{Features: []string{"account_activity:balance"}, Entities: map[string][]any{"account": {"acme:9999"}}}), "balance")
+		if col.Statuses[0] != features.Present || !sameDecimal(fmt.Sprint(col.Values[0]), "7.25") {
 			t.Fatalf("pushed row online: %+v", col)
 		}
 		// Lookups keep being answered while materializations run.
@@ -320,13 +320,13 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 					return
 				default:
 				}
-				var r server.OnlineResponse
+				var r features.OnlineResponse
 				if _, err := a.as("ml-engineer").Do(context.Background(), "POST", "/get-online-features",
-					server.OnlineRequest{Features: []string{"account_activity:balance"}, Entities: map[string][]any{"account": {"acme:1200"}}}, &r); err != nil {
+					features.OnlineRequest{Features: []string{"account_activity:balance"}, Entities: map[string][]any{"account": {"acme:1200"}}}, &r); err != nil {
 					lookups <- err
 					return
 				}
-				if r.Results[1].Statuses[0] != server.Present {
+				if r.Results[1].Statuses[0] != features.Present {
 					lookups <- fmt.Errorf("during materialization: %v", r.Results[1].Statuses)
 					return
 				}
@@ -334,7 +334,7 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 			}
 		}()
 		for range 3 {
-			var m server.MaterializeResult
+			var m features.MaterializeResult
 			a.do("data-engineer", "POST", "/materialize", map[string]any{}, &m)
 			if m.Written["account_activity"] < 10 || m.Written["counterparty_activity"] < 10 {
 				t.Fatalf("materialize wrote %v", m.Written)
@@ -350,8 +350,8 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 		a := a.with(t)
 		var before features.Catalog
 		a.do("data-engineer", "GET", "/v1/catalog", nil, &before)
-		view := func(body string) server.ApplyRequest {
-			return server.ApplyRequest{Documents: []catalog.Document{{File: "x.yaml", Content: body}}}
+		view := func(body string) catalog.ApplyRequest {
+			return catalog.ApplyRequest{Documents: []catalog.Document{{File: "x.yaml", Content: body}}}
 		}
 		good := "kind: FeatureView\nname: probe\nentity: account\nsource: {table: ledger_lines, entity_column: account_key, timestamp_column: posted_at}\nfeatures:\n  - {name: d, column: debit, aggregation: sum}\n"
 		for _, c := range []struct {
@@ -389,9 +389,9 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 			req  any
 			says string
 		}{
-			{server.OnlineRequest{Features: []string{"account_activity:nope"}, Entities: map[string][]any{"account": {"acme:1200"}}}, `no feature "nope"`},
-			{server.OnlineRequest{Features: []string{"nowhere:x"}, Entities: map[string][]any{"account": {"acme:1200"}}}, `no feature view "nowhere"`},
-			{server.OnlineRequest{FeatureService: "entry_risk", Entities: map[string][]any{"account": {"acme:1200"}}}, `join key "counterparty"`},
+			{features.OnlineRequest{Features: []string{"account_activity:nope"}, Entities: map[string][]any{"account": {"acme:1200"}}}, `no feature "nope"`},
+			{features.OnlineRequest{Features: []string{"nowhere:x"}, Entities: map[string][]any{"account": {"acme:1200"}}}, `no feature view "nowhere"`},
+			{features.OnlineRequest{FeatureService: "entry_risk", Entities: map[string][]any{"account": {"acme:1200"}}}, `join key "counterparty"`},
 		} {
 			if p := a.refused("ml-engineer", "POST", "/get-online-features", c.req); p.Status != 400 || !strings.Contains(p.Detail, c.says) {
 				t.Errorf("lookup %+v: %d %s", c.req, p.Status, p.Detail)
@@ -402,7 +402,7 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 		if p.Status != 400 || !strings.Contains(p.Detail, "entity rows 2 have no valid event_timestamp") {
 			t.Errorf("row without a timestamp: %d %s", p.Status, p.Detail)
 		}
-		p = a.refused("data-engineer", "POST", "/push", server.PushRequest{PushSourceName: "ledger_lines", DF: map[string][]any{"nope": {1}}})
+		p = a.refused("data-engineer", "POST", "/push", features.PushRequest{PushSourceName: "ledger_lines", DF: map[string][]any{"nope": {1}}})
 		if p.Status != 400 || !strings.Contains(p.Detail, "nope is not a column of ledger_lines") {
 			t.Errorf("push of an unknown column: %d %s", p.Status, p.Detail)
 		}
@@ -411,7 +411,7 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 	t.Run("a breaking pipeline change with force rebuilds its table from the topic", func(t *testing.T) {
 		a := a.with(t)
 		spec := strings.Replace(mustRead(t, "../examples/ledger/pipelines/ledger-lines.yaml"), "    event_id,\n", "    event_id,\n    'v2' AS spec_version,\n", 1)
-		apply := server.ApplyRequest{Documents: []catalog.Document{{File: "ledger-lines.yaml", Content: spec}}}
+		apply := catalog.ApplyRequest{Documents: []catalog.Document{{File: "ledger-lines.yaml", Content: spec}}}
 		if p := a.refused("data-engineer", "POST", "/v1/catalog/apply", apply); p.Status != 409 || !strings.Contains(p.Detail, "output columns change") {
 			t.Fatalf("without force: %d %s", p.Status, p.Detail)
 		}
@@ -578,10 +578,10 @@ func TestOnlineStoreOnRedis(t *testing.T) {
 	waitOutboxDrained(t, ctx, d.App.DB)
 	a.do("data-engineer", "POST", "/v1/pipelines/ledger-lines/drain", nil, nil)
 	a.do("data-engineer", "POST", "/materialize", map[string]any{"feature_views": []string{"account_activity"}}, nil)
-	col := column(t, a.online(server.OnlineRequest{Features: []string{"account_activity:balance"}, Entities: map[string][]any{"account": {"acme:1200"}}}), "balance")
+	col := column(t, a.online(features.OnlineRequest{Features: []string{"account_activity:balance"}, Entities: map[string][]any{"account": {"acme:1200"}}}), "balance")
 	var acc ledger.Account
 	a.do("finance", "GET", "/v1/ledger/accounts/1200?book=acme", nil, &acc)
-	if col.Statuses[0] != server.Present || !sameDecimal(fmt.Sprint(col.Values[0]), acc.Balances[0].BookBalance) {
+	if col.Statuses[0] != features.Present || !sameDecimal(fmt.Sprint(col.Values[0]), acc.Balances[0].BookBalance) {
 		t.Fatalf("balance from Redis: %v %v, ledger %s", col.Values, col.Statuses, acc.Balances[0].BookBalance)
 	}
 }

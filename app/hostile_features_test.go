@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/codexion/codexion/catalog"
+	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/features/server"
 )
 
@@ -61,7 +62,7 @@ features:
 		{"statements in a feature", view("debit), (SELECT 1"), "one expression"},
 	} {
 		for _, dry := range []string{"?dry_run=true", ""} {
-			e := a.refused("data-engineer", "POST", "/v1/catalog/apply"+dry, server.ApplyRequest{Documents: []catalog.Document{{File: "hostile.yaml", Content: tc.doc}}})
+			e := a.refused("data-engineer", "POST", "/v1/catalog/apply"+dry, catalog.ApplyRequest{Documents: []catalog.Document{{File: "hostile.yaml", Content: tc.doc}}})
 			if e.Status != 400 || !strings.Contains(e.Detail, tc.want) {
 				t.Errorf("%s%s: %d %s, want 400 with %q", tc.name, dry, e.Status, e.Detail, tc.want)
 			}
@@ -96,13 +97,13 @@ features:
 	}
 
 	// Bounded answers: keys no requested view uses are refused, not echoed.
-	e = a.refused("ml-engineer", "POST", "/get-online-features", server.OnlineRequest{Features: []string{"account_activity:balance"},
+	e = a.refused("ml-engineer", "POST", "/get-online-features", features.OnlineRequest{Features: []string{"account_activity:balance"},
 		Entities: map[string][]any{"account": {"acme:1200"}, "padding": {strings.Repeat("x", 100_000)}}})
 	if e.Status != 400 || !strings.Contains(e.Detail, `"padding" is not a join key`) {
 		t.Errorf("unused join key: %d %s", e.Status, e.Detail)
 	}
 	// A materialization of an unknown view is refused before any workflow starts.
-	e = a.refused("data-engineer", "POST", "/materialize-incremental", server.MaterializeRequest{FeatureViews: []string{"no_such_view"}})
+	e = a.refused("data-engineer", "POST", "/materialize-incremental", features.MaterializeRequest{FeatureViews: []string{"no_such_view"}})
 	if e.Status != 400 || !strings.Contains(e.Detail, "no_such_view") {
 		t.Errorf("materialize an unknown view: %d %s", e.Status, e.Detail)
 	}

@@ -20,7 +20,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/codexion/codexion/catalog"
-	"github.com/codexion/codexion/features/server"
+	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/workflows/ingest"
 )
 
@@ -170,7 +170,7 @@ func TestPipelinesOnTemporal(t *testing.T) {
 		}
 		// The API stays up: postings, lookups and the pipeline status (which says why).
 		a.do("finance", "POST", "/v1/ledger/entries", entry("while Temporal is down"), nil)
-		a.online(server.OnlineRequest{Features: []string{"account_activity:balance"}, Entities: map[string][]any{"account": {"acme:1200"}}})
+		a.online(features.OnlineRequest{Features: []string{"account_activity:balance"}, Entities: map[string][]any{"account": {"acme:1200"}}})
 		var st ingest.Status
 		a.do("data-engineer", "GET", "/v1/pipelines/ledger-lines", nil, &st)
 		if st.Orchestration == "" {
@@ -187,8 +187,8 @@ func TestPipelinesOnTemporal(t *testing.T) {
 
 	t.Run("a failing pipeline reports its error and recovers with a fixed spec", func(t *testing.T) {
 		a := a.with(t)
-		spec := func(transform string) server.ApplyRequest {
-			return server.ApplyRequest{Documents: []catalog.Document{{File: "probe.yaml", Content: `kind: Pipeline
+		spec := func(transform string) catalog.ApplyRequest {
+			return catalog.ApplyRequest{Documents: []catalog.Document{{File: "probe.yaml", Content: `kind: Pipeline
 name: probe
 source:
   topic: codexion.ledger.entries.v1

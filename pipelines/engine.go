@@ -38,10 +38,9 @@ type Engine struct {
 	Brokers []string
 	Schemas *schemas.Set
 	Log     *slog.Logger
-	// KeyColumns and AfterAppend, when set, report after each committed batch the
-	// distinct values of those sink columns among the new rows (to refresh online features).
-	KeyColumns  func() []string
-	AfterAppend func(ctx context.Context, table string, keys map[string][]string)
+	// Sinks are told about each committed batch that inserted rows, with the distinct
+	// values among the new rows of the key columns they ask for.
+	Sinks []CommitSink
 	// Progress, when set, counts as the run goes.
 	Progress *Progress
 
@@ -200,8 +199,8 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 					e.Progress.Rows.Add(n)
 					e.Progress.LastBatch.Store(time.Now().UnixMicro())
 				}
-				if err == nil && n > 0 && e.AfterAppend != nil {
-					e.AfterAppend(ctx, r.b.Table, keys)
+				if err == nil {
+					e.notify(ctx, r.b, n, keys)
 				}
 			}
 			r.b.Record.Release()
@@ -327,10 +326,7 @@ func (e *Engine) prepare(ctx context.Context, dlq *kafkago.Writer, msgs []kafkag
 			return offline.Batch{}, 0, skipped, fmt.Errorf("dead-letter %d events: %w", len(dead), err)
 		}
 	}
-	var keyColumns []string
-	if e.KeyColumns != nil {
-		keyColumns = e.KeyColumns()
-	}
+	keyCols := keyColumns(e.Sinks, e.Spec.Sink.Table)
 	var offsets []offline.Offset
 	for p, n := range next {
 		if e.Range == nil { // a backfill leaves the pipeline's position alone
@@ -338,7 +334,7 @@ func (e *Engine) prepare(ctx context.Context, dlq *kafkago.Writer, msgs []kafkag
 		}
 	}
 	return offline.Batch{Consumer: e.Spec.Name, Table: e.Spec.Sink.Table, Record: b.NewRecordBatch(),
-		IDColumn: e.Spec.Sink.IDColumn, Offsets: offsets, Transform: e.Spec.Transform, KeyColumns: keyColumns}, len(dead), skipped, nil
+		IDColumn: e.Spec.Sink.IDColumn, Offsets: offsets, Transform: e.Spec.Transform, KeyColumns: keyCols}, len(dead), skipped, nil
 }
 
 // decodeInto parses one message, checks it against the registry as the spec says, and
@@ -459,13 +455,10 @@ func (e *Engine) runFiles(ctx context.Context, once bool) (Stats, error) {
 			return st, err
 		}
 		for _, f := range pending {
-			var keyColumns []string
-			if e.KeyColumns != nil {
-				keyColumns = e.KeyColumns()
-			}
-			n, keys, err := e.Store.AppendKeys(ctx, offline.Batch{Consumer: e.Spec.Name, Table: e.Spec.Sink.Table,
+			batch := offline.Batch{Consumer: e.Spec.Name, Table: e.Spec.Sink.Table,
 				SourceSQL: FileReader(e.Spec.Source.Format, f), IDColumn: e.Spec.Sink.IDColumn, Transform: e.Spec.Transform,
-				KeyColumns: keyColumns, Offsets: []offline.Offset{{Topic: fileOffset(f), Next: sizes[f]}}})
+				KeyColumns: keyColumns(e.Sinks, e.Spec.Sink.Table), Offsets: []offline.Offset{{Topic: fileOffset(f), Next: sizes[f]}}}
+			n, keys, err := e.Store.AppendKeys(ctx, batch)
 			if err != nil {
 				return st, fmt.Errorf("file %s: %w", f, err)
 			}
@@ -476,9 +469,7 @@ func (e *Engine) runFiles(ctx context.Context, once bool) (Stats, error) {
 				e.Progress.Rows.Add(n)
 				e.Progress.LastBatch.Store(time.Now().UnixMicro())
 			}
-			if n > 0 && e.AfterAppend != nil {
-				e.AfterAppend(ctx, e.Spec.Sink.Table, keys)
-			}
+			e.notify(ctx, batch, n, keys)
 		}
 		if once {
 			return st, nil

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +117,10 @@ func TestLedgerLinesExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer off.Close()
-	engine := &Engine{Spec: exampleSpec(t), Store: off, Brokers: []string{broker.Addr}, Schemas: set, Log: log}
+	// A consumer of committed batches is a sink given to the engine: it asks for the
+	// columns it wants and hears of every batch once, after its commit.
+	sink := &recordingSink{table: "ledger_lines", columns: []string{"event_id", "account"}}
+	engine := &Engine{Spec: exampleSpec(t), Store: off, Brokers: []string{broker.Addr}, Schemas: set, Log: log, Sinks: []CommitSink{sink}}
 	lines := func() (n int, distinct int) {
 		if err := off.DB().QueryRowContext(ctx, `SELECT count(*), count(DISTINCT (entry_id, line_no)) FROM ledger_lines`).Scan(&n, &distinct); err != nil {
 			t.Fatal(err)
@@ -130,6 +134,7 @@ func TestLedgerLinesExactlyOnce(t *testing.T) {
 	if n, d := lines(); n != 120 || d != 120 || st.Rows != 120 {
 		t.Fatalf("after the first run: %d lines (%d distinct), stats %+v", n, d, st)
 	}
+	sink.check(t, 40, 120, []string{"1200", "2200", "4000"})
 	var sum string
 	if err := off.DB().QueryRowContext(ctx, `SELECT CAST(sum(book_amount) AS VARCHAR) FROM ledger_lines`).Scan(&sum); err != nil || (sum != "0.000000" && sum != "0") {
 		t.Fatalf("lines do not balance in the offline store: %q %v", sum, err)
@@ -152,6 +157,7 @@ func TestLedgerLinesExactlyOnce(t *testing.T) {
 	if n, d := lines(); n != 150 || d != 150 || st.DeadLetters != 1 {
 		t.Fatalf("after the second run: %d lines (%d distinct), stats %+v", n, d, st)
 	}
+	sink.check(t, 50, 150, []string{"1200", "2200", "4000"})
 
 	// The broker restarts empty: the relay re-publishes, the pipeline resets its offsets,
 	// reads everything again, and keeps each line once.
@@ -181,6 +187,60 @@ func TestLedgerLinesExactlyOnce(t *testing.T) {
 	}
 	if n, d := lines(); n != 165 || d != 165 {
 		t.Fatalf("after the broker restart: %d lines (%d distinct), want 165", n, d)
+	}
+	// Everything was read again; only the 5 new entries were committed and reported.
+	sink.check(t, 55, 165, []string{"1200", "2200", "4000"})
+}
+
+// recordingSink records what the engine reports, to show what a new consumer of
+// committed batches (lineage, drift) receives.
+type recordingSink struct {
+	table    string
+	columns  []string
+	rows     int64
+	eventIDs map[string]int // how often each event id was reported
+	accounts map[string]bool
+	offsets  int
+}
+
+func (r *recordingSink) KeyColumns(table string) []string {
+	if table != r.table {
+		return nil
+	}
+	return r.columns
+}
+
+func (r *recordingSink) Committed(_ context.Context, b Committed) {
+	if r.eventIDs == nil {
+		r.eventIDs, r.accounts = map[string]int{}, map[string]bool{}
+	}
+	r.rows += b.Rows
+	for _, id := range b.Keys["event_id"] {
+		r.eventIDs[id]++
+	}
+	for _, a := range b.Keys["account"] {
+		r.accounts[a] = true
+	}
+	if b.Pipeline == "ledger-lines" && b.Table == r.table && len(b.Offsets) > 0 {
+		r.offsets++
+	}
+}
+
+func (r *recordingSink) check(t *testing.T, events int, rows int64, accounts []string) {
+	t.Helper()
+	for id, n := range r.eventIDs {
+		if n != 1 {
+			t.Errorf("event %s reported %d times", id, n)
+		}
+	}
+	var got []string
+	for a := range r.accounts {
+		got = append(got, a)
+	}
+	slices.Sort(got)
+	if len(r.eventIDs) != events || r.rows != rows || !slices.Equal(got, accounts) || r.offsets == 0 {
+		t.Fatalf("the sink heard of %d events, %d rows, accounts %v, %d batches with offsets; want %d events, %d rows, accounts %v",
+			len(r.eventIDs), r.rows, got, r.offsets, events, rows, accounts)
 	}
 }
 

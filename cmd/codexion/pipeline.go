@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -15,9 +14,6 @@ import (
 
 	"github.com/codexion/codexion/app"
 	"github.com/codexion/codexion/catalog"
-	"github.com/codexion/codexion/features/offline"
-	"github.com/codexion/codexion/features/server"
-	"github.com/codexion/codexion/pipelines"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/workflows/ingest"
 )
@@ -43,7 +39,7 @@ a pipeline whose output columns change, a new join key) is refused unless --forc
 			if err != nil {
 				return platform.Invalid("%v", err)
 			}
-			return c.changeCatalog(cmd, f, "POST", "/v1/catalog/apply", server.ApplyRequest{Documents: docs}, dryRun, force)
+			return c.changeCatalog(cmd, f, "POST", "/v1/catalog/apply", catalog.ApplyRequest{Documents: docs}, dryRun, force)
 		},
 	}
 	f.register(cmd, "data-engineer")
@@ -269,42 +265,15 @@ events go to codexion.dlq.v1. Running it again picks up where it stopped.`,
 			if err != nil {
 				return platform.Invalid("read %s: %v", file, err)
 			}
-			objs, err := app.Kinds().Parse(file, raw)
-			if err != nil {
-				return platform.Invalid("%v", err)
-			}
-			if len(objs) != 1 || objs[0].Kind != pipelines.KindName {
-				return platform.Invalid("%s: expected one document of kind Pipeline", file)
-			}
-			spec := objs[0].Spec.(pipelines.Spec)
 			l, log, err := c.load(cmd)
 			if err != nil {
 				return err
 			}
-			brokers := l.Config.Kafka.Brokers
-			if len(brokers) == 0 {
-				brokers = []string{l.Config.Dev.KafkaAddr}
+			run, err := app.RunPipelineFile(cmd.Context(), l.Config, file, raw, store, once, log)
+			if run.Spec != "" {
+				fmt.Fprintf(c.stdout, "pipeline %s: %d events read, %d rows written to %s in %s, %d to the dead-letter topic, %d of other types\n",
+					run.Spec, run.Stats.Events, run.Stats.Rows, run.Table, run.Store, run.Stats.DeadLetters, run.Stats.Skipped)
 			}
-			if store == "" {
-				store = filepath.Join(l.Config.Dev.DataDir, "offline.duckdb")
-			}
-			events, err := app.Events()
-			if err != nil {
-				return err
-			}
-			set, err := events.Set()
-			if err != nil {
-				return err
-			}
-			off, err := offline.Open(cmd.Context(), store, offline.FileRoots(l.Config.Features.FileRoots...))
-			if err != nil {
-				return fmt.Errorf("%w\n(a running `codexion dev` or `serve` holds its offline store and runs applied pipelines itself: use `codexion pipeline run NAME --once`)", err)
-			}
-			defer off.Close() //nolint:errcheck // the data is committed per batch
-			e := &pipelines.Engine{Spec: spec, Store: off, Brokers: brokers, Schemas: set, Log: log}
-			st, err := e.Run(cmd.Context(), once)
-			fmt.Fprintf(c.stdout, "pipeline %s: %d events read, %d rows written to %s in %s, %d to the dead-letter topic, %d of other types\n",
-				spec.Name, st.Events, st.Rows, spec.Sink.Table, store, st.DeadLetters, st.Skipped)
 			return err
 		},
 	})

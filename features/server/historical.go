@@ -78,8 +78,8 @@ type plannedView struct {
 // timestamp) is refused here, naming what to fix; the job itself only fails for reasons
 // outside the request. Under an idempotency key a retried submit gets the same job
 // (replayed is true) and stages nothing.
-func (s *Server) SubmitHistorical(ctx context.Context, req HistoricalRequest, inputKind string, input []byte, actor string, key *idempotency.Key) (Job, bool, error) {
-	tx, err := s.DB.Begin(ctx)
+func (t *TrainingSets) Submit(ctx context.Context, req HistoricalRequest, inputKind string, input []byte, actor string, key *idempotency.Key) (Job, bool, error) {
+	tx, err := t.s.DB.Begin(ctx)
 	if err != nil {
 		return Job{}, false, err
 	}
@@ -89,40 +89,40 @@ func (s *Server) SubmitHistorical(ctx context.Context, req HistoricalRequest, in
 	// The key is claimed first: a retry waits here for the first submit to commit and then
 	// gets its job, before it stages anything.
 	job, replayed, err := idempotency.Do(ctx, tx, key, http.StatusAccepted, func() (Job, error) {
-		snap := s.Snapshot()
-		plan, err := s.planHistorical(ctx, snap, &req)
+		snap := t.s.Snapshot()
+		plan, err := t.plan(ctx, snap, &req)
 		if err != nil {
 			return Job{}, err
 		}
-		if err := s.stage(ctx, staged, req, inputKind, input, plan); err != nil {
+		if err := t.stage(ctx, staged, req, inputKind, input, plan); err != nil {
 			return Job{}, err
 		}
-		return s.insertJob(ctx, tx, id, req, inputKind, actor, pinLineage(snap, req.FeatureService, plan), plan)
+		return t.insertJob(ctx, tx, id, req, inputKind, actor, pinLineage(snap, req.FeatureService, plan), plan)
 	})
 	if err == nil {
 		err = tx.Commit(ctx)
 	}
 	if err != nil {
 		if !replayed {
-			s.dropStaged(context.WithoutCancel(ctx), staged)
+			t.dropStaged(context.WithoutCancel(ctx), staged)
 		}
 		return Job{}, false, err
 	}
 	if replayed {
-		if job, err = s.GetJob(ctx, job.ID); err != nil {
+		if job, err = t.Job(ctx, job.ID); err != nil {
 			return Job{}, false, err
 		}
 	}
 	// The job is durable now; if its workflow cannot start yet, the sweep starts it.
-	if err := s.jobs.RunTrainingSet(ctx, job.ID); err != nil {
-		s.Log.Warn("historical job accepted; its workflow starts later", "job", job.ID, "error", err)
+	if err := t.s.jobs.RunTrainingSet(ctx, job.ID); err != nil {
+		t.s.Log.Warn("historical job accepted; its workflow starts later", "job", job.ID, "error", err)
 	}
 	return job, replayed, nil
 }
 
 // planHistorical resolves a request's features against the catalog in force, fills in its
 // defaults and checks that every view it reads has offline data.
-func (s *Server) planHistorical(ctx context.Context, snap *features.Catalog, req *HistoricalRequest) ([]plannedView, error) {
+func (t *TrainingSets) plan(ctx context.Context, snap *features.Catalog, req *HistoricalRequest) ([]plannedView, error) {
 	refs, err := resolve(snap, req.Features, req.FeatureService)
 	if err != nil {
 		return nil, err
@@ -141,7 +141,7 @@ func (s *Server) planHistorical(ctx context.Context, snap *features.Catalog, req
 		return nil, err
 	}
 	for _, p := range plan {
-		if cols, err := s.Offline.Columns(ctx, p.view.Source.Table); err != nil {
+		if cols, err := t.s.Offline.Columns(ctx, p.view.Source.Table); err != nil {
 			return nil, err
 		} else if len(cols) == 0 {
 			return nil, platform.E(platform.KindConflict, "no_offline_data",
@@ -177,8 +177,8 @@ func planViews(snap *features.Catalog, refs []features.Ref, full bool) ([]planne
 
 // stage loads the entity rows into a table of the offline store, numbered in input order,
 // and checks them.
-func (s *Server) stage(ctx context.Context, table string, req HistoricalRequest, kind string, input []byte, plan []plannedView) error {
-	dir, err := os.MkdirTemp(s.Offline.Exchange(), "entities-")
+func (t *TrainingSets) stage(ctx context.Context, table string, req HistoricalRequest, kind string, input []byte, plan []plannedView) error {
+	dir, err := os.MkdirTemp(t.s.Offline.Exchange(), "entities-")
 	if err != nil {
 		return err
 	}
@@ -228,12 +228,12 @@ func (s *Server) stage(ctx context.Context, table string, req HistoricalRequest,
 			return err
 		}
 	}
-	db := s.Offline.DB()
+	db := t.s.Offline.DB()
 	if _, err := db.ExecContext(ctx, `CREATE TABLE `+qi(table)+` AS SELECT row_number() OVER () AS __row, * FROM `+reader); err != nil {
 		// DuckDB names the staged file; the caller sent rows, not a file.
 		return platform.Invalid("entity rows: %s", strings.ReplaceAll(duckMessage(err), path, "entity rows"))
 	}
-	cols, err := s.Offline.Columns(ctx, table)
+	cols, err := t.s.Offline.Columns(ctx, table)
 	if err != nil {
 		return err
 	}
@@ -328,24 +328,24 @@ var resultFormats = map[string]struct{ copyOptions, contentType, ext string }{
 // buildTrainingSet writes job id's training set and uploads it. The object key depends on
 // the job alone and the same staged rows and plan give the same bytes, so a retry after a
 // crash overwrites the object with what it already held.
-func (s *Server) buildTrainingSet(ctx context.Context, id string, p jobPlan) (features.TrainingSet, error) {
+func (t *TrainingSets) build(ctx context.Context, id string, p jobPlan) (features.TrainingSet, error) {
 	var set features.TrainingSet
 	staged := stagedTable(id)
 	format, ok := resultFormats[p.Format]
 	if !ok {
 		return set, platform.Invalid("job %s asks for format %q", id, p.Format)
 	}
-	conn, err := s.Offline.DB().Conn(ctx)
+	conn, err := t.s.Offline.DB().Conn(ctx)
 	if err != nil {
 		return set, err
 	}
 	defer conn.Close()
 	plan := p.planned()
-	q, ran, err := trainingSetSQL(ctx, s.Offline, conn, staged, p.TimestampColumn, plan)
+	q, ran, err := trainingSetSQL(ctx, t.s.Offline, conn, staged, p.TimestampColumn, plan)
 	if err != nil {
 		return set, err
 	}
-	dir, err := os.MkdirTemp(s.Offline.Exchange(), "training-set-")
+	dir, err := os.MkdirTemp(t.s.Offline.Exchange(), "training-set-")
 	if err != nil {
 		return set, err
 	}
@@ -381,7 +381,7 @@ func (s *Server) buildTrainingSet(ctx context.Context, id string, p jobPlan) (fe
 		return set, err
 	}
 	key := "features/historical/" + id + format.ext
-	if _, err := s.Objects.Put(ctx, key, f, size, format.contentType); err != nil {
+	if _, err := t.s.Objects.Put(ctx, key, f, size, format.contentType); err != nil {
 		return set, fmt.Errorf("upload the training set: %w", err)
 	}
 	set.ObjectKey = key
@@ -428,7 +428,7 @@ func writeArrowStream(ctx context.Context, conn *sql.Conn, q, path string) (int6
 }
 
 // GetJob returns a job, with its lineage as far as it is known.
-func (s *Server) GetJob(ctx context.Context, id string) (Job, error) {
+func (t *TrainingSets) Job(ctx context.Context, id string) (Job, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return Job{}, platform.Invalid("job id %q is not a UUID", id)
 	}
@@ -440,7 +440,7 @@ func (s *Server) GetJob(ctx context.Context, id string) (Job, error) {
 		views, service          []byte
 		entityFrom, entityUntil *time.Time
 	)
-	err := s.DB.QueryRow(ctx, `SELECT id::text, status, format, rows, error, object_key, created_by, created_at, finished_at,
+	err := t.s.DB.QueryRow(ctx, `SELECT id::text, status, format, rows, error, object_key, created_by, created_at, finished_at,
 		catalog_revision, views, service, entity_time_from, entity_time_to, sql, result_sha256
 		FROM feature_jobs WHERE id = $1`, id).Scan(&j.ID, &j.Status, &j.Format, &j.Rows, &errText, &key, &j.CreatedBy, &j.CreatedAt, &j.FinishedAt,
 		&revision, &views, &service, &entityFrom, &entityUntil, &sqlText, &digest)
@@ -484,8 +484,8 @@ func utc(t *time.Time) *time.Time {
 }
 
 // JobResult opens a finished job's result.
-func (s *Server) JobResult(ctx context.Context, id string) (io.ReadCloser, string, error) {
-	j, err := s.GetJob(ctx, id)
+func (t *TrainingSets) Result(ctx context.Context, id string) (io.ReadCloser, string, error) {
+	j, err := t.Job(ctx, id)
 	if err != nil {
 		return nil, "", err
 	}
@@ -493,7 +493,7 @@ func (s *Server) JobResult(ctx context.Context, id string) (io.ReadCloser, strin
 		return nil, "", platform.E(platform.KindConflict, "job_not_done", "historical job %s is %s; its result is not ready%s", id, j.Status,
 			map[bool]string{true: ": " + j.Error, false: ""}[j.Error != ""])
 	}
-	obj, err := s.Objects.Get(ctx, j.ObjectKey)
+	obj, err := t.s.Objects.Get(ctx, j.ObjectKey)
 	if err != nil {
 		return nil, "", platform.Unavailable(err, "object store")
 	}

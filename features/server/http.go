@@ -2,15 +2,14 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
-	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/platform"
@@ -27,40 +26,53 @@ var (
 	engineers      = httpx.Roles(access.RoleDataEngineer, access.RoleAdmin)
 )
 
-// Routes registers the catalog and feature routes: Feast's (/get-online-features, /push,
+// Pipelines is what the feature routes ask of the pipeline orchestrator: the lag of the
+// pipeline that writes a view's table, and materializations run as workflows.
+type Pipelines interface {
+	Lag(pipeline string) *int64
+	// MaterializeNow runs a materialization elsewhere, or answers
+	// features.ErrMaterializeDirect for one the feature store runs in the request.
+	MaterializeNow(ctx context.Context, req features.MaterializeRequest) (features.MaterializeResult, error)
+}
+
+// Handler serves the feature store's HTTP routes over its parts.
+type Handler struct {
+	srv       *Server
+	pipelines Pipelines
+	log       *slog.Logger
+	wrap      func(httpx.HandlerFunc) http.HandlerFunc
+}
+
+// NewHandler returns the feature routes over srv; pipelines may be nil (no orchestrator:
+// materializations run in the request and views list no lag).
+func NewHandler(srv *Server, pipelines Pipelines, log *slog.Logger) *Handler {
+	return &Handler{srv: srv, pipelines: pipelines, log: log, wrap: httpx.Adapter(httpx.Problems(log))}
+}
+
+// Routes registers the feature routes: Feast's (/get-online-features, /push,
 // /materialize, /materialize-incremental) and Codexion's own under /v1.
-func (s *Server) Routes(r *httpx.Router) {
-	r.HandleFunc("POST /v1/catalog/apply", engineers, s.wrap(s.apply))
-	r.HandleFunc("GET /v1/catalog", featureReaders, s.wrap(s.getCatalog))
-	r.HandleFunc("GET /v1/catalog/{kind}/{name}", featureReaders, s.wrap(s.history))
-	r.HandleFunc("DELETE /v1/catalog/{kind}/{name}", engineers, s.wrap(s.deleteObject))
-	r.HandleFunc("POST /get-online-features", lookups.HighVolume(), s.wrap(s.getOnline))
-	r.HandleFunc("POST /push", engineers, s.wrap(s.push))
-	r.HandleFunc("POST /materialize", engineers, s.wrap(s.materialize))
-	r.HandleFunc("POST /materialize-incremental", engineers, s.wrap(s.materialize))
-	r.HandleFunc("GET /v1/features/views", featureReaders, s.wrap(s.listViews))
-	r.HandleFunc("GET /v1/features/views/{name}", featureReaders, s.wrap(s.getView))
-	r.HandleFunc("GET /v1/features/tables", featureReaders, s.wrap(s.listTables))
-	r.HandleFunc("GET /v1/features/tables/{name}/rows", lookups, s.wrap(s.tableRows))
-	r.HandleFunc("POST /v1/features/historical", lookups, s.wrap(s.submitHistorical))
-	r.HandleFunc("GET /v1/features/historical/{id}", lookups, s.wrap(s.getJob))
-	r.HandleFunc("GET /v1/features/historical/{id}/result", lookups, s.wrap(s.jobResult))
+func (h *Handler) Routes(r *httpx.Router) {
+	r.HandleFunc("POST /get-online-features", lookups.HighVolume(), h.wrap(h.getOnline))
+	r.HandleFunc("POST /push", engineers, h.wrap(h.push))
+	r.HandleFunc("POST /materialize", engineers, h.wrap(h.materialize))
+	r.HandleFunc("POST /materialize-incremental", engineers, h.wrap(h.materialize))
+	r.HandleFunc("GET /v1/features/views", featureReaders, h.wrap(h.listViews))
+	r.HandleFunc("GET /v1/features/views/{name}", featureReaders, h.wrap(h.getView))
+	r.HandleFunc("GET /v1/features/tables", featureReaders, h.wrap(h.listTables))
+	r.HandleFunc("GET /v1/features/tables/{name}/rows", lookups, h.wrap(h.tableRows))
+	r.HandleFunc("POST /v1/features/historical", lookups, h.wrap(h.submitHistorical))
+	r.HandleFunc("GET /v1/features/historical/{id}", lookups, h.wrap(h.getJob))
+	r.HandleFunc("GET /v1/features/historical/{id}/result", lookups, h.wrap(h.jobResult))
 }
 
 // OpenAPI describes the routes.
-func (s *Server) OpenAPI() map[string]openapi.Op {
-	const cat, feat = "catalog", "features"
+func (h *Handler) OpenAPI() map[string]openapi.Op {
+	const feat = "features"
 	return map[string]openapi.Op{
-		"POST /v1/catalog/apply": {Tag: cat, Summary: "Apply YAML specs (pipelines, entities, feature views, feature services): checked, diffed, versioned; breaking changes need force",
-			Request: ApplyRequest{}, Response: catalog.Result{}, Query: []openapi.Param{{Name: "dry_run", Description: "true: check and diff only"}, {Name: "force", Description: "true: accept breaking changes"}}},
-		"GET /v1/catalog":               {Tag: cat, Summary: "Every object in force", Response: features.Catalog{}},
-		"GET /v1/catalog/{kind}/{name}": {Tag: cat, Summary: "Every version of one object, newest first", Response: []catalog.Versioned[json.RawMessage]{}},
-		"DELETE /v1/catalog/{kind}/{name}": {Tag: cat, Summary: "Remove an object (recorded as a version; refused while others use it; pipelines, views and services need force)",
-			Response: catalog.Result{}, Query: []openapi.Param{{Name: "dry_run"}, {Name: "force"}}},
-		"POST /get-online-features":               {Tag: feat, Summary: "Feast-compatible online lookup", Request: OnlineRequest{}, Response: OnlineResponse{}},
-		"POST /push":                              {Tag: feat, Summary: "Feast-compatible push of source rows (kept offline, refreshed online)", Request: PushRequest{}, Response: PushResult{}},
-		"POST /materialize":                       {Tag: feat, Summary: "Feast-compatible materialization into the online store", Request: MaterializeRequest{}, Response: MaterializeResult{}},
-		"POST /materialize-incremental":           {Tag: feat, Summary: "Materialize every entity as of end_ts (default now)", Request: MaterializeRequest{}, Response: MaterializeResult{}},
+		"POST /get-online-features":               {Tag: feat, Summary: "Feast-compatible online lookup", Request: features.OnlineRequest{}, Response: features.OnlineResponse{}},
+		"POST /push":                              {Tag: feat, Summary: "Feast-compatible push of source rows (kept offline, refreshed online)", Request: features.PushRequest{}, Response: features.PushResult{}},
+		"POST /materialize":                       {Tag: feat, Summary: "Feast-compatible materialization into the online store", Request: features.MaterializeRequest{}, Response: features.MaterializeResult{}},
+		"POST /materialize-incremental":           {Tag: feat, Summary: "Materialize every entity as of end_ts (default now)", Request: features.MaterializeRequest{}, Response: features.MaterializeResult{}},
 		"GET /v1/features/views":                  {Tag: feat, Summary: "Feature views with freshness and their pipeline", Response: []ViewInfo{}},
 		"GET /v1/features/views/{name}":           {Tag: feat, Summary: "One feature view with freshness", Response: ViewInfo{}},
 		"GET /v1/features/tables":                 {Tag: feat, Summary: "Offline tables with their columns and row counts", Response: []Table{}},
@@ -68,14 +80,6 @@ func (s *Server) OpenAPI() map[string]openapi.Op {
 		"POST /v1/features/historical":            {Tag: feat, Summary: "Start a point-in-time training set job (JSON, or CSV/Parquet entity rows with query parameters)", Request: HistoricalRequest{}, Response: Job{}, Status: "202", Query: []openapi.Param{{Name: "feature_service"}, {Name: "features", Description: "comma-separated view:feature"}, {Name: "timestamp_column"}, {Name: "format", Description: "parquet, arrow or csv"}, {Name: "full_feature_names"}}},
 		"GET /v1/features/historical/{id}":        {Tag: feat, Summary: "A historical job", Response: Job{}},
 		"GET /v1/features/historical/{id}/result": {Tag: feat, Summary: "Download a finished job's training set (Parquet or Arrow IPC stream)"},
-	}
-}
-
-func (s *Server) wrap(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
-			httpx.WriteError(w, r, s.Log, err)
-		}
 	}
 }
 
@@ -92,72 +96,12 @@ func decode(r *http.Request, v any) error {
 	return httpx.DecodeJSONBytes(body, v)
 }
 
-// ApplyRequest carries spec files.
-type ApplyRequest struct {
-	Documents []catalog.Document `json:"documents"`
-}
-
-func (s *Server) apply(w http.ResponseWriter, r *http.Request) error {
-	var req ApplyRequest
+func (h *Handler) getOnline(w http.ResponseWriter, r *http.Request) error {
+	var req features.OnlineRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	opts := catalog.Options{DryRun: r.URL.Query().Get("dry_run") == "true", Force: r.URL.Query().Get("force") == "true", Actor: actor(r)}
-	res, err := s.Apply(r.Context(), req.Documents, opts)
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, res)
-	return nil
-}
-
-// Apply applies spec documents, validated against the offline store, and reloads.
-func (s *Server) Apply(ctx context.Context, docs []catalog.Document, opts catalog.Options) (catalog.Result, error) {
-	res, err := s.Catalog.Apply(ctx, docs, opts, s.Validate)
-	if err != nil {
-		return res, err
-	}
-	if !opts.DryRun {
-		return res, s.Reload(ctx)
-	}
-	return res, nil
-}
-
-func (s *Server) deleteObject(w http.ResponseWriter, r *http.Request) error {
-	opts := catalog.Options{DryRun: r.URL.Query().Get("dry_run") == "true", Force: r.URL.Query().Get("force") == "true", Actor: actor(r)}
-	res, err := s.Catalog.Delete(r.Context(), r.PathValue("kind"), r.PathValue("name"), opts)
-	if err != nil {
-		return err
-	}
-	if !opts.DryRun {
-		if err := s.Reload(r.Context()); err != nil {
-			return err
-		}
-	}
-	httpx.WriteJSON(w, http.StatusOK, res)
-	return nil
-}
-
-func (s *Server) getCatalog(w http.ResponseWriter, _ *http.Request) error {
-	httpx.WriteJSON(w, http.StatusOK, s.Snapshot())
-	return nil
-}
-
-func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
-	h, err := s.Catalog.History(r.Context(), r.PathValue("kind"), r.PathValue("name"))
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusOK, h)
-	return nil
-}
-
-func (s *Server) getOnline(w http.ResponseWriter, r *http.Request) error {
-	var req OnlineRequest
-	if err := decode(r, &req); err != nil {
-		return err
-	}
-	resp, err := s.GetOnline(r.Context(), req)
+	resp, err := h.srv.Online().GetOnline(r.Context(), req)
 	if err != nil {
 		return err
 	}
@@ -170,12 +114,12 @@ func (s *Server) getOnline(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-func (s *Server) push(w http.ResponseWriter, r *http.Request) error {
-	var req PushRequest
+func (h *Handler) push(w http.ResponseWriter, r *http.Request) error {
+	var req features.PushRequest
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	res, err := s.Push(r.Context(), req)
+	res, err := h.srv.Online().Push(r.Context(), req)
 	if err != nil {
 		return err
 	}
@@ -183,8 +127,8 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) materialize(w http.ResponseWriter, r *http.Request) error {
-	var req MaterializeRequest
+func (h *Handler) materialize(w http.ResponseWriter, r *http.Request) error {
+	var req features.MaterializeRequest
 	if r.ContentLength != 0 {
 		if err := decode(r, &req); err != nil {
 			return err
@@ -194,12 +138,12 @@ func (s *Server) materialize(w http.ResponseWriter, r *http.Request) error {
 		req.StartTS = nil
 	}
 	// Checked here, before a workflow is started for it.
-	if _, err := materializedViews(s.Snapshot(), req.FeatureViews); err != nil {
+	if _, err := materializedViews(h.srv.Snapshot(), req.FeatureViews); err != nil {
 		return err
 	}
-	if s.MaterializeVia != nil {
-		res, err := s.MaterializeVia(r.Context(), req)
-		if !errors.Is(err, ErrMaterializeDirect) {
+	if h.pipelines != nil {
+		res, err := h.pipelines.MaterializeNow(r.Context(), req)
+		if !errors.Is(err, features.ErrMaterializeDirect) {
 			if err != nil {
 				return err
 			}
@@ -207,7 +151,7 @@ func (s *Server) materialize(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	res, err := s.Materialize(r.Context(), req)
+	res, err := h.srv.Online().Materialize(r.Context(), req)
 	if err != nil {
 		return err
 	}
@@ -226,41 +170,39 @@ type ViewInfo struct {
 	PipelineLag *int64 `json:"pipeline_lag,omitempty"`
 }
 
-func (s *Server) viewInfo(name string) (ViewInfo, bool) {
-	v, ok := s.Snapshot().Views[name]
+func (h *Handler) viewInfo(name string) (ViewInfo, bool) {
+	snap := h.srv.Snapshot()
+	v, ok := snap.Views[name]
 	if !ok {
 		return ViewInfo{}, false
 	}
-	info := ViewInfo{View: v.Spec, Version: v.Version}
-	s.mu.Lock()
-	info.Freshness = s.fresh[name]
-	s.mu.Unlock()
-	if p, ok := s.Snapshot().PipelineFor(v.Spec.Source.Table); ok {
+	info := ViewInfo{View: v.Spec, Version: v.Version, Freshness: h.srv.Freshness(name)}
+	if p, ok := snap.PipelineFor(v.Spec.Source.Table); ok {
 		info.Pipeline = p.Spec.Name
-		if s.PipelineLag != nil {
-			info.PipelineLag = s.PipelineLag(p.Spec.Name)
+		if h.pipelines != nil {
+			info.PipelineLag = h.pipelines.Lag(p.Spec.Name)
 		}
 	}
 	return info, true
 }
 
-func (s *Server) listViews(w http.ResponseWriter, _ *http.Request) error {
+func (h *Handler) listViews(w http.ResponseWriter, _ *http.Request) error {
 	out := []ViewInfo{}
-	for _, n := range sortedNames(s.Snapshot().Views) {
-		info, _ := s.viewInfo(n)
+	for _, n := range sortedNames(h.srv.Snapshot().Views) {
+		info, _ := h.viewInfo(n)
 		out = append(out, info)
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
-func (s *Server) getView(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) getView(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
-	info, ok := s.viewInfo(name)
+	info, ok := h.viewInfo(name)
 	if !ok {
 		return platform.NotFound("feature view %s is not in the catalog", name)
 	}
-	if f, err := s.measure(r.Context(), info.View); err == nil { // asked for one: measure it now
+	if f, err := h.srv.measure(r.Context(), info.View); err == nil { // asked for one: measure it now
 		f.OnlineWritten = info.Freshness.OnlineWritten
 		info.Freshness = f
 	}
@@ -268,7 +210,7 @@ func (s *Server) getView(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) submitHistorical(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) submitHistorical(w http.ResponseWriter, r *http.Request) error {
 	var req HistoricalRequest
 	kind := InputJSON
 	var body []byte // the request's bytes, which its idempotency key's hash covers
@@ -304,7 +246,7 @@ func (s *Server) submitHistorical(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	job, replayed, err := s.SubmitHistorical(r.Context(), req, kind, body, actor(r), key)
+	job, replayed, err := h.srv.TrainingSets().Submit(r.Context(), req, kind, body, actor(r), key)
 	if err != nil {
 		return err
 	}
@@ -316,8 +258,8 @@ func (s *Server) submitHistorical(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
-func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
-	j, err := s.GetJob(r.Context(), r.PathValue("id"))
+func (h *Handler) getJob(w http.ResponseWriter, r *http.Request) error {
+	j, err := h.srv.TrainingSets().Job(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -325,8 +267,8 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) jobResult(w http.ResponseWriter, r *http.Request) error {
-	rc, ct, err := s.JobResult(r.Context(), r.PathValue("id"))
+func (h *Handler) jobResult(w http.ResponseWriter, r *http.Request) error {
+	rc, ct, err := h.srv.TrainingSets().Result(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -335,7 +277,7 @@ func (s *Server) jobResult(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Disposition", `attachment; filename="training-set-`+r.PathValue("id")+extension(ct)+`"`)
 	_, err = io.Copy(w, rc)
 	if err != nil {
-		s.Log.Warn("send training set", "error", err)
+		h.log.Warn("send training set", "error", err)
 	}
 	return nil
 }

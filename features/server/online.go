@@ -9,48 +9,17 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/features/offline"
 	"github.com/codexion/codexion/features/online"
+	"github.com/codexion/codexion/pipelines"
 	"github.com/codexion/codexion/platform"
 )
 
-// Statuses of an online value, as Feast names them.
-const (
-	Present       = "PRESENT"
-	NotFound      = "NOT_FOUND"
-	NullValue     = "NULL_VALUE"
-	OutsideMaxAge = "OUTSIDE_MAX_AGE"
-)
-
 const epoch = "1970-01-01T00:00:00Z"
-
-// OnlineRequest is Feast's get-online-features request.
-type OnlineRequest struct {
-	Features         []string         `json:"features,omitempty"`
-	FeatureService   string           `json:"feature_service,omitempty"`
-	Entities         map[string][]any `json:"entities"`
-	FullFeatureNames bool             `json:"full_feature_names,omitempty"`
-}
-
-// OnlineResponse is Feast's get-online-features response: column-major, entity keys first.
-type OnlineResponse struct {
-	Metadata struct {
-		FeatureNames []string `json:"feature_names"`
-	} `json:"metadata"`
-	Results []OnlineColumn `json:"results"`
-}
-
-// OnlineColumn is one feature (or entity key) for every requested entity.
-type OnlineColumn struct {
-	Values          []any    `json:"values"`
-	Statuses        []string `json:"statuses"`
-	EventTimestamps []string `json:"event_timestamps"`
-}
 
 // resolve turns a request's features or service into refs.
 func resolve(snap *features.Catalog, names []string, service string) ([]features.Ref, error) {
@@ -70,14 +39,14 @@ func resolve(snap *features.Catalog, names []string, service string) ([]features
 }
 
 // resolveCached is resolve, remembered per catalog revision for the request shapes seen.
-func (s *Server) resolveCached(snap *features.Catalog, names []string, service string) ([]features.Ref, error) {
+func (o *Online) resolveCached(snap *features.Catalog, names []string, service string) ([]features.Ref, error) {
 	key := service + "\x00" + strings.Join(names, "\x00")
-	s.refsMu.Lock()
-	if s.refs == nil || s.refsRev != snap.Revision || len(s.refs) > 1000 {
-		s.refs, s.refsRev = map[string][]features.Ref{}, snap.Revision
+	o.s.refsMu.Lock()
+	if o.s.refs == nil || o.s.refsRev != snap.Revision || len(o.s.refs) > 1000 {
+		o.s.refs, o.s.refsRev = map[string][]features.Ref{}, snap.Revision
 	}
-	refs, ok := s.refs[key]
-	s.refsMu.Unlock()
+	refs, ok := o.s.refs[key]
+	o.s.refsMu.Unlock()
 	if ok {
 		return refs, nil
 	}
@@ -85,19 +54,19 @@ func (s *Server) resolveCached(snap *features.Catalog, names []string, service s
 	if err != nil {
 		return nil, err
 	}
-	s.refsMu.Lock()
-	if s.refsRev == snap.Revision {
-		s.refs[key] = refs
+	o.s.refsMu.Lock()
+	if o.s.refsRev == snap.Revision {
+		o.s.refs[key] = refs
 	}
-	s.refsMu.Unlock()
+	o.s.refsMu.Unlock()
 	return refs, nil
 }
 
 // GetOnline answers a lookup from the online store. Values older than their view's TTL
 // come back as OUTSIDE_MAX_AGE, never as stale values.
-func (s *Server) GetOnline(ctx context.Context, req OnlineRequest) (*OnlineResponse, error) {
-	snap := s.Snapshot()
-	refs, err := s.resolveCached(snap, req.Features, req.FeatureService)
+func (o *Online) GetOnline(ctx context.Context, req features.OnlineRequest) (*features.OnlineResponse, error) {
+	snap := o.s.Snapshot()
+	refs, err := o.resolveCached(snap, req.Features, req.FeatureService)
 	if err != nil {
 		return nil, err
 	}
@@ -124,25 +93,25 @@ func (s *Server) GetOnline(ctx context.Context, req OnlineRequest) (*OnlineRespo
 		return nil, err
 	}
 	cols := len(joinKeys) + len(refs)
-	resp := &OnlineResponse{Results: make([]OnlineColumn, 0, cols)}
+	resp := &features.OnlineResponse{Results: make([]features.OnlineColumn, 0, cols)}
 	resp.Metadata.FeatureNames = make([]string, 0, cols)
 	// One backing array per kind of cell for the whole response.
 	values, statuses, stamps := make([]any, cols*n), make([]string, cols*n), make([]string, cols*n)
-	newColumn := func() OnlineColumn {
+	newColumn := func() features.OnlineColumn {
 		c := len(resp.Results)
-		return OnlineColumn{Values: values[c*n : (c+1)*n : (c+1)*n], Statuses: statuses[c*n : (c+1)*n : (c+1)*n],
+		return features.OnlineColumn{Values: values[c*n : (c+1)*n : (c+1)*n], Statuses: statuses[c*n : (c+1)*n : (c+1)*n],
 			EventTimestamps: stamps[c*n : (c+1)*n : (c+1)*n]}
 	}
 	for _, k := range joinKeys {
 		col := newColumn()
 		copy(col.Values, req.Entities[k])
 		for i := range n {
-			col.Statuses[i], col.EventTimestamps[i] = Present, epoch
+			col.Statuses[i], col.EventTimestamps[i] = features.Present, epoch
 		}
 		resp.Metadata.FeatureNames = append(resp.Metadata.FeatureNames, k)
 		resp.Results = append(resp.Results, col)
 	}
-	now := s.now()
+	now := o.s.now()
 	records := map[string][]*online.Record{} // by view
 	stampCache := map[string][]string{}      // event times as text, by view
 	for _, r := range refs {
@@ -160,7 +129,7 @@ func (s *Server) GetOnline(ctx context.Context, req OnlineRequest) (*OnlineRespo
 			for i, val := range vals {
 				keys[i] = keyString(val)
 			}
-			recs, err := s.Online.Read(ctx, v.Name, keys)
+			recs, err := o.s.OnlineStore.Read(ctx, v.Name, keys)
 			if err != nil {
 				return nil, platform.Unavailable(err, "online store")
 			}
@@ -176,19 +145,19 @@ func (s *Server) GetOnline(ctx context.Context, req OnlineRequest) (*OnlineRespo
 		for i, rec := range records[v.Name] {
 			switch {
 			case rec == nil:
-				col.Statuses[i], col.EventTimestamps[i] = NotFound, epoch
+				col.Statuses[i], col.EventTimestamps[i] = features.NotFound, epoch
 				continue
 			case v.TTL > 0 && now.Sub(rec.EventTime) > time.Duration(v.TTL):
-				col.Statuses[i] = OutsideMaxAge
+				col.Statuses[i] = features.OutsideMaxAge
 			default:
 				val := rec.Values[f.Name]
 				if f.Aggregation == "days_since_last" { // exact as of now, not as of the last write
 					val = now.Sub(rec.EventTime).Hours() / 24
 				}
 				col.Values[i] = val
-				col.Statuses[i] = Present
+				col.Statuses[i] = features.Present
 				if val == nil {
-					col.Statuses[i] = NullValue
+					col.Statuses[i] = features.NullValue
 				}
 			}
 			col.EventTimestamps[i] = eventTimes[i]
@@ -254,11 +223,11 @@ func keyString(v any) string {
 
 // computeOnline computes view's values as of asOf for the entities filter selects and
 // writes them to the online store; it returns how many it wrote.
-func (s *Server) computeOnline(ctx context.Context, v features.View, asOf time.Time, filter, by string) (int, error) {
-	if err := s.Offline.CheckExprsOnce(ctx, v.Expressions()...); err != nil {
+func (o *Online) computeOnline(ctx context.Context, v features.View, asOf time.Time, filter, by string) (int, error) {
+	if err := o.s.Offline.CheckExprsOnce(ctx, v.Expressions()...); err != nil {
 		return 0, fmt.Errorf("feature view %s: %w", v.Name, err)
 	}
-	rows, err := s.Offline.DB().QueryContext(ctx, v.OnlineSQL(asOf, filter))
+	rows, err := o.s.Offline.DB().QueryContext(ctx, v.OnlineSQL(asOf, filter))
 	if err != nil {
 		return 0, fmt.Errorf("compute %s: %w", v.Name, err)
 	}
@@ -266,7 +235,7 @@ func (s *Server) computeOnline(ctx context.Context, v features.View, asOf time.T
 	written := 0
 	var batch []online.Record
 	flush := func() error {
-		n, err := s.Online.Write(ctx, v.Name, batch)
+		n, err := o.s.OnlineStore.Write(ctx, v.Name, batch)
 		written += n
 		batch = batch[:0]
 		return err
@@ -276,7 +245,7 @@ func (s *Server) computeOnline(ctx context.Context, v features.View, asOf time.T
 	for i := range cells {
 		ptrs[i] = &cells[i]
 	}
-	now := s.now().UTC()
+	now := o.s.now().UTC()
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
 			return written, err
@@ -302,7 +271,7 @@ func (s *Server) computeOnline(ctx context.Context, v features.View, asOf time.T
 			return written, err
 		}
 	}
-	s.wroteOnline(v.Name, by, written)
+	o.s.wroteOnline(v.Name, by, written)
 	return written, nil
 }
 
@@ -317,11 +286,26 @@ func viewsOn(snap *features.Catalog, table string) []features.View {
 	return out
 }
 
+// Online is the feature store's online side: lookups (features.OnlineReader, what serving
+// calls in process), pushes and materializations, and the stream path that refreshes the
+// entities a pipeline batch touched (a pipelines.CommitSink).
+type Online struct{ s *Server }
+
+// Online returns the online side of the feature store.
+func (s *Server) Online() *Online { return s.online }
+
+var (
+	_ features.OnlineReader = (*Online)(nil)
+	_ features.Materializer = (*Online)(nil)
+	_ features.Pusher       = (*Online)(nil)
+	_ pipelines.CommitSink  = (*Online)(nil)
+)
+
 // KeyColumns lists the entity columns of the online views over table: what a pipeline
 // writing table reports after each batch.
-func (s *Server) KeyColumns(table string) []string {
+func (o *Online) KeyColumns(table string) []string {
 	var out []string
-	for _, v := range viewsOn(s.Snapshot(), table) {
+	for _, v := range viewsOn(o.s.Snapshot(), table) {
 		if !slices.Contains(out, v.Source.EntityColumn) {
 			out = append(out, v.Source.EntityColumn)
 		}
@@ -329,58 +313,49 @@ func (s *Server) KeyColumns(table string) []string {
 	return out
 }
 
-// Refresh recomputes, as of now, the online values of the entities a pipeline batch
-// touched. It is the stream path that keeps the online store fresh between
+// Committed recomputes, as of now, the online values of the entities a committed pipeline
+// batch touched. It is the stream path that keeps the online store fresh between
 // materializations; failures are logged and counted, and the next write or
 // materialization repairs them.
-func (s *Server) Refresh(ctx context.Context, table string, keys map[string][]string) {
-	for _, v := range viewsOn(s.Snapshot(), table) {
+func (o *Online) Committed(ctx context.Context, b pipelines.Committed) {
+	o.refresh(ctx, b.Table, b.Keys)
+}
+
+func (o *Online) refresh(ctx context.Context, table string, keys map[string][]string) {
+	for _, v := range viewsOn(o.s.Snapshot(), table) {
 		ks := keys[v.Source.EntityColumn]
 		for start := 0; start < len(ks); start += 1000 {
 			chunk := ks[start:min(start+1000, len(ks))]
-			if _, err := s.computeOnline(ctx, v, s.now(), v.KeysIn(chunk), "stream"); err != nil {
-				s.metrics.refreshErrors.WithLabelValues(v.Name).Inc()
-				s.Log.Error("refresh online features", "view", v.Name, "error", err)
+			if _, err := o.computeOnline(ctx, v, o.s.now(), v.KeysIn(chunk), "stream"); err != nil {
+				o.s.metrics.refreshErrors.WithLabelValues(v.Name).Inc()
+				o.s.Log.Error("refresh online features", "view", v.Name, "error", err)
 			}
 		}
 	}
-}
-
-// MaterializeRequest is Feast's materialize request; times are RFC 3339.
-type MaterializeRequest struct {
-	FeatureViews []string   `json:"feature_views,omitempty"`
-	StartTS      *time.Time `json:"start_ts,omitempty"`
-	EndTS        *time.Time `json:"end_ts,omitempty"`
-}
-
-// MaterializeResult says how many entities each view wrote.
-type MaterializeResult struct {
-	EndTS   time.Time      `json:"end_ts"`
-	Written map[string]int `json:"written"`
 }
 
 // Materialize computes each view's values as of end (default now) for the entities with
 // rows between start and end (all when start is unset) into the online store. Lookups
 // keep being answered meanwhile: the online store is written in small transactions and
 // never holds a value older than one it had.
-func (s *Server) Materialize(ctx context.Context, req MaterializeRequest) (MaterializeResult, error) {
-	snap := s.Snapshot()
-	end := s.now().UTC()
+func (o *Online) Materialize(ctx context.Context, req features.MaterializeRequest) (features.MaterializeResult, error) {
+	snap := o.s.Snapshot()
+	end := o.s.now().UTC()
 	if req.EndTS != nil {
 		end = req.EndTS.UTC()
 	}
 	if req.StartTS != nil && req.StartTS.After(end) {
-		return MaterializeResult{}, platform.Invalid("start_ts %s is after end_ts %s", req.StartTS.Format(time.RFC3339), end.Format(time.RFC3339))
+		return features.MaterializeResult{}, platform.Invalid("start_ts %s is after end_ts %s", req.StartTS.Format(time.RFC3339), end.Format(time.RFC3339))
 	}
 	names, err := materializedViews(snap, req.FeatureViews)
 	if err != nil {
-		return MaterializeResult{}, err
+		return features.MaterializeResult{}, err
 	}
-	res := MaterializeResult{EndTS: end, Written: map[string]int{}}
+	res := features.MaterializeResult{EndTS: end, Written: map[string]int{}}
 	var errs []error
 	for _, n := range names {
 		v := snap.Views[n]
-		if cols, err := s.Offline.Columns(ctx, v.Spec.Source.Table); err != nil {
+		if cols, err := o.s.Offline.Columns(ctx, v.Spec.Source.Table); err != nil {
 			return res, err
 		} else if len(cols) == 0 {
 			res.Written[n] = 0 // nothing ingested yet
@@ -390,7 +365,7 @@ func (s *Server) Materialize(ctx context.Context, req MaterializeRequest) (Mater
 		if req.StartTS != nil {
 			filter = v.Spec.ActiveBetween(req.StartTS.UTC(), end)
 		}
-		w, err := s.computeOnline(ctx, v.Spec, end, filter, "materialize")
+		w, err := o.computeOnline(ctx, v.Spec, end, filter, "materialize")
 		res.Written[n] = w
 		if err != nil {
 			errs = append(errs, err)
@@ -423,26 +398,12 @@ func materializedViews(snap *features.Catalog, names []string) ([]string, error)
 	return names, nil
 }
 
-// PushRequest is Feast's push request: rows of a source table, column-major.
-type PushRequest struct {
-	PushSourceName string           `json:"push_source_name"`
-	DF             map[string][]any `json:"df"`
-	To             string           `json:"to,omitempty"` // online, offline, online_and_offline (default)
-}
-
-// PushResult says what a push stored.
-type PushResult struct {
-	Table         string         `json:"table"`
-	Inserted      int64          `json:"inserted"`
-	OnlineWritten map[string]int `json:"online_written"`
-}
-
 // Push stores rows in a source table (a view's name stands for its source) and, unless
 // to is "offline", refreshes the online values of the entities they touch. Rows are
 // always kept offline, so training sets see what serving saw; rows whose id was pushed
 // or ingested before are skipped, so a retried push changes nothing.
-func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) {
-	snap := s.Snapshot()
+func (o *Online) Push(ctx context.Context, req features.PushRequest) (features.PushResult, error) {
+	snap := o.s.Snapshot()
 	table := req.PushSourceName
 	if v, ok := snap.Views[table]; ok {
 		table = v.Spec.Source.Table
@@ -450,18 +411,18 @@ func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) 
 	switch req.To {
 	case "", "online", "online_and_offline", "offline":
 	default:
-		return PushResult{}, platform.Invalid("to %q: use online, offline or online_and_offline", req.To)
+		return features.PushResult{}, platform.Invalid("to %q: use online, offline or online_and_offline", req.To)
 	}
-	cols, err := s.Offline.Columns(ctx, table)
+	cols, err := o.s.Offline.Columns(ctx, table)
 	if err != nil {
-		return PushResult{}, err
+		return features.PushResult{}, err
 	}
 	if len(cols) == 0 {
-		return PushResult{}, platform.Invalid("push_source_name %q is neither a feature view nor a table of the offline store", req.PushSourceName)
+		return features.PushResult{}, platform.Invalid("push_source_name %q is neither a feature view nor a table of the offline store", req.PushSourceName)
 	}
 	p, ok := snap.PipelineFor(table)
 	if !ok {
-		return PushResult{}, platform.Invalid("table %s is written by no pipeline, so it has no row id to make a retried push safe", table)
+		return features.PushResult{}, platform.Invalid("table %s is written by no pipeline, so it has no row id to make a retried push safe", table)
 	}
 	idCol := p.Spec.Sink.IDColumn
 	known := map[string]bool{}
@@ -471,23 +432,23 @@ func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) 
 	n := -1
 	for c, vals := range req.DF {
 		if !known[c] {
-			return PushResult{}, platform.Invalid("df: %s is not a column of %s (columns: %s)", c, table, columnNames(cols))
+			return features.PushResult{}, platform.Invalid("df: %s is not a column of %s (columns: %s)", c, table, columnNames(cols))
 		}
 		if n >= 0 && len(vals) != n {
-			return PushResult{}, platform.Invalid("df: every column needs the same number of values (%s has %d, another %d)", c, len(vals), n)
+			return features.PushResult{}, platform.Invalid("df: every column needs the same number of values (%s has %d, another %d)", c, len(vals), n)
 		}
 		n = len(vals)
 	}
 	if n <= 0 {
-		return PushResult{}, platform.Invalid("df holds no rows")
+		return features.PushResult{}, platform.Invalid("df holds no rows")
 	}
 	if _, ok := req.DF[idCol]; !ok {
-		return PushResult{}, platform.Invalid("df: column %s (the row id that makes a retried push safe) is required", idCol)
+		return features.PushResult{}, platform.Invalid("df: column %s (the row id that makes a retried push safe) is required", idCol)
 	}
 	var keyCols []string
 	for _, v := range viewsOn(snap, table) {
 		if _, ok := req.DF[v.Source.TimestampColumn]; !ok {
-			return PushResult{}, platform.Invalid("df: column %s (the event time) is required by feature view %s", v.Source.TimestampColumn, v.Name)
+			return features.PushResult{}, platform.Invalid("df: column %s (the event time) is required by feature view %s", v.Source.TimestampColumn, v.Name)
 		}
 		if _, ok := req.DF[v.Source.EntityColumn]; ok && !slices.Contains(keyCols, v.Source.EntityColumn) {
 			keyCols = append(keyCols, v.Source.EntityColumn)
@@ -495,15 +456,15 @@ func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) 
 	}
 	// The rows go in as a batch of the table's pipeline: the same insert and the same
 	// dedupe by id as ingested events, so a pushed row and a retried push land once.
-	dir, err := os.MkdirTemp(s.Offline.Exchange(), "push-")
+	dir, err := os.MkdirTemp(o.s.Offline.Exchange(), "push-")
 	if err != nil {
-		return PushResult{}, err
+		return features.PushResult{}, err
 	}
 	defer os.RemoveAll(dir) //nolint:errcheck // a temp dir
 	path := filepath.Join(dir, "rows.json")
 	f, err := os.Create(path)
 	if err != nil {
-		return PushResult{}, err
+		return features.PushResult{}, err
 	}
 	enc := json.NewEncoder(f)
 	for i := range n {
@@ -513,24 +474,24 @@ func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) 
 		}
 		if err := enc.Encode(row); err != nil {
 			f.Close() //nolint:errcheck // the encode error is the one to report
-			return PushResult{}, platform.Invalid("df row %d: %v", i, err)
+			return features.PushResult{}, platform.Invalid("df row %d: %v", i, err)
 		}
 	}
 	if err := f.Close(); err != nil {
-		return PushResult{}, err
+		return features.PushResult{}, err
 	}
-	inserted, keys, err := s.Offline.AppendKeys(ctx, offline.Batch{Consumer: p.Spec.Name, Table: table, IDColumn: idCol,
+	inserted, keys, err := o.s.Offline.AppendKeys(ctx, offline.Batch{Consumer: p.Spec.Name, Table: table, IDColumn: idCol,
 		SourceSQL: "read_json(" + features.QuoteString(path) + ", format = 'newline_delimited')", KeyColumns: keyCols})
 	if err != nil {
-		return PushResult{}, platform.Invalid("df: %s", strings.ReplaceAll(duckMessage(err), path, "df"))
+		return features.PushResult{}, platform.Invalid("df: %s", strings.ReplaceAll(duckMessage(err), path, "df"))
 	}
-	res := PushResult{Table: table, Inserted: inserted, OnlineWritten: map[string]int{}}
+	res := features.PushResult{Table: table, Inserted: inserted, OnlineWritten: map[string]int{}}
 	if req.To == "offline" {
 		return res, nil
 	}
 	for _, v := range viewsOn(snap, table) {
 		if ks := keys[v.Source.EntityColumn]; len(ks) > 0 {
-			w, err := s.computeOnline(ctx, v, s.now(), v.KeysIn(ks), "push")
+			w, err := o.computeOnline(ctx, v, o.s.now(), v.KeysIn(ks), "push")
 			if err != nil {
 				return res, err
 			}
@@ -538,78 +499,4 @@ func (s *Server) Push(ctx context.Context, req PushRequest) (PushResult, error) 
 		}
 	}
 	return res, nil
-}
-
-// MarshalJSON writes the response without reflection: it is on the hot path of every
-// lookup. The output is what encoding/json would write.
-func (r *OnlineResponse) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 256+len(r.Results)*96)
-	b = append(b, `{"metadata":{"feature_names":[`...)
-	for i, n := range r.Metadata.FeatureNames {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, n)
-	}
-	b = append(b, `]},"results":[`...)
-	for i, c := range r.Results {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"values":[`...)
-		for j, v := range c.Values {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendValue(b, v); err != nil {
-				return nil, err
-			}
-		}
-		b = append(b, `],"statuses":[`...)
-		for j, s := range c.Statuses {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, s)
-		}
-		b = append(b, `],"event_timestamps":[`...)
-		for j, s := range c.EventTimestamps {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, s)
-		}
-		b = append(b, "]}"...)
-	}
-	return append(b, "]}"...), nil
-}
-
-func appendString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // rare: let encoding/json escape it
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-func appendValue(b []byte, v any) ([]byte, error) {
-	switch x := v.(type) {
-	case nil:
-		return append(b, "null"...), nil
-	case json.Number:
-		return append(b, x...), nil
-	case string:
-		return appendString(b, x), nil
-	case int64:
-		return strconv.AppendInt(b, x, 10), nil
-	case bool:
-		return strconv.AppendBool(b, x), nil
-	}
-	q, err := json.Marshal(v)
-	return append(b, q...), err
 }

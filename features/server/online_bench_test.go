@@ -39,12 +39,13 @@ func BenchmarkGetOnline(b *testing.B) {
 	snap := features.CatalogOf(catalog.NewSnapshot(nil))
 	snap.Entities["account"] = catalog.Versioned[features.Entity]{Spec: features.Entity{Name: "account", JoinKey: "account"}}
 	snap.Views[v.Name] = catalog.Versioned[features.View]{Spec: v}
-	s := New(nil, nil, on, nil, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	s := New(Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s.OnlineStore = on // what Start opens
 	s.snap.Store(snap)
-	req := OnlineRequest{Features: names, Entities: map[string][]any{"account": {"acme:1200"}}}
+	req := features.OnlineRequest{Features: names, Entities: map[string][]any{"account": {"acme:1200"}}}
 	b.ReportAllocs()
 	for b.Loop() {
-		resp, err := s.GetOnline(ctx, req)
+		resp, err := s.Online().GetOnline(ctx, req)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -56,9 +57,9 @@ func BenchmarkGetOnline(b *testing.B) {
 
 // TestOnlineResponseJSON: the hand-written encoding is what encoding/json writes.
 func TestOnlineResponseJSON(t *testing.T) {
-	r := &OnlineResponse{Results: []OnlineColumn{
-		{Values: []any{"acme:1200", "a\"b<c>", nil}, Statuses: []string{Present, NotFound, Present}, EventTimestamps: []string{epoch, epoch, epoch}},
-		{Values: []any{json.Number("12.50"), 3.25, int64(7)}, Statuses: []string{Present, NullValue, OutsideMaxAge}, EventTimestamps: []string{"2026-01-01T00:00:00Z", "é", ""}},
+	r := &features.OnlineResponse{Results: []features.OnlineColumn{
+		{Values: []any{"acme:1200", "a\"b<c>", nil}, Statuses: []string{features.Present, features.NotFound, features.Present}, EventTimestamps: []string{epoch, epoch, epoch}},
+		{Values: []any{json.Number("12.50"), 3.25, int64(7)}, Statuses: []string{features.Present, features.NullValue, features.OutsideMaxAge}, EventTimestamps: []string{"2026-01-01T00:00:00Z", "é", ""}},
 		{Values: []any{true, float64(1e21), map[string]any{"x": 1}}, Statuses: []string{}, EventTimestamps: []string{}},
 	}}
 	r.Metadata.FeatureNames = []string{"account", "balance", "x\u2028y"}
@@ -66,7 +67,7 @@ func TestOnlineResponseJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type plain OnlineResponse // no MarshalJSON
+	type plain features.OnlineResponse // no MarshalJSON
 	want, _ := json.Marshal((*plain)(r))
 	if string(got) != string(want) {
 		t.Fatalf("got  %s\nwant %s", got, want)

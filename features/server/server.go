@@ -34,23 +34,20 @@ import (
 
 type offlineColumn = offline.Column
 
-// ErrMaterializeDirect tells the server to materialize a request itself.
-var ErrMaterializeDirect = errors.New("materialize in the request")
-
-// Server is the feature store of one process.
+// Server is the feature store of one process: it opens the offline and online stores,
+// follows the catalog and measures freshness. Its work is split by job: Online (lookups,
+// pushes, materializations, the stream refresh), TrainingSets (point-in-time jobs),
+// Tables (browsing the offline store); Handler serves them over HTTP.
 type Server struct {
-	Catalog *catalog.Store
-	Offline *offline.Store
-	Online  online.Store
-	Objects *objectstore.Store
-	DB      *pgxpool.Pool
-	Log     *slog.Logger
-	// PipelineLag, when set, reports a pipeline's last measured lag for view listings.
-	PipelineLag func(pipeline string) *int64
-	// MaterializeVia, when set, runs POST /materialize elsewhere (as a Temporal workflow);
-	// it returns ErrMaterializeDirect for requests the server should run itself.
-	MaterializeVia func(ctx context.Context, req MaterializeRequest) (MaterializeResult, error)
+	Catalog     *catalog.Store
+	Offline     *offline.Store // open between Start and Stop
+	OnlineStore online.Store   // open between Start and Stop
+	Objects     *objectstore.Store
+	DB          *pgxpool.Pool
+	Log         *slog.Logger
 
+	stores  StoreOpener
+	online  *Online
 	snap    atomic.Pointer[features.Catalog]
 	metrics *metrics
 	mu      sync.Mutex
@@ -65,14 +62,33 @@ type Server struct {
 	refs    map[string][]features.Ref // resolved features by request shape, for refsRev
 }
 
-// New returns a feature server; Start loads the catalog.
-func New(cat *catalog.Store, off *offline.Store, on online.Store, objects *objectstore.Store, db *pgxpool.Pool, reg prometheus.Registerer, log *slog.Logger,
-	jobs JobRunner) *Server {
-	s := &Server{Catalog: cat, Offline: off, Online: on, Objects: objects, DB: db, Log: log, jobs: jobs,
-		metrics: newMetrics(reg), fresh: map[string]Freshness{}, now: time.Now}
+// StoreOpener opens the offline and online stores a feature server works on.
+type StoreOpener interface {
+	Open(ctx context.Context) (*offline.Store, online.Store, error)
+}
+
+// Deps are what a feature server is built from.
+type Deps struct {
+	Catalog  *catalog.Store
+	Stores   StoreOpener // opened at Start, closed at Stop
+	Objects  *objectstore.Store
+	DB       *pgxpool.Pool
+	Registry prometheus.Registerer
+	Log      *slog.Logger
+	Jobs     JobRunner // runs training-set jobs
+}
+
+// New returns a feature server; Start opens its stores and loads the catalog.
+func New(d Deps) *Server {
+	s := &Server{Catalog: d.Catalog, Objects: d.Objects, DB: d.DB, Log: d.Log, jobs: d.Jobs, stores: d.Stores,
+		metrics: newMetrics(d.Registry), fresh: map[string]Freshness{}, now: time.Now}
+	s.online = &Online{s: s}
 	s.snap.Store(features.CatalogOf(catalog.NewSnapshot(nil))) // until Start loads the catalog
 	return s
 }
+
+// OfflineStore is the offline store, open between Start and Stop.
+func (s *Server) OfflineStore() *offline.Store { return s.Offline }
 
 type metrics struct {
 	freshness     *prometheus.GaugeVec
@@ -104,6 +120,11 @@ func (s *Server) Name() string { return "feature-server" }
 // Start loads the catalog and follows catalog changes and freshness in the background.
 // Training-set jobs outlive the process: their workflows go on in Temporal.
 func (s *Server) Start(ctx context.Context) error {
+	off, on, err := s.stores.Open(ctx)
+	if err != nil {
+		return err
+	}
+	s.Offline, s.OnlineStore = off, on
 	if err := s.Reload(ctx); err != nil {
 		return err
 	}
@@ -115,16 +136,22 @@ func (s *Server) Start(ctx context.Context) error {
 
 // Stop ends the background work.
 func (s *Server) Stop(ctx context.Context) error {
-	if s.stop == nil {
-		return nil
+	if s.stop != nil {
+		s.stop()
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	s.stop()
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	var errs []error
+	if s.OnlineStore != nil {
+		errs = append(errs, s.OnlineStore.Close())
 	}
+	if s.Offline != nil {
+		errs = append(errs, s.Offline.Close())
+	}
+	return errors.Join(errs...)
 }
 
 func (s *Server) follow(ctx context.Context) {
@@ -146,7 +173,7 @@ func (s *Server) follow(ctx context.Context) {
 			s.updateFreshness(ctx)
 		}
 		if i%resumeEveryTicks == 0 {
-			s.resumeJobs(ctx)
+			s.TrainingSets().resume(ctx)
 		}
 	}
 }
@@ -168,6 +195,13 @@ func (s *Server) Reload(ctx context.Context) error {
 
 // Snapshot is the catalog in force.
 func (s *Server) Snapshot() *features.Catalog { return s.snap.Load() }
+
+// Freshness is a view's freshness as last measured.
+func (s *Server) Freshness(view string) Freshness {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fresh[view]
+}
 
 // Freshness says how current a view is.
 type Freshness struct {

@@ -18,9 +18,15 @@ type Table struct {
 	Columns []offlineColumn `json:"columns"`
 }
 
-// Tables lists the offline store's user tables (not its bookkeeping or job tables).
-func (s *Server) Tables(ctx context.Context) ([]Table, error) {
-	rows, err := s.Offline.DB().QueryContext(ctx, `SELECT table_name FROM information_schema.tables
+// Tables browses the offline store's tables.
+type Tables struct{ s *Server }
+
+// Tables returns the offline table browser.
+func (s *Server) Tables() *Tables { return &Tables{s: s} }
+
+// List lists the offline store's user tables (not its bookkeeping or job tables).
+func (t *Tables) List(ctx context.Context) ([]Table, error) {
+	rows, err := t.s.Offline.DB().QueryContext(ctx, `SELECT table_name FROM information_schema.tables
 		WHERE table_schema = 'main' AND table_type = 'BASE TABLE' AND table_name NOT LIKE 'codexion\_%' ESCAPE '\' ORDER BY table_name`)
 	if err != nil {
 		return nil, err
@@ -37,22 +43,22 @@ func (s *Server) Tables(ctx context.Context) ([]Table, error) {
 	rows.Close()
 	out := []Table{}
 	for _, n := range names {
-		t := Table{Name: n}
-		if t.Columns, err = s.Offline.Columns(ctx, n); err != nil {
+		tab := Table{Name: n}
+		if tab.Columns, err = t.s.Offline.Columns(ctx, n); err != nil {
 			return nil, err
 		}
-		if err := s.Offline.DB().QueryRowContext(ctx, `SELECT count(*) FROM `+qi(n)).Scan(&t.Rows); err != nil {
+		if err := t.s.Offline.DB().QueryRowContext(ctx, `SELECT count(*) FROM `+qi(n)).Scan(&tab.Rows); err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		out = append(out, tab)
 	}
 	return out, nil
 }
 
-// TableRows returns up to limit rows of table as JSON objects, optionally only those whose
+// Rows returns up to limit rows of table as JSON objects, optionally only those whose
 // column equals value, newest first by orderBy when given.
-func (s *Server) TableRows(ctx context.Context, table, column, value, orderBy string, limit int) ([]map[string]any, error) {
-	cols, err := s.Offline.Columns(ctx, table)
+func (t *Tables) Rows(ctx context.Context, table, column, value, orderBy string, limit int) ([]map[string]any, error) {
+	cols, err := t.s.Offline.Columns(ctx, table)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +83,7 @@ func (s *Server) TableRows(ctx context.Context, table, column, value, orderBy st
 		q += " ORDER BY " + qi(orderBy) + " DESC"
 	}
 	q += " LIMIT " + strconv.Itoa(limit)
-	rows, err := s.Offline.DB().QueryContext(ctx, q, args...)
+	rows, err := t.s.Offline.DB().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +108,8 @@ func (s *Server) TableRows(ctx context.Context, table, column, value, orderBy st
 	return out, rows.Err()
 }
 
-func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
-	t, err := s.Tables(r.Context())
+func (h *Handler) listTables(w http.ResponseWriter, r *http.Request) error {
+	t, err := h.srv.Tables().List(r.Context())
 	if err != nil {
 		return err
 	}
@@ -111,7 +117,7 @@ func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) tableRows(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) tableRows(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit := 100
 	if l := q.Get("limit"); l != "" {
@@ -128,7 +134,7 @@ func (s *Server) tableRows(w http.ResponseWriter, r *http.Request) error {
 			return platform.Invalid("where %q: write column=value", w)
 		}
 	}
-	rows, err := s.TableRows(r.Context(), r.PathValue("name"), column, value, q.Get("order_by"), limit)
+	rows, err := h.srv.Tables().Rows(r.Context(), r.PathValue("name"), column, value, q.Get("order_by"), limit)
 	if err != nil {
 		return err
 	}

@@ -37,9 +37,9 @@ const (
 // offline store, finds it.
 func stagedTable(jobID string) string { return "codexion_job_" + strings.ReplaceAll(jobID, "-", "") }
 
-func (s *Server) dropStaged(ctx context.Context, table string) {
-	if _, err := s.Offline.DB().ExecContext(ctx, `DROP TABLE IF EXISTS `+qi(table)); err != nil {
-		s.Log.Warn("drop staged entity rows", "table", table, "error", err)
+func (t *TrainingSets) dropStaged(ctx context.Context, table string) {
+	if _, err := t.s.Offline.DB().ExecContext(ctx, `DROP TABLE IF EXISTS `+qi(table)); err != nil {
+		t.s.Log.Warn("drop staged entity rows", "table", table, "error", err)
 	}
 }
 
@@ -80,14 +80,14 @@ func pinLineage(snap *features.Catalog, service string, plan []plannedView) feat
 }
 
 // insertJob records an accepted job with its plan and pinned lineage, in tx.
-func (s *Server) insertJob(ctx context.Context, tx pgx.Tx, id string, req HistoricalRequest, inputKind, actor string,
+func (t *TrainingSets) insertJob(ctx context.Context, tx pgx.Tx, id string, req HistoricalRequest, inputKind, actor string,
 	lin features.TrainingLineage, plan []plannedView) (Job, error) {
 	p := jobPlan{Format: req.Format, TimestampColumn: req.TimestampColumn}
 	for _, v := range plan {
 		p.Views = append(p.Views, planStep{View: v.view, JoinKey: v.joinKey, Features: v.feats, Outputs: v.out})
 	}
 	var from, until sql.NullTime
-	if err := s.Offline.DB().QueryRowContext(ctx, `SELECT min(CAST(`+qi(req.TimestampColumn)+` AS TIMESTAMP)), max(CAST(`+
+	if err := t.s.Offline.DB().QueryRowContext(ctx, `SELECT min(CAST(`+qi(req.TimestampColumn)+` AS TIMESTAMP)), max(CAST(`+
 		qi(req.TimestampColumn)+` AS TIMESTAMP)) FROM `+qi(stagedTable(id))).Scan(&from, &until); err != nil {
 		return Job{}, fmt.Errorf("entity time range: %w", err)
 	}
@@ -121,40 +121,41 @@ func historicalKey(r *http.Request, body []byte) (*idempotency.Key, error) {
 
 // resumeJobs starts the workflows of unfinished jobs that may have none. Starting is
 // idempotent, so a job whose workflow runs is left as it is.
-func (s *Server) resumeJobs(ctx context.Context) {
-	rows, err := s.DB.Query(ctx, `SELECT id::text FROM feature_jobs WHERE status IN ('queued', 'running')
+func (t *TrainingSets) resume(ctx context.Context) {
+	rows, err := t.s.DB.Query(ctx, `SELECT id::text FROM feature_jobs WHERE status IN ('queued', 'running')
 		AND created_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2`, resumeAfter.Seconds(), resumeBatchJobs)
 	if err != nil {
-		s.Log.Warn("find unfinished historical jobs", "error", err)
+		t.s.Log.Warn("find unfinished historical jobs", "error", err)
 		return
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		s.Log.Warn("find unfinished historical jobs", "error", err)
+		t.s.Log.Warn("find unfinished historical jobs", "error", err)
 		return
 	}
 	for _, id := range ids {
-		if err := s.jobs.RunTrainingSet(ctx, id); err != nil {
-			s.Log.Warn("start historical job", "job", id, "error", err)
+		if err := t.s.jobs.RunTrainingSet(ctx, id); err != nil {
+			t.s.Log.Warn("start historical job", "job", id, "error", err)
 			return // Temporal is likely down; the next sweep tries again
 		}
 	}
 }
 
-// TrainingSets builds the jobs SubmitHistorical accepted; a JobRunner's activities call
-// it, in the process that owns the offline store. Each method may run more than once for
-// the same job (a retried activity, a worker restarted after a crash) and leaves the same
-// outcome: the same object under the same key, the job row written once.
+// TrainingSets accepts training-set jobs (Submit) and builds them: a JobRunner's
+// activities call Build, Finish, Fail and Release in the process that owns the offline
+// store. Each may run more than once for the same job (a retried activity, a worker
+// restarted after a crash) and leaves the same outcome: the same object under the same
+// key, the job row written once.
 type TrainingSets struct{ s *Server }
 
 // TrainingSets returns the builder of s's training-set jobs.
 func (s *Server) TrainingSets() *TrainingSets { return &TrainingSets{s: s} }
 
 // Build builds job id's training set and uploads it. A job that already succeeded
-// returns what it recorded. Errors of kind Invalid, NotFound or Conflict will not go away
+// returns what it recorded. Errors of kind Invalid, features.NotFound or Conflict will not go away
 // on a retry.
 func (t *TrainingSets) Build(ctx context.Context, id string) (features.TrainingSet, error) {
-	j, err := t.s.GetJob(ctx, id)
+	j, err := t.Job(ctx, id)
 	if err != nil {
 		return features.TrainingSet{}, err
 	}
@@ -181,7 +182,7 @@ func (t *TrainingSets) Build(ctx context.Context, id string) (features.TrainingS
 	} else if len(cols) == 0 {
 		return features.TrainingSet{}, platform.NotFound("historical job %s: its entity rows (%s) are not in this offline store", id, stagedTable(id))
 	}
-	set, err := t.s.buildTrainingSet(ctx, id, p)
+	set, err := t.build(ctx, id, p)
 	if err != nil {
 		return set, err
 	}

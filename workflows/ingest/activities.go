@@ -9,29 +9,39 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/features/offline"
-	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/pipelines"
 	"github.com/codexion/codexion/schemas"
 )
 
-// Activities are the feature store's activities; app gives them their dependencies.
+// FeatureStore is what pipeline jobs need of the feature store of their process: the
+// catalog as it is now and the offline store (open once the process has started).
+type FeatureStore interface {
+	Snapshot() *features.Catalog
+	OfflineStore() *offline.Store
+}
+
+// SchemaSource gives the registry's schemas as they are now; each run loads them once.
+type SchemaSource interface {
+	Set(ctx context.Context) (*schemas.Set, error)
+}
+
+// Activities are the feature store's activities, run in the process that owns the offline
+// store.
 type Activities struct {
-	Snapshot func() *features.Catalog
-	Store    func() *offline.Store
-	Brokers  []string
-	// Schemas returns the registry's schemas as they are now; each run loads them once.
-	Schemas      func(ctx context.Context) (*schemas.Set, error)
-	Log          *slog.Logger
-	KeyColumns   func(table string) []string
-	AfterAppend  func(ctx context.Context, table string, keys map[string][]string)
-	Materializer func(ctx context.Context, req server.MaterializeRequest) (server.MaterializeResult, error)
-	OnError      func(pipeline string) // counts a failed run (a metric)
+	features FeatureStore
+	mat      features.Materializer
+	schemas  SchemaSource
+	brokers  []string
+	sinks    []pipelines.CommitSink
+	log      *slog.Logger
+	errors   *prometheus.CounterVec // failed runs by pipeline
 
 	mu       sync.Mutex
 	live     map[string]*live // by pipeline: the run in progress here
@@ -45,6 +55,15 @@ type live struct {
 	progress *pipelines.Progress
 }
 
+// NewActivities returns the activities over a feature store and its materializer, reading
+// brokers and checking events against the registry's schemas; every committed batch is
+// reported to sinks.
+func NewActivities(fs FeatureStore, mat features.Materializer, set SchemaSource, brokers []string, log *slog.Logger, sinks ...pipelines.CommitSink) *Activities {
+	return &Activities{features: fs, mat: mat, schemas: set, brokers: brokers, sinks: sinks, log: log,
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "codexion_pipeline_errors_total",
+			Help: "Pipeline activity runs that failed (each is retried; the workflow keeps the last error)."}, []string{"pipeline"})}
+}
+
 // Register adds the activities to a worker.
 func (a *Activities) Register(w worker.Registry) {
 	w.RegisterActivityWithOptions(a.IngestBatches, activity.RegisterOptions{Name: activityIngest})
@@ -53,17 +72,12 @@ func (a *Activities) Register(w worker.Registry) {
 }
 
 func (a *Activities) engine(ctx context.Context, spec pipelines.Spec, progress *pipelines.Progress) (*pipelines.Engine, error) {
-	set, err := a.Schemas(ctx)
+	set, err := a.schemas.Set(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load the registry's schemas: %w", err)
 	}
-	e := &pipelines.Engine{Spec: spec, Store: a.Store(), Brokers: a.Brokers, Schemas: set, Log: a.Log,
-		Progress: progress, AfterAppend: a.AfterAppend}
-	if a.KeyColumns != nil {
-		table := spec.Sink.Table
-		e.KeyColumns = func() []string { return a.KeyColumns(table) }
-	}
-	return e, nil
+	return &pipelines.Engine{Spec: spec, Store: a.features.OfflineStore(), Brokers: a.brokers, Schemas: set, Log: a.log,
+		Progress: progress, Sinks: a.sinks}, nil
 }
 
 // IngestBatches ingests the pipeline for up to req.For, batch by batch, heartbeating its
@@ -71,7 +85,7 @@ func (a *Activities) engine(ctx context.Context, spec pipelines.Spec, progress *
 // another version. Each batch commits its rows, offsets and event ids together, so a run
 // killed at any point resumes exactly where the last commit left it.
 func (a *Activities) IngestBatches(ctx context.Context, req IngestRequest) (IngestResult, error) {
-	p, ok := a.Snapshot().Pipelines[req.Pipeline]
+	p, ok := a.features.Snapshot().Pipelines[req.Pipeline]
 	if !ok {
 		return IngestResult{Removed: true}, nil
 	}
@@ -104,7 +118,7 @@ func (a *Activities) IngestBatches(ctx context.Context, req IngestRequest) (Inge
 			case <-t.C:
 			}
 			activity.RecordHeartbeat(ctx, progress.Rows.Load())
-			if cur, ok := a.Snapshot().Pipelines[req.Pipeline]; !ok || cur.Version != req.Version {
+			if cur, ok := a.features.Snapshot().Pipelines[req.Pipeline]; !ok || cur.Version != req.Version {
 				newVersion.Store(int64(cur.Version))
 				stop()
 				return
@@ -141,9 +155,7 @@ func onlyContext(err error) bool {
 }
 
 func (a *Activities) failed(pipeline string) {
-	if a.OnError != nil {
-		a.OnError(pipeline)
-	}
+	a.errors.WithLabelValues(pipeline).Inc()
 }
 
 // prepare rebuilds the sink table when its columns are not the ones this version writes:
@@ -156,7 +168,7 @@ func (a *Activities) prepare(ctx context.Context, p catalog.Versioned[pipelines.
 		return nil
 	}
 	if p.Schema != nil {
-		cols, err := a.Store().Columns(ctx, p.Spec.Sink.Table)
+		cols, err := a.features.OfflineStore().Columns(ctx, p.Spec.Sink.Table)
 		if err != nil {
 			return err
 		}
@@ -165,11 +177,11 @@ func (a *Activities) prepare(ctx context.Context, p catalog.Versioned[pipelines.
 			same = cols[i].Name == p.Schema[i].Name && cols[i].Type == p.Schema[i].Type
 		}
 		if !same {
-			archived, err := a.Store().ResetConsumer(ctx, p.Spec.Name, p.Spec.Sink.Table)
+			archived, err := a.features.OfflineStore().ResetConsumer(ctx, p.Spec.Name, p.Spec.Sink.Table)
 			if err != nil {
 				return err
 			}
-			a.Log.Warn("the table's columns differ from what this version writes: rebuilding it from the topic",
+			a.log.Warn("the table's columns differ from what this version writes: rebuilding it from the topic",
 				"pipeline", p.Spec.Name, "version", p.Version, "table", p.Spec.Sink.Table, "previous_rows_kept_in", archived)
 		}
 	}
@@ -209,13 +221,13 @@ func (a *Activities) preparedVersion(pipeline string) int {
 
 // MaterializeView refreshes views in the online store as of now.
 func (a *Activities) MaterializeView(ctx context.Context, p MaterializeParams) (MaterializeResult, error) {
-	res, err := a.Materializer(ctx, server.MaterializeRequest{FeatureViews: p.Views})
+	res, err := a.mat.Materialize(ctx, features.MaterializeRequest{FeatureViews: p.Views})
 	return MaterializeResult{Written: res.Written}, err
 }
 
 // BackfillRange ingests a range of a pipeline's topic (or its files) again.
 func (a *Activities) BackfillRange(ctx context.Context, p BackfillParams) (BackfillResult, error) {
-	spec, ok := a.Snapshot().Pipelines[p.Pipeline]
+	spec, ok := a.features.Snapshot().Pipelines[p.Pipeline]
 	if !ok {
 		return BackfillResult{}, fmt.Errorf("pipeline %s is not in the catalog", p.Pipeline)
 	}

@@ -19,7 +19,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/codexion/codexion/features"
-	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/pipelines"
 	"github.com/codexion/codexion/platform"
@@ -31,15 +30,12 @@ import (
 // Orchestrator keeps one IngestPipeline workflow running per applied pipeline and one
 // Temporal Schedule per view with materialize_every, and answers the pipeline API.
 type Orchestrator struct {
-	Temporal   *workflows.Client
-	Snapshot   func() *features.Catalog
-	Activities *Activities
-	Log        *slog.Logger
-	// IngestFor is how long each ingest activity runs before reporting back.
-	IngestFor time.Duration
+	temporal   *workflows.Client
+	activities *Activities
+	log        *slog.Logger
+	ingestFor  time.Duration // how long each ingest activity runs before reporting back
 
 	lag       *prometheus.GaugeVec
-	errors    *prometheus.CounterVec
 	mu        sync.Mutex
 	started   map[string]int           // pipeline → version whose workflow this process made sure of
 	schedules map[string]time.Duration // view → interval of its schedule
@@ -48,14 +44,14 @@ type Orchestrator struct {
 	done      chan struct{}
 }
 
-// NewMetrics registers the orchestration metrics; call it once.
-func (o *Orchestrator) NewMetrics(reg prometheus.Registerer) {
-	o.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "codexion_pipeline_lag_messages",
-		Help: "Messages of a pipeline's source topic (or files) not ingested yet."}, []string{"pipeline"})
-	o.errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "codexion_pipeline_errors_total",
-		Help: "Pipeline activity runs that failed (each is retried; the workflow keeps the last error)."}, []string{"pipeline"})
-	reg.MustRegister(o.lag, o.errors)
-	o.Activities.OnError = func(p string) { o.errors.WithLabelValues(p).Inc() }
+// NewOrchestrator returns an orchestrator that runs acts' pipelines through c, each ingest
+// activity for up to ingestFor, and registers its metrics and the activities' with reg.
+func NewOrchestrator(c *workflows.Client, acts *Activities, ingestFor time.Duration, reg prometheus.Registerer, log *slog.Logger) *Orchestrator {
+	o := &Orchestrator{temporal: c, activities: acts, log: log, ingestFor: ingestFor,
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "codexion_pipeline_lag_messages",
+			Help: "Messages of a pipeline's source topic (or files) not ingested yet."}, []string{"pipeline"})}
+	reg.MustRegister(o.lag, acts.errors)
+	return o
 }
 
 // Name implements lifecycle.Component.
@@ -91,13 +87,13 @@ func (o *Orchestrator) loop(ctx context.Context) {
 	defer tick.Stop()
 	rev := int64(-1)
 	for i := 0; ; i++ {
-		snap := o.Snapshot()
+		snap := o.activities.features.Snapshot()
 		if snap.Revision != rev || i%30 == 0 {
 			if err := o.reconcile(ctx, snap); err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				o.Log.Warn("orchestration: will retry", "error", err)
+				o.log.Warn("orchestration: will retry", "error", err)
 			} else {
 				rev = snap.Revision
 			}
@@ -115,7 +111,7 @@ func (o *Orchestrator) loop(ctx context.Context) {
 
 // reconcile makes sure every pipeline's workflow runs and every schedule matches its view.
 func (o *Orchestrator) reconcile(ctx context.Context, snap *features.Catalog) error {
-	if o.Temporal.Client == nil {
+	if o.temporal.Client == nil {
 		return errors.New("temporal client not connected")
 	}
 	var errs []error
@@ -133,7 +129,7 @@ func (o *Orchestrator) reconcile(ctx context.Context, snap *features.Catalog) er
 	retired, gone := keysNotIn(o.started, snap.Pipelines), keysNotIn(o.schedules, snap.Views)
 	o.mu.Unlock()
 	for _, name := range retired { // deleted from the catalog: its workflow ends (even paused)
-		err := o.Temporal.TerminateWorkflow(ctx, WorkflowID(name), "", "pipeline deleted from the catalog")
+		err := o.temporal.TerminateWorkflow(ctx, WorkflowID(name), "", "pipeline deleted from the catalog")
 		var nf *serviceerror.NotFound
 		if err != nil && !errors.As(err, &nf) {
 			errs = append(errs, fmt.Errorf("retire pipeline %s: %w", name, err))
@@ -165,11 +161,11 @@ func keysNotIn[A, B any](m map[string]A, in map[string]B) []string {
 // ensureWorkflow starts the pipeline's workflow unless one is running (it rolls itself over
 // to new versions).
 func (o *Orchestrator) ensureWorkflow(ctx context.Context, name string, version int) error {
-	_, err := o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	_, err := o.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: WorkflowID(name), TaskQueue: TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-	}, IngestPipeline, IngestParams{Pipeline: name, Version: version, For: o.IngestFor})
+	}, IngestPipeline, IngestParams{Pipeline: name, Version: version, For: o.ingestFor})
 	if err != nil {
 		return err
 	}
@@ -190,7 +186,7 @@ func (o *Orchestrator) ensureSchedule(ctx context.Context, view string, every ti
 	if ok && known == every {
 		return nil
 	}
-	sc := o.Temporal.ScheduleClient()
+	sc := o.temporal.ScheduleClient()
 	h := sc.GetHandle(ctx, ScheduleID(view))
 	if every == 0 {
 		if err := h.Delete(ctx); err != nil {
@@ -227,12 +223,12 @@ func (o *Orchestrator) ensureSchedule(ctx context.Context, view string, every ti
 }
 
 func (o *Orchestrator) measureLag(ctx context.Context, snap *features.Catalog) {
-	store := o.Activities.Store()
+	store := o.activities.features.OfflineStore()
 	if store == nil {
 		return
 	}
 	for name, p := range snap.Pipelines {
-		e := &pipelines.Engine{Spec: p.Spec, Store: store, Brokers: o.Activities.Brokers}
+		e := &pipelines.Engine{Spec: p.Spec, Store: store, Brokers: o.activities.brokers}
 		lag, err := e.Lag(ctx)
 		if err != nil {
 			continue
@@ -281,12 +277,12 @@ type Running struct {
 
 // Get returns a pipeline's status.
 func (o *Orchestrator) Get(ctx context.Context, name string) (Status, error) {
-	p, ok := o.Snapshot().Pipelines[name]
+	p, ok := o.activities.features.Snapshot().Pipelines[name]
 	if !ok {
 		return Status{}, platform.NotFound("pipeline %s is not in the catalog (apply it with `codexion apply -f DIR`)", name)
 	}
 	st := Status{Name: name, Version: p.Version, WorkflowID: WorkflowID(name), Lag: o.Lag(name)}
-	if l := o.Activities.liveRun(name); l != nil {
+	if l := o.activities.liveRun(name); l != nil {
 		r := &Running{Version: l.version, StartedAt: l.started.UTC(), Events: l.progress.Events.Load(), Rows: l.progress.Rows.Load(),
 			DeadLetters: l.progress.DeadLetters.Load()}
 		if us := l.progress.LastBatch.Load(); us > 0 {
@@ -295,13 +291,13 @@ func (o *Orchestrator) Get(ctx context.Context, name string) (Status, error) {
 		}
 		st.Running = r
 	}
-	if o.Temporal.Client == nil {
+	if o.temporal.Client == nil {
 		st.Orchestration = "Temporal is not connected"
 		return st, nil
 	}
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	v, err := o.Temporal.QueryWorkflow(qctx, WorkflowID(name), "", QueryStatus)
+	v, err := o.temporal.QueryWorkflow(qctx, WorkflowID(name), "", QueryStatus)
 	if err != nil {
 		st.Orchestration = "status query failed: " + err.Error()
 		return st, nil
@@ -316,7 +312,7 @@ func (o *Orchestrator) Get(ctx context.Context, name string) (Status, error) {
 
 // List returns every pipeline's status, by name.
 func (o *Orchestrator) List(ctx context.Context) ([]Status, error) {
-	snap := o.Snapshot()
+	snap := o.activities.features.Snapshot()
 	names := make([]string, 0, len(snap.Pipelines))
 	for n := range snap.Pipelines {
 		names = append(names, n)
@@ -334,10 +330,10 @@ func (o *Orchestrator) List(ctx context.Context) ([]Status, error) {
 }
 
 func (o *Orchestrator) signal(ctx context.Context, name, signal string) error {
-	if _, ok := o.Snapshot().Pipelines[name]; !ok {
+	if _, ok := o.activities.features.Snapshot().Pipelines[name]; !ok {
 		return platform.NotFound("pipeline %s is not in the catalog", name)
 	}
-	if err := o.Temporal.SignalWorkflow(ctx, WorkflowID(name), "", signal, nil); err != nil {
+	if err := o.temporal.SignalWorkflow(ctx, WorkflowID(name), "", signal, nil); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
 			return platform.E(platform.KindConflict, "not_running", "pipeline %s has no running workflow; start it with `codexion pipeline start %s`", name, name)
@@ -350,7 +346,7 @@ func (o *Orchestrator) signal(ctx context.Context, name, signal string) error {
 // Drain waits until the pipeline has ingested everything its topic held when called (and
 // runs its current version), and returns its status.
 func (o *Orchestrator) Drain(ctx context.Context, name string) (Status, error) {
-	p, ok := o.Snapshot().Pipelines[name]
+	p, ok := o.activities.features.Snapshot().Pipelines[name]
 	if !ok {
 		return Status{}, platform.NotFound("pipeline %s is not in the catalog (apply it with `codexion apply -f DIR`)", name)
 	}
@@ -358,7 +354,7 @@ func (o *Orchestrator) Drain(ctx context.Context, name string) (Status, error) {
 		return Status{}, platform.E(platform.KindConflict, "not_orchestrated",
 			"pipelines are not run from this process (features.run_pipelines is false); run `codexion pipeline run -f SPEC --once` against the offline store instead")
 	}
-	e := &pipelines.Engine{Spec: p.Spec, Store: o.Activities.Store(), Brokers: o.Activities.Brokers}
+	e := &pipelines.Engine{Spec: p.Spec, Store: o.activities.features.OfflineStore(), Brokers: o.activities.brokers}
 	lagNow := e.Lag
 	if p.Spec.Source.Files == "" {
 		ends, err := e.EndOffsets(ctx)
@@ -368,7 +364,7 @@ func (o *Orchestrator) Drain(ctx context.Context, name string) (Status, error) {
 		lagNow = func(ctx context.Context) (int64, error) { return e.LagBehind(ctx, ends) }
 	}
 	for {
-		if o.Activities.preparedVersion(name) == p.Version {
+		if o.activities.preparedVersion(name) == p.Version {
 			lag, err := lagNow(ctx)
 			if err != nil {
 				return Status{}, err
@@ -389,26 +385,26 @@ func (o *Orchestrator) Drain(ctx context.Context, name string) (Status, error) {
 }
 
 // MaterializeNow runs a Materialize workflow and waits for it: POST /materialize.
-func (o *Orchestrator) MaterializeNow(ctx context.Context, req server.MaterializeRequest) (server.MaterializeResult, error) {
+func (o *Orchestrator) MaterializeNow(ctx context.Context, req features.MaterializeRequest) (features.MaterializeResult, error) {
 	if req.StartTS != nil || req.EndTS != nil {
-		return server.MaterializeResult{}, errDirect // a time range runs in the request (see the feature server)
+		return features.MaterializeResult{}, errDirect // a time range runs in the request (see the feature server)
 	}
-	if o.Temporal.Client == nil {
-		return server.MaterializeResult{}, platform.Unavailable(errors.New("not connected"), "Temporal")
+	if o.temporal.Client == nil {
+		return features.MaterializeResult{}, platform.Unavailable(errors.New("not connected"), "Temporal")
 	}
-	run, err := o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "materialize-" + uuid.NewString(), TaskQueue: TaskQueue},
+	run, err := o.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "materialize-" + uuid.NewString(), TaskQueue: TaskQueue},
 		Materialize, MaterializeParams{Views: req.FeatureViews})
 	if err != nil {
-		return server.MaterializeResult{}, platform.Unavailable(err, "Temporal")
+		return features.MaterializeResult{}, platform.Unavailable(err, "Temporal")
 	}
 	var res MaterializeResult
 	if err := run.Get(ctx, &res); err != nil {
-		return server.MaterializeResult{}, err
+		return features.MaterializeResult{}, err
 	}
-	return server.MaterializeResult{EndTS: time.Now().UTC(), Written: res.Written}, nil
+	return features.MaterializeResult{EndTS: time.Now().UTC(), Written: res.Written}, nil
 }
 
-var errDirect = server.ErrMaterializeDirect
+var errDirect = features.ErrMaterializeDirect
 
 // BackfillRequest is the API's backfill request.
 type BackfillRequest struct {
@@ -426,7 +422,7 @@ type BackfillStatus struct {
 
 // Backfill runs a Backfill workflow over a range of the pipeline's topic and waits for it.
 func (o *Orchestrator) Backfill(ctx context.Context, name string, req BackfillRequest, key string) (BackfillStatus, error) {
-	if _, ok := o.Snapshot().Pipelines[name]; !ok {
+	if _, ok := o.activities.features.Snapshot().Pipelines[name]; !ok {
 		return BackfillStatus{}, platform.NotFound("pipeline %s is not in the catalog", name)
 	}
 	r := pipelines.Range{FromOffsets: req.FromOffsets, ToOffsets: req.ToOffsets}
@@ -443,7 +439,7 @@ func (o *Orchestrator) Backfill(ctx context.Context, name string, req BackfillRe
 	if key != "" { // a retried request joins the same backfill
 		id = "backfill-" + name + "-" + uuid.NewSHA1(uuid.NameSpaceURL, []byte(name+"\x00"+key)).String()
 	}
-	run, err := o.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: TaskQueue,
+	run, err := o.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING}, Backfill, BackfillParams{Pipeline: name, Range: r})
 	if err != nil {
 		return BackfillStatus{}, platform.Unavailable(err, "Temporal")
@@ -462,13 +458,7 @@ var (
 
 // Routes registers the pipeline API.
 func (o *Orchestrator) Routes(r *httpx.Router) {
-	wrap := func(fn func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
-		return func(w http.ResponseWriter, req *http.Request) {
-			if err := fn(w, req); err != nil {
-				httpx.WriteError(w, req, o.Log, err)
-			}
-		}
-	}
+	wrap := httpx.Adapter(httpx.Problems(o.log))
 	r.HandleFunc("GET /v1/pipelines", readers, wrap(func(w http.ResponseWriter, req *http.Request) error {
 		l, err := o.List(req.Context())
 		if err == nil {
@@ -488,7 +478,7 @@ func (o *Orchestrator) Routes(r *httpx.Router) {
 			name := req.PathValue("name")
 			var err error
 			if action == "start" {
-				p, ok := o.Snapshot().Pipelines[name]
+				p, ok := o.activities.features.Snapshot().Pipelines[name]
 				if !ok {
 					return platform.NotFound("pipeline %s is not in the catalog", name)
 				}
