@@ -60,20 +60,38 @@ type Dev struct {
 	stopAfter time.Duration
 }
 
-// StartDev starts the embedded services that cfg does not point elsewhere, then the
-// app on top of them, and writes tokens and endpoints under the data directory. If any
-// part fails, everything already started is stopped before it returns.
-func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, error) {
+// Services are the embedded backing services a dev stack started: PostgreSQL, the
+// Kafka-protocol broker, the S3 server and Temporal's dev server, each only when the
+// config does not name a real one.
+type Services struct {
+	// Temporal is the embedded Temporal dev server, when one was started.
+	Temporal       *devstack.TemporalServer
+	KafkaClusterID string
+	stack          *lifecycle.Group
+	stopAfter      time.Duration
+}
+
+// Stop stops the services in reverse order.
+func (s *Services) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.stopAfter)
+	defer cancel()
+	return s.stack.Stop(ctx)
+}
+
+// StartServices starts the embedded services that cfg does not point elsewhere and
+// returns cfg pointing at them. Processes started with that config (codexion dev, serve,
+// or several of them in turn) share the services.
+func StartServices(ctx context.Context, cfg config.Config, log *slog.Logger) (*Services, config.Config, error) {
 	dataDir, err := filepath.Abs(cfg.Dev.DataDir)
 	if err != nil {
-		return nil, err
+		return nil, cfg, err
 	}
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("dev.data_dir %s: %w", dataDir, err)
+		return nil, cfg, fmt.Errorf("dev.data_dir %s: %w", dataDir, err)
 	}
 	scripts, err := dev.Install(filepath.Join(dataDir, "scripts"))
 	if err != nil {
-		return nil, err
+		return nil, cfg, err
 	}
 
 	// The embedded services, in start order. Each is skipped when the config names a
@@ -105,17 +123,44 @@ func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, e
 		stack.Add(temporal)
 	}
 	if err := stack.Start(ctx, cfg.ShutdownTimeout); err != nil {
+		return nil, cfg, err
+	}
+	svc := &Services{stack: stack, stopAfter: cfg.ShutdownTimeout, Temporal: temporal}
+	if pg != nil {
+		cfg.Database.URL = pg.URL()
+	}
+	if broker != nil {
+		cfg.Kafka.Brokers = []string{broker.Addr}
+		svc.KafkaClusterID = broker.ClusterID()
+	}
+	if objects != nil {
+		cfg.S3.Endpoint, cfg.S3.AccessKey, cfg.S3.SecretKey, cfg.S3.UseTLS = objects.Addr, devstack.DevS3AccessKey, devstack.DevS3SecretKey, false
+	}
+	if temporal != nil {
+		cfg.Temporal.Address = temporal.Addr
+	}
+	return svc, cfg, nil
+}
+
+// StartDev starts the embedded services that cfg does not point elsewhere, then the
+// app on top of them, and writes tokens and endpoints under the data directory. If any
+// part fails, everything already started is stopped before it returns.
+func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, error) {
+	svc, cfg, err := StartServices(ctx, cfg, log)
+	if err != nil {
 		return nil, err
 	}
-	d := &Dev{stack: stack, stopAfter: cfg.ShutdownTimeout, Temporal: temporal}
+	dataDir, err := filepath.Abs(cfg.Dev.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dev{stack: svc.stack, stopAfter: cfg.ShutdownTimeout, Temporal: svc.Temporal}
 	fail := func(err error) (*Dev, error) {
-		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		defer cancel()
-		_ = stack.Stop(stopCtx)
+		_ = svc.Stop()
 		return nil, err
 	}
 
-	ep := Endpoints{DataDir: dataDir, Tokens: filepath.Join(dataDir, "dev-tokens.json")}
+	ep := Endpoints{DataDir: dataDir, Tokens: filepath.Join(dataDir, "dev-tokens.json"), KafkaClusterID: svc.KafkaClusterID}
 	if len(cfg.Features.FileRoots) == 0 {
 		// File-source pipelines read from here, and from nowhere else under the data
 		// directory (it holds credentials and signing keys).
@@ -125,22 +170,9 @@ func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, e
 		}
 		cfg.Features.FileRoots = []string{imports}
 	}
-	if pg != nil {
-		cfg.Database.URL = pg.URL()
-	}
-	if broker != nil {
-		cfg.Kafka.Brokers = []string{broker.Addr}
-		ep.KafkaClusterID = broker.ClusterID()
-	}
-	if objects != nil {
-		cfg.S3.Endpoint, cfg.S3.AccessKey, cfg.S3.SecretKey, cfg.S3.UseTLS = objects.Addr, devstack.DevS3AccessKey, devstack.DevS3SecretKey, false
-	}
-	if temporal != nil {
-		cfg.Temporal.Address = temporal.Addr
-		if temporal.UIPort != 0 {
-			host, _, _ := strings.Cut(temporal.Addr, ":")
-			ep.TemporalUI = fmt.Sprintf("http://%s:%d", host, temporal.UIPort)
-		}
+	if svc.Temporal != nil && svc.Temporal.UIPort != 0 {
+		host, _, _ := strings.Cut(svc.Temporal.Addr, ":")
+		ep.TemporalUI = fmt.Sprintf("http://%s:%d", host, svc.Temporal.UIPort)
 	}
 
 	var issuer *auth.DevIssuer

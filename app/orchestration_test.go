@@ -123,13 +123,15 @@ func TestPipelinesOnTemporal(t *testing.T) {
 		exactlyOnce(t)
 	})
 
-	t.Run("the worker is killed mid-stream", func(t *testing.T) {
+	// The worker is stopped here, in process; TestProcessesKilledMidWork SIGKILLs the
+	// process that owns the offline store with a batch held before its commit.
+	t.Run("the worker is stopped mid-stream", func(t *testing.T) {
 		a := a.with(t)
 		var entries []map[string]any
 		for i := range 1000 {
 			entries = append(entries, entry(fmt.Sprintf("load %d", i)))
 		}
-		// The worker dies with a batch written but not committed.
+		// The worker stops with a batch written but not committed.
 		reached, release := make(chan struct{}), make(chan struct{})
 		var once sync.Once
 		d.App.Features.Offline.SetBeforeCommit(func(table string) {
@@ -148,7 +150,7 @@ func TestPipelinesOnTemporal(t *testing.T) {
 			t.Fatal("no batch reached its commit")
 		}
 		go func() { time.Sleep(2 * time.Second); close(release) }() // the transaction then finds its context gone
-		if err := d.App.FeatureWorker.Stop(ctx); err != nil {       // the activity in flight dies with it
+		if err := d.App.FeatureWorker.Stop(ctx); err != nil {       // the activity in flight is cancelled with it
 			t.Fatal(err)
 		}
 		stopped, _ := offlineLines(t, d)
@@ -156,7 +158,7 @@ func TestPipelinesOnTemporal(t *testing.T) {
 			t.Fatal(err)
 		}
 		exactlyOnce(t)
-		t.Logf("killed with %d of %d lines ingested", stopped, postgresLines(t, ctx, d))
+		t.Logf("stopped with %d of %d lines ingested", stopped, postgresLines(t, ctx, d))
 	})
 
 	t.Run("Temporal down for a while", func(t *testing.T) {

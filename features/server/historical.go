@@ -380,6 +380,9 @@ func (t *TrainingSets) build(ctx context.Context, id string, p jobPlan) (feature
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return set, err
 	}
+	if hook := t.s.beforeUpload.Load(); hook != nil {
+		(*hook)(id)
+	}
 	key := "features/historical/" + id + format.ext
 	if _, err := t.s.Objects.Put(ctx, key, f, size, format.contentType); err != nil {
 		return set, fmt.Errorf("upload the training set: %w", err)
@@ -427,7 +430,7 @@ func writeArrowStream(ctx context.Context, conn *sql.Conn, q, path string) (int6
 	return rows, f.Close()
 }
 
-// GetJob returns a job, with its lineage as far as it is known.
+// Job returns a job, with its lineage as far as it is known.
 func (t *TrainingSets) Job(ctx context.Context, id string) (Job, error) {
 	if _, err := uuid.Parse(id); err != nil {
 		return Job{}, platform.Invalid("job id %q is not a UUID", id)

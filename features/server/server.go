@@ -46,16 +46,17 @@ type Server struct {
 	DB          *pgxpool.Pool
 	Log         *slog.Logger
 
-	stores  StoreOpener
-	online  *Online
-	snap    atomic.Pointer[features.Catalog]
-	metrics *metrics
-	mu      sync.Mutex
-	fresh   map[string]Freshness // by view
-	stop    context.CancelFunc
-	done    chan struct{}
-	jobs    JobRunner // runs training-set jobs
-	now     func() time.Time
+	stores       StoreOpener
+	online       *Online
+	beforeUpload atomic.Pointer[func(jobID string)] // a test hook: see TrainingSets.SetBeforeUpload
+	snap         atomic.Pointer[features.Catalog]
+	metrics      *metrics
+	mu           sync.Mutex
+	fresh        map[string]Freshness // by view
+	stop         context.CancelFunc
+	done         chan struct{}
+	jobs         JobRunner // runs training-set jobs
+	now          func() time.Time
 
 	refsMu  sync.Mutex
 	refsRev int64

@@ -152,8 +152,8 @@ type TrainingSets struct{ s *Server }
 func (s *Server) TrainingSets() *TrainingSets { return &TrainingSets{s: s} }
 
 // Build builds job id's training set and uploads it. A job that already succeeded
-// returns what it recorded. Errors of kind Invalid, features.NotFound or Conflict will not go away
-// on a retry.
+// returns what it recorded. Errors of kind Invalid, NotFound or Conflict will not go away on
+// a retry.
 func (t *TrainingSets) Build(ctx context.Context, id string) (features.TrainingSet, error) {
 	j, err := t.Job(ctx, id)
 	if err != nil {
@@ -207,6 +207,16 @@ func (t *TrainingSets) Fail(ctx context.Context, id string) error {
 	_, err := t.s.DB.Exec(ctx, `UPDATE feature_jobs SET status = 'failed', error = $2, finished_at = now()
 		WHERE id = $1 AND status IN ('queued', 'running')`, id, msg)
 	return err
+}
+
+// SetBeforeUpload sets a function that runs after a job's training set is written locally
+// and before it is uploaded (nil removes it): tests hold a build there to kill its process.
+func (t *TrainingSets) SetBeforeUpload(fn func(jobID string)) {
+	if fn == nil {
+		t.s.beforeUpload.Store(nil)
+		return
+	}
+	t.s.beforeUpload.Store(&fn)
 }
 
 // Release drops a finished job's staged entity rows.
