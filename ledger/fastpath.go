@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,41 +10,6 @@ import (
 
 	"github.com/codexion/codexion/platform/idempotency"
 )
-
-// accountCache remembers what never changes about an account (id, type, currency, rule),
-// so a post can be checked before it reaches the database. An account's status does change
-// and is always checked in the database, under the account's lock.
-type accountCache struct {
-	mu   sync.RWMutex
-	refs map[int64]map[string]accountRef // by book id, then code
-}
-
-func (c *accountCache) put(book int64, a accountRef) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.refs == nil {
-		c.refs = map[int64]map[string]accountRef{}
-	}
-	if c.refs[book] == nil {
-		c.refs[book] = map[string]accountRef{}
-	}
-	a.Status = "active" // the database decides; see ledger_assert_postable
-	c.refs[book][a.Code] = a
-}
-
-func (c *accountCache) get(book int64, codes []string) (map[string]accountRef, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := make(map[string]accountRef, len(codes))
-	for _, code := range codes {
-		a, ok := c.refs[book][code]
-		if !ok {
-			return nil, false
-		}
-		out[code] = a
-	}
-	return out, true
-}
 
 // errSlowPath sends a post down the ordinary path.
 var errSlowPath = errors.New("post needs the ordinary path")
@@ -58,14 +22,12 @@ var errSlowPath = errors.New("post needs the ordinary path")
 // a foreign currency needing a rate lookup, a taken key, a closed period or account) returns
 // errSlowPath and the caller uses the ordinary path, which waits, replays or explains.
 func (s *Store) postOneTrip(ctx context.Context, p *parsedEntry, actor string, key *idempotency.Key) (PostResult, error) {
-	s.mu.RLock()
-	b, ok := s.books[p.Book]
-	s.mu.RUnlock()
+	b, ok := s.books.get(p.Book)
 	if !ok || !b.Journals[p.Journal] {
 		return PostResult{}, errSlowPath
 	}
 	per := period(p.date)
-	if _, known := s.periods.Load(periodKey(b.ID, per)); !known {
+	if _, known := s.periods.get(periodKey(b.ID, per)); !known {
 		return PostResult{}, errSlowPath
 	}
 	codes := p.accountCodes()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,10 +32,8 @@ type Store struct {
 	db     *pgxpool.Pool
 	outbox Outbox
 
-	mu    sync.RWMutex
-	books map[string]bookRef // by code; books are never renamed or deleted
-
-	periods  sync.Map // periodKey -> struct{}: period rows known to exist
+	books    *bounded[string, bookRef]  // by code; books are never renamed or deleted
+	periods  *bounded[string, struct{}] // periodKey: period rows known to exist
 	accounts accountCache
 	oneTrip  atomic.Int64 // posts stored in one round trip (for tests and tuning)
 }
@@ -51,7 +48,8 @@ type bookRef struct {
 
 // NewStore returns a store over db that writes its events to out.
 func NewStore(db *pgxpool.Pool, out Outbox) *Store {
-	return &Store{db: db, outbox: out, books: map[string]bookRef{}}
+	return &Store{db: db, outbox: out, books: newBounded[string, bookRef](maxCachedBooks),
+		periods: newBounded[string, struct{}](maxCachedPeriods), accounts: newAccountCache()}
 }
 
 // inTx runs fn in a transaction, retrying it on deadlocks and serialization failures
@@ -88,9 +86,7 @@ func pgCode(err error) string {
 
 // book resolves a book code, from cache when known.
 func (s *Store) book(ctx context.Context, q querier, code string) (bookRef, error) {
-	s.mu.RLock()
-	b, ok := s.books[code]
-	s.mu.RUnlock()
+	b, ok := s.books.get(code)
 	if ok {
 		return b, nil
 	}
@@ -118,9 +114,7 @@ func (s *Store) book(ctx context.Context, q querier, code string) (bookRef, erro
 	for _, c := range codes {
 		b.Journals[c] = true
 	}
-	s.mu.Lock()
-	s.books[code] = b
-	s.mu.Unlock()
+	s.books.put(code, b)
 	return b, nil
 }
 

@@ -135,7 +135,7 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 	var newBook []int64
 	var newPer []string
 	for i := range perBook {
-		if _, known := s.periods.Load(periodKey(perBook[i], perName[i])); !known {
+		if _, known := s.periods.get(periodKey(perBook[i], perName[i])); !known {
 			newBook, newPer = append(newBook, perBook[i]), append(newPer, perName[i])
 		}
 	}
@@ -220,7 +220,7 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 			}
 			periods[[2]any{b, p}] = st
 			if !inserted[periodKey(b, p)] { // committed by someone before us: it stays
-				s.periods.Store(periodKey(b, p), struct{}{})
+				s.periods.put(periodKey(b, p), struct{}{})
 			}
 			return nil
 		}); err != nil {
