@@ -184,9 +184,11 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 	appended := make(chan error, 1)
 	failed := make(chan error, 1)
 	var rows int64
+	var busy atomic.Bool // the appender is writing a batch
 	go func() {
 		var err error
 		for r := range toAppend {
+			busy.Store(true)
 			if err == nil {
 				var n int64
 				var keys map[string][]string
@@ -204,6 +206,7 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 				}
 			}
 			r.b.Record.Release()
+			busy.Store(false)
 		}
 		appended <- err
 	}()
@@ -258,7 +261,10 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 			}
 			batch = append(batch, f.m)
 			next[f.m.Partition] = f.m.Offset + 1
-			if len(batch) >= e.Spec.BatchRows {
+			// A full batch goes now; so does a partial one when the reader has nothing more
+			// at hand and the appender is idle: a caught-up pipeline does not wait for its
+			// timer, and under load batches grow while the appender works (group commit).
+			if len(batch) >= e.Spec.BatchRows || (len(in) == 0 && len(toAppend) == 0 && !busy.Load()) {
 				if err := flush(); err != nil {
 					return st, err
 				}
