@@ -53,15 +53,18 @@ test-race: temporal-cli ## run the tests with the race detector
 	  exit $$status
 
 .PHONY: bench
-bench: ## run benchmarks and print ratios against their in-process baselines
+bench: ## run benchmarks, keep the raw output in docs/bench/runs/ and regenerate docs/benchmarks.md from it
 	@mkdir -p $(DATA_DIR)
-	@status=0; $(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee $(DATA_DIR)/bench.txt || status=$$?; \
+	@export CODEXION_BENCH_DURABLE=1; \
+	  status=0; $(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee $(DATA_DIR)/bench.txt || status=$$?; \
 	  if [ $$status = 0 ]; then \
-	    CODEXION_BENCH_LOAD=1 $(GO) test -run '^$$' -bench 'PostEntryVsPgbench|BatchLines|CommitToTopicLatency|Historical10M|OnlineLookup|Freshness' -benchtime 1x -count 1 -timeout 30m ./ledger/ ./connectors/outbox/ ./features/ ./app/ \
+	    CODEXION_BENCH_LOAD=1 $(GO) test -run '^$$' -bench 'PostEntryVsPgbench|BatchLines|CommitToTopicLatency|Historical10M|OnlineLookup|Freshness|TrainingSetJob' -benchtime 1x -count 1 -timeout 40m ./ledger/ ./connectors/outbox/ ./features/ ./app/ \
 	      | tee -a $(DATA_DIR)/bench.txt || status=$$?; \
 	  fi; \
-	  CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/test-postgres deploy/dev/postgres.sh stop || true; \
-	  [ $$status = 0 ] && deploy/bench/ratios.sh $(DATA_DIR)/bench.txt
+	  CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/bench-postgres deploy/dev/postgres.sh stop || true; \
+	  [ $$status = 0 ] && deploy/bench/ratios.sh $(DATA_DIR)/bench.txt && \
+	  $(GO) run ./internal/benchreport/cmd/benchreport record -in $(DATA_DIR)/bench.txt -dir docs/bench/runs && \
+	  $(GO) run ./internal/benchreport/cmd/benchreport render -dir docs/bench/runs -template docs/bench/benchmarks.md.tmpl -out docs/benchmarks.md
 
 .PHONY: lint
 lint: ## gofmt, go vet, the layering check, golangci-lint and Temporal's workflowcheck (pinned)

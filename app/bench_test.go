@@ -7,46 +7,27 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/codexion/codexion/features"
+	"github.com/codexion/codexion/features/online"
 	"github.com/codexion/codexion/features/server"
+	"github.com/codexion/codexion/internal/testenv"
+	"github.com/codexion/codexion/platform/config"
 )
 
 // benchDev starts the dev stack with the shipped examples for a load benchmark.
-func benchDev(b *testing.B) (*Dev, *api) {
-	if os.Getenv("CODEXION_BENCH_LOAD") == "" {
-		b.Skip("set CODEXION_BENCH_LOAD=1 to run (starts the dev stack)")
-	}
-	cfg := devConfig(b)
-	cfg.Features.Apply = "../examples/ledger"
-	cfg.Log.Level = "error"
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	b.Cleanup(cancel)
-	d, err := StartDev(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil))) // info, as `codexion dev` logs
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = d.Stop() })
-	raw, err := os.ReadFile(d.Endpoints.Tokens)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a := &api{base: d.Endpoints.HTTP}
-	if err := json.Unmarshal(raw, &a.tokens); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := a.as("data-engineer").Do(ctx, "POST", "/v1/pipelines/ledger-lines/drain", nil, nil); err != nil {
-		b.Fatal(err)
-	}
-	return d, a
-}
+func benchDev(b *testing.B) (*Dev, *api) { return benchDevWith(b, nil) }
 
 // openLoop sends one request every 1/rate for d and returns each one's latency measured
 // from when it was due (so a slow answer also delays nothing it should not).
@@ -93,24 +74,94 @@ func pctMS(lat []time.Duration, p float64) float64 {
 	return float64(lat[int(float64(len(lat)-1)*p)].Microseconds()) / 1000
 }
 
-// BenchmarkOnlineLookup: /get-online-features for 1 entity x 20 features at 1,000 req/s for
-// 10 s over loopback, through the whole HTTP chain (auth, metrics, tracing, logging), beside
-// a bare net/http server answering the same bytes at the same rate.
-func BenchmarkOnlineLookup(b *testing.B) {
-	_, a := benchDev(b)
+// benchDevWith is benchDev with changes to the dev stack's config.
+func benchDevWith(b *testing.B, change func(*config.Config)) (*Dev, *api) {
+	if os.Getenv("CODEXION_BENCH_LOAD") == "" {
+		b.Skip("set CODEXION_BENCH_LOAD=1 to run (starts the dev stack)")
+	}
+	cfg := devConfig(b)
+	cfg.Features.Apply = "../examples/ledger"
+	cfg.Log.Level = "error"
+	if change != nil {
+		change(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	b.Cleanup(cancel)
+	d, err := StartDev(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil))) // info, as `codexion dev` logs
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = d.Stop() })
+	raw, err := os.ReadFile(d.Endpoints.Tokens)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := &api{base: d.Endpoints.HTTP}
+	if err := json.Unmarshal(raw, &a.tokens); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := a.as("data-engineer").Do(ctx, "POST", "/v1/pipelines/ledger-lines/drain", nil, nil); err != nil {
+		b.Fatal(err)
+	}
+	return d, a
+}
+
+// lookupEntities is how many entities the online lookup benchmark spreads its requests over.
+const lookupEntities = 100_000
+
+// seedOnline writes lookupEntities entities with every feature of account_activity into
+// the online store, as materialization would, and returns the feature names.
+func seedOnline(b *testing.B, d *Dev, a *api) []string {
+	ctx := context.Background()
 	var view server.ViewInfo
-	if _, err := a.as("ml-engineer").Do(context.Background(), "GET", "/v1/features/views/account_activity", nil, &view); err != nil {
+	if _, err := a.as("ml-engineer").Do(ctx, "GET", "/v1/features/views/account_activity", nil, &view); err != nil {
 		b.Fatal(err)
 	}
 	var names []string
 	for _, f := range view.Features {
 		names = append(names, "account_activity:"+f.Name)
 	}
-	body, _ := json.Marshal(features.OnlineRequest{Features: names, Entities: map[string][]any{"account": {"acme:1200"}}})
+	now := time.Now().UTC()
+	for start := 0; start < lookupEntities; start += 1000 {
+		recs := make([]online.Record, 0, 1000)
+		for i := start; i < start+1000; i++ {
+			vals := map[string]any{}
+			for j, f := range view.Features {
+				vals[f.Name] = json.Number(fmt.Sprintf("%d.%02d", (i*31+j)%100000, i%100))
+			}
+			recs = append(recs, online.Record{Key: entityKey(i), EventTime: now, WrittenAt: now, Values: vals})
+		}
+		if _, err := d.App.Features.OnlineStore.Write(ctx, "account_activity", recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return names
+}
+
+func entityKey(i int) string { return fmt.Sprintf("acme:E%06d", i) }
+
+// BenchmarkOnlineLookup: /get-online-features for 1 entity x 20 features at 1,000 req/s for
+// 10 s over loopback, through the whole HTTP chain (auth, metrics, tracing, logging), each
+// request for another of 100,000 entities. From the embedded store cold (no request's
+// entity was read before: every read decodes from bbolt) and warm (the same entities
+// again, from the decoded cache), and from Redis. The baseline is a bare net/http server
+// answering with the bytes of a real answer at the same rate.
+func BenchmarkOnlineLookup(b *testing.B) {
+	d, a := benchDev(b)
+	names := seedOnline(b, d, a)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
-	post := func(url string, token string) func() error {
+	body := func(key string) []byte {
+		raw, _ := json.Marshal(features.OnlineRequest{Features: names, Entities: map[string][]any{"account": {key}}})
+		return raw
+	}
+	// keys hands out entities in a fixed random order: from, from+1, ... of the permutation.
+	perm := rand.New(rand.NewPCG(1, 2)).Perm(lookupEntities)
+	post := func(url, token string, from int) func() error {
+		var next atomic.Int64
+		next.Store(int64(from))
 		return func() error {
-			req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+			k := entityKey(perm[int(next.Add(1)-1)%lookupEntities])
+			req, _ := http.NewRequest("POST", url, bytes.NewReader(body(k)))
 			req.Header.Set("Content-Type", "application/json")
 			if token != "" {
 				req.Header.Set("Authorization", "Bearer "+token)
@@ -130,7 +181,7 @@ func BenchmarkOnlineLookup(b *testing.B) {
 		}
 	}
 	// One real answer, checked and replayed by the baseline.
-	req, _ := http.NewRequest("POST", a.base+"/get-online-features", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", a.base+"/get-online-features", bytes.NewReader(body(entityKey(perm[lookupEntities-1]))))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+a.tokens["ml-engineer"])
 	resp, err := client.Do(req)
@@ -140,7 +191,7 @@ func BenchmarkOnlineLookup(b *testing.B) {
 	answer, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	var parsed features.OnlineResponse
-	if err := json.Unmarshal(answer, &parsed); err != nil || len(parsed.Results) != 21 || parsed.Results[1].Statuses[0] != features.Present {
+	if err := json.Unmarshal(answer, &parsed); err != nil || len(parsed.Results) != len(names)+1 || parsed.Results[1].Statuses[0] != features.Present {
 		b.Fatalf("lookup answer: %s", answer)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -155,20 +206,42 @@ func BenchmarkOnlineLookup(b *testing.B) {
 	go bare.Serve(ln) //nolint:errcheck // closed below
 	defer bare.Close()
 
-	for _, side := range []struct{ name, url, token string }{
-		{"bare-http", "http://" + ln.Addr().String() + "/", ""},
-		{"get-online-features", a.base + "/get-online-features", a.tokens["ml-engineer"]},
-	} {
-		b.Run(side.name, func(b *testing.B) {
-			for range b.N {
-				openLoop(b, 1000, time.Second, post(side.url, side.token)) // warm up
-				lat := openLoop(b, 1000, 10*time.Second, post(side.url, side.token))
-				b.ReportMetric(pctMS(lat, 0.50), "p50_ms")
-				b.ReportMetric(pctMS(lat, 0.99), "p99_ms")
-				b.ReportMetric(pctMS(lat, 0.999), "p99.9_ms")
-			}
-		})
+	const rate, warmup, measured = 1000, time.Second, 10 * time.Second
+	measure := func(b *testing.B, url, token string, from int) {
+		// Warm the connections on entities the measured requests never ask for.
+		openLoop(b, rate, warmup, post(url, token, lookupEntities-rate))
+		lat := openLoop(b, rate, measured, post(url, token, from))
+		b.ReportMetric(pctMS(lat, 0.50), "p50_ms")
+		b.ReportMetric(pctMS(lat, 0.99), "p99_ms")
+		b.ReportMetric(pctMS(lat, 0.999), "p99.9_ms")
 	}
+	lookups := a.base + "/get-online-features"
+	b.Run("baseline", func(b *testing.B) {
+		for range b.N {
+			measure(b, "http://"+ln.Addr().String()+"/", "", 0)
+		}
+	})
+	// Each iteration reads entities no earlier one read, so cold stays cold.
+	round := 0
+	b.Run("embedded-cold", func(b *testing.B) {
+		for range b.N {
+			measure(b, lookups, a.tokens["ml-engineer"], round*rate*int(measured/time.Second))
+			round++
+		}
+	})
+	b.Run("embedded-warm", func(b *testing.B) {
+		for range b.N {
+			measure(b, lookups, a.tokens["ml-engineer"], 0) // the entities the first cold round read
+		}
+	})
+	_ = d.Stop() // one dev stack at a time on two cores
+	dr, ar := benchDevWith(b, func(c *config.Config) { c.Features.Online, c.Features.RedisURL = "redis", testenv.RedisURL(b) })
+	seedOnline(b, dr, ar)
+	b.Run("redis", func(b *testing.B) {
+		for range b.N {
+			measure(b, ar.base+"/get-online-features", ar.tokens["ml-engineer"], 0)
+		}
+	})
 }
 
 // BenchmarkFreshness: ledger commit (the API's 201) to the online value changing, on the
@@ -209,4 +282,104 @@ func BenchmarkFreshness(b *testing.B) {
 		b.ReportMetric(pctMS(lat, 0.95), "p95_ms")
 		b.ReportMetric(pctMS(lat, 0.99), "p99_ms")
 	}
+}
+
+// trainingRows is the size of the entity table of the training-set benchmark.
+const trainingRows = 100_000
+
+// BenchmarkTrainingSetJob: a training set as a user gets it, timed from the upload of
+// 100,000 entity rows (CSV) to the last byte of the Parquet result: the request, staging
+// the rows, the TrainingSet workflow on Temporal, the point-in-time join over the demo
+// book's ledger lines, the upload to object storage, the job's record and the download.
+// The baseline is the join alone: the same SQL over the same rows, in process, written to
+// a local Parquet file.
+func BenchmarkTrainingSetJob(b *testing.B) {
+	d, a := benchDev(b)
+	ctx := context.Background()
+	off := d.App.Features.Offline
+	view := d.App.Features.Snapshot().Views["account_activity"].Spec
+	// Entity rows over the demo book's accounts and its 90 days, fixed by a seed.
+	if _, err := off.DB().ExecContext(ctx, fmt.Sprintf(`CREATE OR REPLACE TABLE bench_spine AS
+		SELECT i AS __row, a.account AS __key, a.lo + to_seconds(CAST(((i * 7919) %% 1000) / 1000.0 * epoch(a.hi - a.lo) AS BIGINT)) AS __ts
+		FROM range(%d) t(i), LATERAL (SELECT 'acme:' || code AS account, lo, hi FROM
+			(SELECT DISTINCT account AS code FROM ledger_lines ORDER BY 1) c,
+			(SELECT min(posted_at) AS lo, max(posted_at) AS hi FROM ledger_lines) r
+			ORDER BY hash(code, i) LIMIT 1) a`, trainingRows)); err != nil {
+		b.Fatal(err)
+	}
+	rows, err := off.DB().QueryContext(ctx, `SELECT __key, strftime(__ts, '%Y-%m-%dT%H:%M:%SZ') FROM bench_spine ORDER BY __row`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var csv bytes.Buffer
+	csv.WriteString("account,event_timestamp\n")
+	for rows.Next() {
+		var k, ts string
+		if err := rows.Scan(&k, &ts); err != nil {
+			b.Fatal(err)
+		}
+		csv.WriteString(k + "," + ts + "\n")
+	}
+	rows.Close()
+	var names []string
+	for _, f := range view.Features {
+		names = append(names, "account_activity:"+f.Name)
+	}
+	b.Run("baseline", func(b *testing.B) {
+		dir := b.TempDir()
+		for range b.N {
+			path := filepath.Join(off.Exchange(), "bench-training.parquet")
+			if _, err := off.DB().ExecContext(ctx, `COPY (`+view.HistoricalSQL("bench_spine")+`) TO '`+path+`' (FORMAT parquet)`); err != nil {
+				b.Fatal(err)
+			}
+			_ = os.Rename(path, filepath.Join(dir, "training.parquet"))
+		}
+		b.ReportMetric(trainingRows*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
+	b.Run("codexion", func(b *testing.B) {
+		for range b.N {
+			req, _ := http.NewRequest("POST", a.base+"/v1/features/historical?format=parquet&features="+strings.Join(names, ","), bytes.NewReader(csv.Bytes()))
+			req.Header.Set("Content-Type", "text/csv")
+			req.Header.Set("Authorization", "Bearer "+a.tokens["ml-engineer"])
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var job server.Job
+			err = json.NewDecoder(resp.Body).Decode(&job)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 202 {
+				b.Fatalf("submit: %d %v", resp.StatusCode, err)
+			}
+			for {
+				var j server.Job
+				if _, err := a.as("ml-engineer").Do(ctx, "GET", "/v1/features/historical/"+job.ID, nil, &j); err != nil {
+					b.Fatal(err)
+				}
+				if j.Status == "failed" {
+					b.Fatalf("job failed: %s", j.Error)
+				}
+				if j.Status == "succeeded" {
+					if j.Lineage == nil || j.Lineage.Rows != trainingRows {
+						b.Fatalf("job: %+v", j)
+					}
+					job = j
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			req, _ = http.NewRequest("GET", a.base+job.Result, nil)
+			req.Header.Set("Authorization", "Bearer "+a.tokens["ml-engineer"])
+			resp, err = http.DefaultClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 || n == 0 {
+				b.Fatalf("download: %d, %d bytes, %v", resp.StatusCode, n, err)
+			}
+		}
+		b.ReportMetric(trainingRows*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	})
 }

@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/codexion/codexion/ledger"
 )
 
@@ -105,6 +107,7 @@ func drive(b *testing.B, base, token, path string, body func(*rand.Rand) []byte,
 				req, _ := http.NewRequest("POST", base+path, bytes.NewReader(body(rng)))
 				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Idempotency-Key", uuid.NewString()) // as a client that retries safely sends
 				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err != nil {
@@ -146,7 +149,10 @@ func pgbench(b *testing.B, dsn string, clients int, d time.Duration) float64 {
 	env := append(os.Environ(), "PGPASSWORD="+pw)
 	args := []string{"-h", u.Hostname(), "-p", u.Port(), "-U", u.User.Username()}
 	db := u.Path[1:]
-	if out, err := (&exec.Cmd{Path: bin, Args: append(append([]string{bin}, args...), "-i", "-q", "-s", "1", db), Env: env}).CombinedOutput(); err != nil {
+	// pgbench's documentation asks for a scale of at least the number of clients: with
+	// fewer branches than clients, clients queue on the branch rows.
+	scale := strconv.Itoa(max(clients, 1))
+	if out, err := (&exec.Cmd{Path: bin, Args: append(append([]string{bin}, args...), "-i", "-q", "-s", scale, db), Env: env}).CombinedOutput(); err != nil {
 		b.Fatalf("pgbench -i: %v: %s", err, out)
 	}
 	out, err := (&exec.Cmd{Path: bin, Args: append(append([]string{bin}, args...), "-c", strconv.Itoa(clients), "-j", "2",

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,16 +136,71 @@ func BenchmarkIngest(b *testing.B) {
 	})
 	full := spec
 	full.Source.Validate = "schema"
-	b.Run("codexion", func(b *testing.B) { benchPipeline(b, ctx, spec, broker.Addr, set, lines) })
-	b.Run("codexion-validate-schema", func(b *testing.B) { benchPipeline(b, ctx, full, broker.Addr, set, lines) })
+	b.Run("codexion", func(b *testing.B) { benchPipeline(b, ctx, spec, broker.Addr, set, lines, "") })
+	b.Run("codexion-validate-schema", func(b *testing.B) { benchPipeline(b, ctx, full, broker.Addr, set, lines, "") })
+	// The same events into a store that already holds 5 million ingested rows, so the
+	// dedupe probes a real history.
+	history := historyStore(b, ctx, spec, broker.Addr, set)
+	b.Run("codexion-5M-history", func(b *testing.B) { benchPipeline(b, ctx, spec, broker.Addr, set, lines, history) })
 }
 
-func benchPipeline(b *testing.B, ctx context.Context, spec Spec, broker string, set *schemas.Set, lines float64) {
+// historyRows is how many rows the history store holds before a run.
+const historyRows = 5_000_000
+
+// historyStore builds, once, a store file whose ledger_lines and ingested event ids hold
+// historyRows rows of other events (copies of the benchmark's rows under new event ids),
+// with no offsets, so that a run ingests the benchmark's events on top of that history.
+func historyStore(b *testing.B, ctx context.Context, spec Spec, broker string, set *schemas.Set) string {
+	path := filepath.Join(b.TempDir(), "history.duckdb")
+	store, err := offline.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := &Engine{Spec: spec, Store: store, Brokers: []string{broker}, Schemas: set, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if _, err := e.Run(ctx, true); err != nil {
+		b.Fatal(err)
+	}
+	copies := (historyRows + benchEvents*linesPerEvent - 1) / (benchEvents * linesPerEvent)
+	for _, q := range []string{
+		fmt.Sprintf(`INSERT INTO ledger_lines SELECT ledger_lines.* REPLACE ('h' || r.i || '-' || event_id AS event_id) FROM ledger_lines, range(%d) r(i)`, copies),
+		`INSERT INTO codexion_ingested SELECT DISTINCT ?, event_id FROM ledger_lines WHERE event_id LIKE 'h%'`,
+		`DELETE FROM ledger_lines WHERE event_id NOT LIKE 'h%'`,
+		`DELETE FROM codexion_ingested WHERE event_id NOT LIKE 'h%'`,
+		`DELETE FROM codexion_offsets`,
+		`CHECKPOINT`,
+	} {
+		var args []any
+		if strings.Contains(q, "?") {
+			args = append(args, spec.Name)
+		}
+		if _, err := store.DB().ExecContext(ctx, q, args...); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+	}
+	var n int
+	if err := store.DB().QueryRowContext(ctx, `SELECT count(*) FROM ledger_lines`).Scan(&n); err != nil || n < historyRows {
+		b.Fatalf("history holds %d rows: %v", n, err)
+	}
+	if err := store.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// benchPipeline ingests the topic into an empty store, or into a copy of the store file
+// from when from is set.
+func benchPipeline(b *testing.B, ctx context.Context, spec Spec, broker string, set *schemas.Set, lines float64, from string) {
 	{
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
 		for b.Loop() {
 			b.StopTimer()
-			store, err := offline.Open(ctx, filepath.Join(b.TempDir(), "ingest.duckdb"))
+			path := filepath.Join(b.TempDir(), "ingest.duckdb")
+			if from != "" {
+				if err := copyFile(from, path); err != nil {
+					b.Fatal(err)
+				}
+			}
+			store, err := offline.Open(ctx, path)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -189,4 +245,21 @@ func decodedBatches(b *testing.B, spec Spec, events []schemas.Event) []arrow.Rec
 		bld.Release()
 	}
 	return out
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

@@ -98,6 +98,22 @@ func (r *Relay) Name() string { return "outbox-relay" }
 
 // Start makes sure the topics exist and runs the relay in the background.
 func (r *Relay) Start(ctx context.Context) error {
+	if err := r.open(ctx); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.cancel, r.done = cancel, make(chan struct{})
+	r.lastOK.Store(time.Now().UnixNano())
+	go func() {
+		defer close(r.done)
+		r.run(runCtx)
+	}()
+	return nil
+}
+
+// open fills in defaults, compiles the declared schemas, makes sure the topics exist and
+// opens the writer: everything a drain needs.
+func (r *Relay) open(ctx context.Context) error {
 	if r.BatchRows <= 0 {
 		r.BatchRows = DefaultBatchRows
 	}
@@ -115,7 +131,17 @@ func (r *Relay) Start(ctx context.Context) error {
 	if err := kafka.EnsureTopics(ctx, r.Brokers, topicPartitions, r.topics()...); err != nil {
 		return err
 	}
-	r.writer = &kafkago.Writer{
+	r.writer = r.newWriter()
+	return nil
+}
+
+// topics are the ones every relay makes sure exist: the declared ones and the dead-letter topic.
+func (r *Relay) topics() []string { return append(r.Events.Topics(), kafka.DeadLetterTopic) }
+
+// newWriter is the relay's Kafka writer: keyed by aggregate, acknowledged by every
+// replica, batches of up to BatchRows within 5 ms.
+func (r *Relay) newWriter() *kafkago.Writer {
+	return &kafkago.Writer{
 		Addr:         kafkago.TCP(r.Brokers...),
 		Balancer:     &kafkago.Hash{},
 		RequiredAcks: kafkago.RequireAll,
@@ -124,18 +150,7 @@ func (r *Relay) Start(ctx context.Context) error {
 		MaxAttempts:  3,
 		Transport:    &kafkago.Transport{}, // its own metadata cache, not the process-wide one
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r.cancel, r.done = cancel, make(chan struct{})
-	r.lastOK.Store(time.Now().UnixNano())
-	go func() {
-		defer close(r.done)
-		r.run(runCtx)
-	}()
-	return nil
 }
-
-// topics are the ones every relay makes sure exist: the declared ones and the dead-letter topic.
-func (r *Relay) topics() []string { return append(r.Events.Topics(), kafka.DeadLetterTopic) }
 
 // Stop ends the relay; rows it had not marked are published by the next leader.
 func (r *Relay) Stop(ctx context.Context) error {

@@ -42,8 +42,15 @@ func resolve() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Tests run on a cluster without fsync or synchronous commit. Benchmarks ask for
+	// PostgreSQL's default durability (CODEXION_BENCH_DURABLE=1, as make bench does), on a
+	// cluster of their own.
+	dir, fast := ".codexion/test-postgres", "CODEXION_PG_FAST=1"
+	if os.Getenv("CODEXION_BENCH_DURABLE") == "1" {
+		dir, fast = ".codexion/bench-postgres", "CODEXION_PG_FAST=0"
+	}
 	return testenv.Script("deploy/dev/postgres.sh", []string{"start"},
-		"CODEXION_PG_DIR="+filepath.Join(root, ".codexion/test-postgres"), "CODEXION_PG_PORT=auto", "CODEXION_PG_FAST=1")
+		"CODEXION_PG_DIR="+filepath.Join(root, dir), "CODEXION_PG_PORT=auto", fast)
 }
 
 // New creates an empty database for this test, drops it when the test ends, and
