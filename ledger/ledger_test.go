@@ -6,27 +6,16 @@ import (
 	"testing"
 
 	"github.com/codexion/codexion/connectors/outbox"
+	"github.com/codexion/codexion/internal/dbtest"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/idempotency"
 	"github.com/codexion/codexion/platform/postgres"
-	"github.com/codexion/codexion/platform/postgres/pgtest"
 )
 
 // newStore gives a test its own migrated database.
 func newStore(t testing.TB) (*Store, *postgres.Pool) {
 	t.Helper()
-	db, err := postgres.NewPool(pgtest.New(t), 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := db.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Stop(ctx) })
-	if _, err := postgres.Up(ctx, db.Pool, []postgres.Source{idempotency.Migrations(), outbox.Migrations(), Migrations()}); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.New(t, dbtest.Options{MaxConns: 32}, idempotency.Migrations(), outbox.Migrations(), Migrations())
 	return NewStore(db.Pool, testOutbox()), db
 }
 

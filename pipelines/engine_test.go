@@ -19,11 +19,10 @@ import (
 	"github.com/codexion/codexion/app/devstack"
 	"github.com/codexion/codexion/connectors/outbox"
 	"github.com/codexion/codexion/features/offline"
+	"github.com/codexion/codexion/internal/dbtest"
 	"github.com/codexion/codexion/ledger"
 	"github.com/codexion/codexion/ledger/ledgertest"
 	"github.com/codexion/codexion/platform/idempotency"
-	"github.com/codexion/codexion/platform/postgres"
-	"github.com/codexion/codexion/platform/postgres/pgtest"
 )
 
 func exampleSpec(t *testing.T) Spec { return exampleSpecTB(t) }
@@ -48,17 +47,7 @@ func TestLedgerLinesExactlyOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := postgres.NewPool(pgtest.New(t), 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Stop(ctx) //nolint:errcheck // test teardown
-	if _, err := postgres.Up(ctx, db.Pool, []postgres.Source{idempotency.Migrations(), outbox.Migrations(), ledger.Migrations()}); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.New(t, dbtest.Options{MaxConns: 8}, idempotency.Migrations(), outbox.Migrations(), ledger.Migrations())
 	events := ledgertest.Events(t)
 	store := ledger.NewStore(db.Pool, outbox.NewWriter(events))
 	if _, err := store.CreateBook(ctx, ledger.BookInput{Code: "acme", Name: "Acme", BaseCurrency: "EUR"}); err != nil {

@@ -18,8 +18,8 @@ import (
 
 	"github.com/codexion/codexion/app/devstack"
 	"github.com/codexion/codexion/connectors/kafka"
+	"github.com/codexion/codexion/internal/dbtest"
 	"github.com/codexion/codexion/platform/postgres"
-	"github.com/codexion/codexion/platform/postgres/pgtest"
 	"github.com/codexion/codexion/schemas"
 )
 
@@ -34,17 +34,7 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := postgres.NewPool(pgtest.New(t), 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Stop(ctx) })
-	if _, err := postgres.Up(ctx, db.Pool, []postgres.Source{Migrations()}); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.New(t, dbtest.Options{MaxConns: 16}, Migrations())
 	if _, err := db.Exec(ctx, `CREATE TABLE applied (event_id text, type text)`); err != nil {
 		t.Fatal(err)
 	}
