@@ -318,8 +318,7 @@ func (a *App) checkSchema(ctx context.Context) error {
 	}
 	for _, m := range st {
 		if m.AppliedAt == nil {
-			return platform.E(platform.KindUnavailable, "schema_outdated",
-				"database is missing migration %s %04d_%s; run `codexion migrate up` first", m.Source, m.Version, m.Name)
+			return CodeSchemaOutdated.New("database is missing migration %s %04d_%s; run `codexion migrate up` first", m.Source, m.Version, m.Name)
 		}
 	}
 	return nil
@@ -350,7 +349,7 @@ func refuseAll(_ httpx.Access, _ http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteProblem(w, httpx.Problem{
 			Type: httpx.ProblemTypeBase + "unauthenticated", Title: http.StatusText(http.StatusUnauthorized),
-			Status: http.StatusUnauthorized, Code: "unauthenticated", Instance: r.URL.Path,
+			Status: http.StatusUnauthorized, Code: platform.CodeUnauthenticated.Code, Instance: r.URL.Path,
 			Detail: "no identity provider is configured (auth.issuer); this route cannot authenticate anyone",
 		})
 	})

@@ -180,8 +180,7 @@ func (s *Store) Apply(ctx context.Context, docs []Document, opts Options, valida
 		}
 		tx.Rollback(ctx) //nolint:errcheck // nothing was written
 		if attempt == maxApplyAttempts {
-			return Result{}, platform.E(platform.KindConflict, "catalog_busy",
-				"the catalog changed %d times while this apply was being checked; apply again", attempt)
+			return Result{}, CodeCatalogBusy.New("the catalog changed %d times while this apply was being checked; apply again", attempt)
 		}
 	}
 }
@@ -256,7 +255,7 @@ func (s *Store) write(ctx context.Context, tx pgx.Tx, cur *Snapshot, objs []Obje
 		res.Changes = append(res.Changes, ch)
 	}
 	if len(breaking) > 0 && !opts.Force {
-		return res, &platform.Error{Kind: platform.KindConflict, Code: "breaking_change",
+		return res, &platform.Error{Kind: CodeBreakingChange.Kind, Code: CodeBreakingChange.Code,
 			Message: "breaking changes need --force (force=true): " + strings.Join(breaking, "; ")}
 	}
 	if opts.DryRun || len(writes) == 0 {
@@ -346,7 +345,7 @@ func (s *Store) Delete(ctx context.Context, kind, name string, opts Options) (Re
 	}
 	res := Result{DryRun: opts.DryRun, Changes: []Change{ch}, Revision: cur.Revision}
 	if len(ch.Breaking) > 0 && !opts.Force {
-		return res, &platform.Error{Kind: platform.KindConflict, Code: "breaking_change",
+		return res, &platform.Error{Kind: CodeBreakingChange.Kind, Code: CodeBreakingChange.Code,
 			Message: fmt.Sprintf("deleting %s %s needs --force (force=true): %s", kind, name, ch.Breaking[0])}
 	}
 	if opts.DryRun {

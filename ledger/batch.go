@@ -130,7 +130,7 @@ func batchFailure(ctx context.Context, i int, err error) BatchItem {
 		return BatchItem{Index: i, Error: &BatchError{Code: cmp.Or(pe.Code, pe.Kind.String()), Detail: pe.Message, Errors: pe.Fields}}
 	}
 	return BatchItem{Index: i, cause: err,
-		Error: &BatchError{Code: "internal", Detail: "internal error; report request id " + logging.RequestID(ctx)}}
+		Error: &BatchError{Code: platform.CodeInternal.Code, Detail: "internal error; report request id " + logging.RequestID(ctx)}}
 }
 
 // prefixed names the failing entry in an atomic batch's error.

@@ -54,7 +54,7 @@ func (s *Store) CreateBook(ctx context.Context, in BookInput) (*Book, error) {
 			RETURNING id, code, name, base_currency, coalesce(retained_earnings_account, ''), created_at`, in.Code, in.Name, in.BaseCurrency, re).
 			Scan(&id, &b.Code, &b.Name, &b.BaseCurrency, &b.RetainedEarningsAccount, &b.CreatedAt)
 		if pgCode(err) == "23505" {
-			return platform.E(platform.KindConflict, "book_exists", "book %q already exists", in.Code)
+			return CodeBookExists.New("book %q already exists", in.Code)
 		}
 		if err != nil {
 			return err
@@ -196,7 +196,7 @@ func (s *Store) createAccount(ctx context.Context, tx pgx.Tx, b bookRef, in Acco
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING status, created_at`,
 		b.ID, in.Code, in.Name, in.Type, parentID, ccy, in.BalanceRule).Scan(&a.Status, &a.CreatedAt)
 	if pgCode(err) == "23505" {
-		return nil, platform.E(platform.KindConflict, "account_exists", "account %s already exists in book %s", in.Code, in.Book)
+		return nil, CodeAccountExists.New("account %s already exists in book %s", in.Code, in.Book)
 	}
 	if err != nil {
 		return nil, err
@@ -217,7 +217,7 @@ func parentOf(ctx context.Context, tx pgx.Tx, b bookRef, in AccountInput) (*int6
 	var ptype AccountType
 	err := tx.QueryRow(ctx, `SELECT id, type FROM ledger_accounts WHERE book_id = $1 AND code = $2`, b.ID, in.Parent).Scan(&pid, &ptype)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, &platform.Error{Kind: platform.KindInvalid, Code: "invalid_account",
+		return nil, &platform.Error{Kind: CodeInvalidAccount.Kind, Code: CodeInvalidAccount.Code,
 			Message: fmt.Sprintf("parent: account %s does not exist in book %s", in.Parent, in.Book),
 			Fields:  []platform.FieldError{{Field: "parent", Message: "account " + in.Parent + " does not exist"}}}
 	}
@@ -225,7 +225,7 @@ func parentOf(ctx context.Context, tx pgx.Tx, b bookRef, in AccountInput) (*int6
 		return nil, err
 	}
 	if ptype != in.Type {
-		return nil, &platform.Error{Kind: platform.KindInvalid, Code: "invalid_account",
+		return nil, &platform.Error{Kind: CodeInvalidAccount.Kind, Code: CodeInvalidAccount.Code,
 			Message: fmt.Sprintf("parent: account %s is %s; a child must have its parent's type (%s given)", in.Parent, ptype, in.Type),
 			Fields:  []platform.FieldError{{Field: "parent", Message: "type differs from the parent's"}}}
 	}

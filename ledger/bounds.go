@@ -122,7 +122,7 @@ func cmpOr(a, b string) string {
 
 // badCode is the error of a code given in a query parameter or path.
 func badCode(name, s string) error {
-	return &platform.Error{Kind: platform.KindInvalid, Code: "invalid_argument",
+	return &platform.Error{Kind: platform.CodeInvalid.Kind, Code: platform.CodeInvalid.Code,
 		Message: fmt.Sprintf("%s: %s is not a code: use letters, digits, '.', '_' or '-', at most %d", name, clip(s), maxCodeBytes),
 		Fields:  []platform.FieldError{{Field: name, Message: "is not a code"}}}
 }

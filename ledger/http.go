@@ -144,7 +144,7 @@ func dateParam(r *http.Request, name string, def time.Time) (time.Time, error) {
 	}
 	d, err := parseDate(s)
 	if err != nil {
-		return time.Time{}, &platform.Error{Kind: platform.KindInvalid, Code: "invalid_argument",
+		return time.Time{}, &platform.Error{Kind: platform.CodeInvalid.Kind, Code: platform.CodeInvalid.Code,
 			Message: "query parameter " + name + ": " + err.Error(), Fields: []platform.FieldError{{Field: name, Message: err.Error()}}}
 	}
 	return d, nil

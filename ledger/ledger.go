@@ -159,7 +159,7 @@ func (v *validationError) err() error {
 	for _, f := range v.fields {
 		msgs = append(msgs, f.Field+": "+f.Message)
 	}
-	return &platform.Error{Kind: platform.KindInvalid, Code: "invalid_entry", Message: strings.Join(msgs, "; "), Fields: v.fields}
+	return &platform.Error{Kind: CodeInvalidEntry.Kind, Code: CodeInvalidEntry.Code, Message: strings.Join(msgs, "; "), Fields: v.fields}
 }
 
 // parsedLine is a line whose amount has been read.
@@ -398,7 +398,7 @@ func newPosting(p *parsedEntry, bookCcy string, accounts map[string]accountRef, 
 	}
 	if !debits.Equal(credits) {
 		diff := debits.Sub(credits)
-		return nil, &platform.Error{Kind: platform.KindInvalid, Code: "entry_unbalanced",
+		return nil, &platform.Error{Kind: CodeEntryUnbalanced.Kind, Code: CodeEntryUnbalanced.Code,
 			Message: fmt.Sprintf("lines: debits %s and credits %s differ by %s %s in the book currency; an entry must balance",
 				FormatAmount(debits, bookCcy), FormatAmount(credits, bookCcy), FormatAmount(diff.Abs(), bookCcy), bookCcy),
 			Fields: []platform.FieldError{{Field: "lines", Message: "debits and credits differ by " + FormatAmount(diff.Abs(), bookCcy) + " " + bookCcy}}}

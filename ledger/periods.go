@@ -68,7 +68,7 @@ func (s *Store) ClosePeriod(ctx context.Context, book, per, actor string, key *i
 				return nil, err
 			}
 			if status == "closed" {
-				return nil, platform.E(platform.KindConflict, "period_closed", "period %s of book %s is already closed", per, book)
+				return nil, CodePeriodClosed.New("period %s of book %s is already closed", per, book)
 			}
 			var closing string
 			if start.Month() == time.December {
@@ -100,8 +100,7 @@ func (s *Store) ClosePeriod(ctx context.Context, book, per, actor string, key *i
 // nothing to close).
 func (s *Store) closeYear(ctx context.Context, tx pgx.Tx, b bookRef, year int, actor string) (string, error) {
 	if b.RetainedEarnings == "" {
-		return "", platform.E(platform.KindConflict, "no_retained_earnings_account",
-			"book %s has no retained_earnings_account, so %d-12 cannot close the year; set one on the book", b.Code, year)
+		return "", CodeNoRetainedEarningsAccount.New("book %s has no retained_earnings_account, so %d-12 cannot close the year; set one on the book", b.Code, year)
 	}
 	end := time.Date(year, time.December, 31, 0, 0, 0, 0, time.UTC)
 	rows, err := tx.Query(ctx, `SELECT a.code, sum(l.book_amount)::text FROM ledger_lines l
@@ -128,16 +127,14 @@ func (s *Store) closeYear(ctx context.Context, tx pgx.Tx, b bookRef, year int, a
 		return "", err
 	}
 	if len(balances) >= maxClosingLines {
-		return "", platform.E(platform.KindConflict, "year_end_too_large",
-			"book %s has %d or more income and expense accounts with a balance; one closing entry holds at most %d lines", b.Code, len(balances), maxClosingLines-1)
+		return "", CodeYearEndTooLarge.New("book %s has %d or more income and expense accounts with a balance; one closing entry holds at most %d lines", b.Code, len(balances), maxClosingLines-1)
 	}
 	in := EntryInput{Book: b.Code, PostingDate: end.Format(DateLayout), Journal: "general",
 		Reference: fmt.Sprintf("YE-%d", year), Description: fmt.Sprintf("Year-end close %d: income and expense to retained earnings", year)}
 	var net Amount
 	for _, x := range balances {
 		if !fitsDigits(x.amt, maxBalanceIntegerDigits) {
-			return "", platform.E(platform.KindConflict, "year_end_too_large",
-				"account %s's balance %s has more than %d digits before the point, more than the feature store holds", x.code, FormatAmount(x.amt, b.Currency), maxBalanceIntegerDigits)
+			return "", CodeYearEndTooLarge.New("account %s's balance %s has more than %d digits before the point, more than the feature store holds", x.code, FormatAmount(x.amt, b.Currency), maxBalanceIntegerDigits)
 		}
 		amt := FormatAmount(x.amt.Abs(), b.Currency)
 		if x.amt.IsPositive() { // debit balance (expense): credit it away
@@ -148,8 +145,7 @@ func (s *Store) closeYear(ctx context.Context, tx pgx.Tx, b bookRef, year int, a
 		net = net.Add(x.amt)
 	}
 	if !fitsDigits(net, maxBalanceIntegerDigits) {
-		return "", platform.E(platform.KindConflict, "year_end_too_large",
-			"the year's result %s has more than %d digits before the point, more than the feature store holds", FormatAmount(net, b.Currency), maxBalanceIntegerDigits)
+		return "", CodeYearEndTooLarge.New("the year's result %s has more than %d digits before the point, more than the feature store holds", FormatAmount(net, b.Currency), maxBalanceIntegerDigits)
 	}
 	if !net.IsZero() {
 		amt := FormatAmount(net.Abs(), b.Currency)
@@ -183,7 +179,7 @@ func (s *Store) ReopenPeriod(ctx context.Context, book, per, reason, actor strin
 	}
 	if len(reason) < minReasonBytes || textProblem(reason, MaxTextBytes) != "" {
 		msg := cmpOr(textProblem(reason, MaxTextBytes), "is required")
-		return nil, &platform.Error{Kind: platform.KindInvalid, Code: "reason_required",
+		return nil, &platform.Error{Kind: CodeReasonRequired.Kind, Code: CodeReasonRequired.Code,
 			Message: fmt.Sprintf("reason: reopening a closed period needs a reason of %d to %d bytes of text; this one %s", minReasonBytes, MaxTextBytes, msg),
 			Fields:  []platform.FieldError{{Field: "reason", Message: msg}}}
 	}
@@ -196,7 +192,7 @@ func (s *Store) ReopenPeriod(ctx context.Context, book, per, reason, actor strin
 		var status string
 		err = tx.QueryRow(ctx, `SELECT status FROM ledger_periods WHERE book_id = $1 AND period = $2 FOR UPDATE`, b.ID, per).Scan(&status)
 		if errors.Is(err, pgx.ErrNoRows) || status == "open" {
-			return platform.E(platform.KindConflict, "period_open", "period %s of book %s is open; only a closed period can be reopened", per, book)
+			return CodePeriodOpen.New("period %s of book %s is open; only a closed period can be reopened", per, book)
 		}
 		if err != nil {
 			return err

@@ -136,10 +136,10 @@ func (s *Store) Reverse(ctx context.Context, id string, in ReverseInput, actor s
 				return nil, err
 			}
 			if orig.Kind == "reversal" {
-				return nil, platform.E(platform.KindConflict, "entry_is_reversal", "entry %s is itself a reversal (of %s); post a new entry instead", id, orig.Reverses)
+				return nil, CodeEntryIsReversal.New("entry %s is itself a reversal (of %s); post a new entry instead", id, orig.Reverses)
 			}
 			if orig.ReversedBy != "" {
-				return nil, platform.E(platform.KindConflict, "entry_already_reversed", "entry %s was already reversed by %s", id, orig.ReversedBy)
+				return nil, CodeEntryAlreadyReversed.New("entry %s was already reversed by %s", id, orig.ReversedBy)
 			}
 			date := in.PostingDate
 			if date == "" {
@@ -174,7 +174,7 @@ func (s *Store) Reverse(ctx context.Context, id string, in ReverseInput, actor s
 				return nil, err
 			}
 			if p.PostingDate < orig.PostingDate { // both YYYY-MM-DD, so text order is date order
-				return nil, &platform.Error{Kind: platform.KindInvalid, Code: "invalid_entry",
+				return nil, &platform.Error{Kind: CodeInvalidEntry.Kind, Code: CodeInvalidEntry.Code,
 					Message: fmt.Sprintf("posting_date: %s is before %s, the date of entry %s; a reversal is dated on or after its original", p.PostingDate, orig.PostingDate, id),
 					Fields:  []platform.FieldError{{Field: "posting_date", Message: "is before the original entry's date " + orig.PostingDate}}}
 			}
@@ -199,7 +199,7 @@ func ptr[T any](v T) *T { return &v }
 func (s *Store) GetEntry(ctx context.Context, id string) (*Entry, error) {
 	uid, err := uuid.Parse(id)
 	if err != nil {
-		return nil, platform.E(platform.KindNotFound, "entry_not_found", "entry %q does not exist (ids are UUIDs)", id)
+		return nil, CodeEntryNotFound.New("entry %q does not exist (ids are UUIDs)", id)
 	}
 	var e *Entry
 	err = pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -225,7 +225,7 @@ func (s *Store) getEntry(ctx context.Context, tx pgx.Tx, id uuid.UUID, lock bool
 	err := tx.QueryRow(ctx, q, id).Scan(&e.ID, &e.Book, &bookCcy, &date, &e.Journal, &e.Reference, &e.Description, &e.Metadata,
 		&e.Kind, &e.Reverses, &e.ReversedBy, &e.CreatedBy, &e.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, platform.E(platform.KindNotFound, "entry_not_found", "entry %s does not exist", id)
+		return nil, CodeEntryNotFound.New("entry %s does not exist", id)
 	}
 	if err != nil {
 		return nil, err

@@ -94,7 +94,7 @@ func (s *Store) book(ctx context.Context, q querier, code string) (bookRef, erro
 	err := q.QueryRow(ctx, `SELECT id, code, base_currency, retained_earnings_account FROM ledger_books WHERE code = $1`, code).
 		Scan(&b.ID, &b.Code, &b.Currency, &re)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return bookRef{}, platform.E(platform.KindNotFound, "book_not_found", "book %q does not exist", code)
+		return bookRef{}, CodeBookNotFound.New("book %q does not exist", code)
 	}
 	if err != nil {
 		return bookRef{}, err
@@ -218,7 +218,7 @@ func (s *Store) GetAccount(ctx context.Context, book, code string, asOf time.Tim
 		FROM ledger_accounts a LEFT JOIN ledger_accounts p ON p.id = a.parent_id WHERE a.book_id = $1 AND a.code = $2`, b.ID, code).
 		Scan(&id, &a.Code, &a.Name, &a.Type, &a.Parent, &a.Currency, &a.Status, &a.BalanceRule, &a.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, platform.E(platform.KindNotFound, "account_not_found", "account %s does not exist in book %s", code, book)
+		return nil, CodeAccountNotFound.New("account %s does not exist in book %s", code, book)
 	}
 	if err != nil {
 		return nil, err
@@ -323,17 +323,16 @@ func (s *Store) CloseAccount(ctx context.Context, book, code string) (*Account, 
 		)
 		err = tx.QueryRow(ctx, `SELECT id, status FROM ledger_accounts WHERE book_id = $1 AND code = $2 FOR UPDATE`, b.ID, code).Scan(&id, &status)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return platform.E(platform.KindNotFound, "account_not_found", "account %s does not exist in book %s", code, book)
+			return CodeAccountNotFound.New("account %s does not exist in book %s", code, book)
 		}
 		if err != nil {
 			return err
 		}
 		if status == "closed" {
-			return platform.E(platform.KindConflict, "account_closed", "account %s is already closed", code)
+			return CodeAccountClosed.New("account %s is already closed", code)
 		}
 		if code == b.RetainedEarnings {
-			return platform.E(platform.KindConflict, "account_in_use",
-				"account %s is book %s's retained earnings account, where the year-end close posts; it stays open", code, book)
+			return CodeAccountInUse.New("account %s is book %s's retained earnings account, where the year-end close posts; it stays open", code, book)
 		}
 		var nonZero []string
 		rows, err := tx.Query(ctx, `SELECT currency || ' ' || (debit - credit)::text FROM ledger_balances WHERE account_id = $1 AND debit <> credit ORDER BY currency`, id)
@@ -344,8 +343,7 @@ func (s *Store) CloseAccount(ctx context.Context, book, code string) (*Account, 
 			return err
 		}
 		if len(nonZero) > 0 {
-			return platform.E(platform.KindConflict, "account_not_empty",
-				"account %s still has a balance (%s); post entries that bring it to zero before closing it", code, strings.Join(nonZero, ", "))
+			return CodeAccountNotEmpty.New("account %s still has a balance (%s); post entries that bring it to zero before closing it", code, strings.Join(nonZero, ", "))
 		}
 		if _, err := tx.Exec(ctx, `UPDATE ledger_accounts SET status = 'closed' WHERE id = $1`, id); err != nil {
 			return err

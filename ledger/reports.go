@@ -64,7 +64,7 @@ func (s *Store) TrialBalance(ctx context.Context, book string, asOf time.Time) (
 	}
 	if !tbal.IsZero() || !td.Equal(tc) {
 		// The balance trigger makes this unreachable; if it happens the books are corrupt.
-		return nil, platform.E(platform.KindInternal, "ledger_corrupt", "trial balance of %s does not net to zero (%s)", book, tbal.String())
+		return nil, CodeLedgerCorrupt.New("trial balance of %s does not net to zero (%s)", book, tbal.String())
 	}
 	tb.Totals = TrialBalanceRow{Account: "total", Name: "Total", Debit: FormatAmount(td, b.Currency),
 		Credit: FormatAmount(tc, b.Currency), Balance: FormatAmount(tbal, b.Currency)}
@@ -272,7 +272,7 @@ func (s *Store) GeneralLedger(ctx context.Context, book, account string, from, t
 	var accID int64
 	if err := s.db.QueryRow(ctx, `SELECT id FROM ledger_accounts WHERE book_id = $1 AND code = $2`, b.ID, account).Scan(&accID); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, platform.E(platform.KindNotFound, "account_not_found", "account %s does not exist in book %s", account, book)
+			return nil, CodeAccountNotFound.New("account %s does not exist in book %s", account, book)
 		}
 		return nil, err
 	}

@@ -84,7 +84,7 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 			if platform.KindOf(err) != platform.KindNotFound {
 				return nil, nil, err
 			}
-			if err := fail(i, &platform.Error{Kind: platform.KindInvalid, Code: "invalid_entry", Message: "book: " + err.Error(),
+			if err := fail(i, &platform.Error{Kind: CodeInvalidEntry.Kind, Code: CodeInvalidEntry.Code, Message: "book: " + err.Error(),
 				Fields: []platform.FieldError{{Field: "book", Message: err.Error()}}}); err != nil {
 				return nil, nil, err
 			}
@@ -410,12 +410,12 @@ func ruleViolation(err error, postings []*posting) error {
 			if l.Account.Rule == CreditSide {
 				side = "credit"
 			}
-			return &platform.Error{Kind: platform.KindInvalid, Code: "balance_rule_violated",
+			return &platform.Error{Kind: CodeBalanceRuleViolated.Kind, Code: CodeBalanceRuleViolated.Code,
 				Message: fmt.Sprintf("lines: account %s must keep a %s balance; this entry would move it to the other side", l.Account.Code, side),
 				Fields:  []platform.FieldError{{Field: "lines", Message: "account " + l.Account.Code + " must keep a " + side + " balance"}}}
 		}
 	}
-	return &platform.Error{Kind: platform.KindInvalid, Code: "balance_rule_violated", Message: "lines: the entry would break an account's balance rule"}
+	return &platform.Error{Kind: CodeBalanceRuleViolated.Kind, Code: CodeBalanceRuleViolated.Code, Message: "lines: the entry would break an account's balance rule"}
 }
 
 // checkRules reports the accounts whose balance rule the entry's resulting balances break.
@@ -439,7 +439,7 @@ func checkRules(pst *posting, balances map[balanceKey]Amount) error {
 	err := v.err()
 	var pe *platform.Error
 	if errors.As(err, &pe) {
-		pe.Code = "balance_rule_violated"
+		pe.Code = CodeBalanceRuleViolated.Code
 		return pe
 	}
 	return nil

@@ -95,18 +95,14 @@ func E(kind Kind, code, format string, args ...any) *Error {
 }
 
 // Invalid reports bad input; code defaults to "invalid_argument".
-func Invalid(format string, args ...any) *Error {
-	return E(KindInvalid, "invalid_argument", format, args...)
-}
+func Invalid(format string, args ...any) *Error { return CodeInvalid.New(format, args...) }
 
 // NotFound reports a missing thing.
-func NotFound(format string, args ...any) *Error {
-	return E(KindNotFound, "not_found", format, args...)
-}
+func NotFound(format string, args ...any) *Error { return CodeNotFound.New(format, args...) }
 
 // Unavailable reports a dependency that is down, wrapping the cause.
 func Unavailable(err error, format string, args ...any) *Error {
-	e := E(KindUnavailable, "unavailable", format, args...)
+	e := CodeUnavailable.New(format, args...)
 	e.Err = err
 	return e
 }

@@ -13,14 +13,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/codexion/codexion/platform"
+	"github.com/codexion/codexion/platform/httpx"
 )
 
 // portInUse turns a listen error into one line that says what to change.
 func portInUse(err error, what, addr, key string) error {
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return platform.E(platform.KindUnavailable, "port_in_use",
-			"%s: %s is already in use by another process; stop it or set %s", what, addr, key)
+		return httpx.CodePortInUse.New("%s: %s is already in use by another process; stop it or set %s", what, addr, key)
 	}
 	return fmt.Errorf("%s: listen on %s: %w", what, addr, err)
 }

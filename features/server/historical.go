@@ -144,8 +144,7 @@ func (t *TrainingSets) plan(ctx context.Context, snap *features.Catalog, req *Hi
 		if cols, err := t.s.Offline.Columns(ctx, p.view.Source.Table); err != nil {
 			return nil, err
 		} else if len(cols) == 0 {
-			return nil, platform.E(platform.KindConflict, "no_offline_data",
-				"feature view %s has no offline data yet: table %s has not been written; run its pipeline first", p.view.Name, p.view.Source.Table)
+			return nil, CodeNoOfflineData.New("feature view %s has no offline data yet: table %s has not been written; run its pipeline first", p.view.Name, p.view.Source.Table)
 		}
 	}
 	return plan, nil
@@ -493,7 +492,7 @@ func (t *TrainingSets) Result(ctx context.Context, id string) (io.ReadCloser, st
 		return nil, "", err
 	}
 	if j.Status != "succeeded" {
-		return nil, "", platform.E(platform.KindConflict, "job_not_done", "historical job %s is %s; its result is not ready%s", id, j.Status,
+		return nil, "", CodeJobNotDone.New("historical job %s is %s; its result is not ready%s", id, j.Status,
 			map[bool]string{true: ": " + j.Error, false: ""}[j.Error != ""])
 	}
 	obj, err := t.s.Objects.Get(ctx, j.ObjectKey)

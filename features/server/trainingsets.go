@@ -163,7 +163,7 @@ func (t *TrainingSets) Build(ctx context.Context, id string) (features.TrainingS
 	case j.Status == "succeeded" && j.Lineage != nil:
 		return features.TrainingSet{ObjectKey: j.ObjectKey, Lineage: *j.Lineage}, nil
 	case j.Status == "failed":
-		return features.TrainingSet{}, platform.E(platform.KindConflict, "job_failed", "historical job %s has failed already", id)
+		return features.TrainingSet{}, CodeJobFailed.New("historical job %s has failed already", id)
 	}
 	var raw []byte
 	if err := t.s.DB.QueryRow(ctx, `UPDATE feature_jobs SET status = 'running' WHERE id = $1 AND status IN ('queued', 'running')

@@ -32,8 +32,7 @@ func Guard(v TokenVerifier, log *slog.Logger) httpx.Guard {
 				return
 			}
 			if !p.HasAny(allowed) {
-				httpx.WriteError(w, r, log, platform.E(platform.KindForbidden, "forbidden",
-					"role %s may not call %s %s; allowed roles: %s",
+				httpx.WriteError(w, r, log, platform.CodeForbidden.New("role %s may not call %s %s; allowed roles: %s",
 					rolesText(p.Roles), r.Method, r.URL.Path, strings.Join(allowed, ", ")))
 				return
 			}

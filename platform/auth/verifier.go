@@ -105,7 +105,7 @@ func (v *Verifier) remember(sum [32]byte, p Principal, expiry, now time.Time) {
 }
 
 func unauthenticated(format string, args ...any) *platform.Error {
-	return platform.E(platform.KindUnauthenticated, "unauthenticated", format, args...)
+	return platform.CodeUnauthenticated.New(format, args...)
 }
 
 // Verify checks raw and returns its principal. Failures are KindUnauthenticated with a

@@ -149,7 +149,7 @@ func Verify(path string, pub ed25519.PublicKey) error {
 	sigPath := path + SignatureSuffix
 	raw, err := os.ReadFile(sigPath)
 	if errors.Is(err, os.ErrNotExist) {
-		return &platform.Error{Kind: platform.KindInvalid, Code: "config_unsigned",
+		return &platform.Error{Kind: CodeConfigUnsigned.Kind, Code: CodeConfigUnsigned.Code,
 			Message: fmt.Sprintf("%s is unsigned: %s does not exist (sign it with `codexion config sign`)", path, sigPath),
 			Err:     ErrUnsigned}
 	}
@@ -158,16 +158,16 @@ func Verify(path string, pub ed25519.PublicKey) error {
 	}
 	keyID, sig, err := parseSignature(raw)
 	if err != nil {
-		return &platform.Error{Kind: platform.KindInvalid, Code: "config_signature_malformed",
+		return &platform.Error{Kind: CodeConfigSignatureMalformed.Kind, Code: CodeConfigSignatureMalformed.Code,
 			Message: fmt.Sprintf("%s: %v", sigPath, err), Err: ErrAltered}
 	}
 	if keyID != KeyID(pub) {
-		return &platform.Error{Kind: platform.KindInvalid, Code: "config_wrong_key",
+		return &platform.Error{Kind: CodeConfigWrongKey.Kind, Code: CodeConfigWrongKey.Code,
 			Message: fmt.Sprintf("%s was signed by key %s, not by the trusted key %s", path, keyID, KeyID(pub)),
 			Err:     ErrWrongKey}
 	}
 	if !ed25519.Verify(pub, data, sig) {
-		return &platform.Error{Kind: platform.KindInvalid, Code: "config_altered",
+		return &platform.Error{Kind: CodeConfigAltered.Kind, Code: CodeConfigAltered.Code,
 			Message: fmt.Sprintf("%s was altered after it was signed: its bytes no longer match %s", path, sigPath),
 			Err:     ErrAltered}
 	}

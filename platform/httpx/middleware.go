@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/logging"
 )
 
@@ -98,7 +99,7 @@ func Chain(h http.Handler, log *slog.Logger, m *Metrics, tracer trace.Tracer, pr
 				span.SetStatus(codes.Error, "panic")
 				if !rec.wrote {
 					WriteProblem(rec, Problem{Type: ProblemTypeBase + "internal", Title: "Internal Server Error",
-						Status: http.StatusInternalServerError, Code: "internal", RequestID: id,
+						Status: http.StatusInternalServerError, Code: platform.CodeInternal.Code, RequestID: id,
 						Detail: "internal error; report request id " + id})
 				}
 			}

@@ -50,7 +50,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		p.Status = pe.Kind.HTTPStatus()
 		p.Code = pe.Code
 		if p.Code == "" {
-			p.Code = pe.Kind.String()
+			p.Code = platform.DefaultCode(pe.Kind).Code
 		}
 		// Only the message goes out; a wrapped cause (a driver's error) stays in the log.
 		p.Detail = pe.Message
@@ -63,7 +63,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		}
 	} else {
 		p.Status = http.StatusInternalServerError
-		p.Code = "internal"
+		p.Code = platform.CodeInternal.Code
 		p.Detail = "internal error; report request id " + p.RequestID
 		if log != nil {
 			log.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
@@ -149,8 +149,7 @@ func DecodeJSONBytes(data []byte, v any) error {
 
 func checkContentType(r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return platform.E(platform.KindInvalid, "unsupported_media_type",
-			"Content-Type is %q; send application/json", ct)
+		return CodeUnsupportedMediaType.New("Content-Type is %q; send application/json", ct)
 	}
 	return nil
 }
@@ -222,7 +221,7 @@ func decodeError(err error) error {
 	)
 	switch {
 	case errors.As(err, &mbe):
-		return platform.E(platform.KindTooLarge, "body_too_large", "body is larger than %d bytes", mbe.Limit)
+		return CodeBodyTooLarge.New("body is larger than %d bytes", mbe.Limit)
 	case errors.Is(err, io.EOF):
 		return platform.Invalid("body is empty; send a JSON object")
 	case errors.As(err, &syn):

@@ -77,10 +77,10 @@ func (r *Router) unmatched(w http.ResponseWriter, req *http.Request) {
 	p := Problem{Instance: req.URL.Path, RequestID: logging.RequestID(req.Context())}
 	if allow := r.allowedMethods(req); len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		p.Status, p.Code = http.StatusMethodNotAllowed, "method_not_allowed"
+		p.Status, p.Code = http.StatusMethodNotAllowed, CodeMethodNotAllowed.Code
 		p.Detail = req.Method + " is not allowed on " + req.URL.Path + "; allowed: " + strings.Join(allow, ", ")
 	} else {
-		p.Status, p.Code = http.StatusNotFound, "route_not_found"
+		p.Status, p.Code = http.StatusNotFound, CodeRouteNotFound.Code
 		p.Detail = "no route " + req.Method + " " + req.URL.Path + "; see /v1/openapi.json"
 	}
 	p.Type, p.Title = ProblemTypeBase+p.Code, http.StatusText(p.Status)

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"syscall"
 	"time"
-
-	"github.com/codexion/codexion/platform"
 )
 
 // Server is the HTTP server as a lifecycle component.
@@ -65,8 +63,7 @@ func (s *Server) Start(context.Context) error {
 	ln, err := net.Listen("tcp", s.srv.Addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return platform.E(platform.KindUnavailable, "port_in_use",
-				"http.addr %s is already in use by another process; stop it or set CODEXION_HTTP_ADDR", s.srv.Addr)
+			return CodePortInUse.New("http.addr %s is already in use by another process; stop it or set CODEXION_HTTP_ADDR", s.srv.Addr)
 		}
 		return fmt.Errorf("listen on %s: %w", s.srv.Addr, err)
 	}

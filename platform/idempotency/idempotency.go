@@ -131,15 +131,13 @@ func Claim(ctx context.Context, tx pgx.Tx, k Key) (*Stored, error) {
 	err = tx.QueryRow(ctx, `SELECT request_hash, status, response FROM codexion_idempotency WHERE scope = $1 AND key = $2`,
 		k.Scope, k.Value).Scan(&hash, &s.Status, &s.Response)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, platform.E(platform.KindConflict, "idempotency_key_in_flight",
-			"a request with %s %q is being processed; retry shortly", Header, k.Value)
+		return nil, CodeIdempotencyKeyInFlight.New("a request with %s %q is being processed; retry shortly", Header, k.Value)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if string(hash) != string(k.Hash[:]) {
-		return nil, platform.E(platform.KindConflict, "idempotency_key_reused",
-			"%s %q was already used with a different request body; use a new key for a new request", Header, k.Value)
+		return nil, CodeIdempotencyKeyReused.New("%s %q was already used with a different request body; use a new key for a new request", Header, k.Value)
 	}
 	return &s, nil
 }

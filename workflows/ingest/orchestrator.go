@@ -336,7 +336,7 @@ func (o *Orchestrator) signal(ctx context.Context, name, signal string) error {
 	if err := o.temporal.SignalWorkflow(ctx, WorkflowID(name), "", signal, nil); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
-			return platform.E(platform.KindConflict, "not_running", "pipeline %s has no running workflow; start it with `codexion pipeline start %s`", name, name)
+			return CodeNotRunning.New("pipeline %s has no running workflow; start it with `codexion pipeline start %s`", name, name)
 		}
 		return platform.Unavailable(err, "Temporal")
 	}
@@ -351,8 +351,7 @@ func (o *Orchestrator) Drain(ctx context.Context, name string) (Status, error) {
 		return Status{}, platform.NotFound("pipeline %s is not in the catalog (apply it with `codexion apply -f DIR`)", name)
 	}
 	if o.stop == nil {
-		return Status{}, platform.E(platform.KindConflict, "not_orchestrated",
-			"pipelines are not run from this process (features.run_pipelines is false); run `codexion pipeline run -f SPEC --once` against the offline store instead")
+		return Status{}, CodeNotOrchestrated.New("pipelines are not run from this process (features.run_pipelines is false); run `codexion pipeline run -f SPEC --once` against the offline store instead")
 	}
 	e := &pipelines.Engine{Spec: p.Spec, Store: o.activities.features.OfflineStore(), Brokers: o.activities.brokers}
 	lagNow := e.Lag
