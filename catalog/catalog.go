@@ -474,9 +474,17 @@ func invalidDocuments(err error) error {
 				walk(c)
 			}
 		default:
-			if errors.As(err, &de) {
-				e.Fields = append(e.Fields, platform.FieldError{Field: de.Origin, Message: de.Err.Error()})
+			if !errors.As(err, &de) {
+				return
 			}
+			var pe *platform.Error
+			if errors.As(de.Err, &pe) && len(pe.Fields) > 0 {
+				for _, f := range pe.Fields { // file:line field
+					e.Fields = append(e.Fields, platform.FieldError{Field: strings.TrimSpace(de.Origin + " " + f.Field), Message: f.Message})
+				}
+				return
+			}
+			e.Fields = append(e.Fields, platform.FieldError{Field: de.Origin, Message: de.Err.Error()})
 		}
 	}
 	walk(err)

@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -189,5 +190,28 @@ func TestSlowValidationHoldsNoLock(t *testing.T) {
 	snap, err := s.Snapshot(ctx)
 	if err != nil || len(snap.Names(features.KindEntity)) != 2 || len(snap.Names(features.KindView)) != 1 {
 		t.Fatalf("catalog after both: %v entities, %v views, %v", snap.Names(features.KindEntity), snap.Names(features.KindView), err)
+	}
+}
+
+// A document with wrong fields is refused with each problem named by file, line and field,
+// as the kinds' own checks name them.
+func TestApplyErrorsNameFileLineAndField(t *testing.T) {
+	s := newStore(t)
+	bad := entity + "---\nkind: FeatureView\nname: v\nentity: account\nsource: {table: t}\nfeatures:\n  - {name: x, column: a, aggregation: median}\n"
+	_, err := s.Apply(context.Background(), docs(bad), catalog.Options{}, nil)
+	var pe *platform.Error
+	if !errors.As(err, &pe) {
+		t.Fatalf("want a problem, got %v", err)
+	}
+	want := map[string]bool{"fa.yaml:3 source.entity_column": false, "fa.yaml:3 source.timestamp_column": false, "fa.yaml:3 features[0].aggregation": false}
+	for _, f := range pe.Fields {
+		if _, ok := want[f.Field]; ok {
+			want[f.Field] = true
+		}
+	}
+	for field, seen := range want {
+		if !seen {
+			t.Errorf("no field error %q among %+v", field, pe.Fields)
+		}
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/codexion/codexion/platform"
 )
 
 // Kind is one kind of object users declare in YAML, registered with the catalog by the
@@ -148,4 +151,21 @@ func Strict(body []byte, v any) error {
 	d := yaml.NewDecoder(bytes.NewReader(body))
 	d.KnownFields(true)
 	return d.Decode(v)
+}
+
+// fieldPath is the field a spec problem starts with: source.files, features[2].window.
+var fieldPath = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\[[0-9]+\])?(\.[a-z_][a-z0-9_]*(\[[0-9]+\])?)*`)
+
+// SpecProblems is the error a kind's Parse returns for a document whose fields are wrong:
+// what ("pipeline ledger-lines") with every problem, each also as a field error named by the
+// field path its message starts with, so an apply's answer can say file, line and field.
+func SpecProblems(what string, problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	e := platform.Invalid("%s: %s", what, strings.Join(problems, "; "))
+	for _, p := range problems {
+		e.Fields = append(e.Fields, platform.FieldError{Field: fieldPath.FindString(p), Message: p})
+	}
+	return e
 }

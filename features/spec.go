@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/codexion/codexion/catalog"
 )
 
 // Duration is a span written as Go does ("90m", "1h30m") or in whole days ("7d").
@@ -259,9 +261,4 @@ type problems []string
 
 func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
 
-func (p problems) err(what string) error {
-	if len(p) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%s: %s", what, strings.Join(p, "; "))
-}
+func (p problems) err(what string) error { return catalog.SpecProblems(what, p) }

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"gopkg.in/yaml.v3"
 
+	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features/offline"
 )
 
@@ -158,10 +159,7 @@ func ParseSpec(data []byte) (Spec, error) {
 	if s.FlushInterval < 0 {
 		bad("flush_interval must be positive")
 	}
-	if len(problems) > 0 {
-		return s, fmt.Errorf("pipeline %s: %s", s.Name, strings.Join(problems, "; "))
-	}
-	return s, nil
+	return s, catalog.SpecProblems("pipeline "+s.Name, problems)
 }
 
 // BatchTable is DuckDB DDL for an empty table shaped like one of the pipeline's decoded
