@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 
@@ -91,6 +92,9 @@ func canonical(text, schemaType, subject string, refs []Reference, reached refer
 	if err != nil {
 		return nil, "", "", errorf(422, 42201, "Invalid schema: %v", err)
 	}
+	if err := representable(text); err != nil {
+		return nil, "", "", errorf(422, 42201, "Invalid schema: %v", err)
+	}
 	if err := compiles(text, subjectURL(subject), reached); err != nil {
 		return nil, "", "", errorf(422, 42201, "Invalid schema: %v", err)
 	}
@@ -107,6 +111,45 @@ func canonical(text, schemaType, subject string, refs []Reference, reached refer
 	}
 	sum := sha256.Sum256([]byte(fingerprinted))
 	return doc, canon, hex.EncodeToString(sum[:]), nil
+}
+
+// representable refuses a number that the canonical form cannot keep: one whose
+// float64 value is zero while the number is not (1e-700), so that canonicalizing never
+// changes what a schema means. Numbers too large for float64 are refused by parsing.
+func representable(text string) error {
+	d := json.NewDecoder(strings.NewReader(text))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return err
+	}
+	var walk func(any) error
+	walk = func(v any) error {
+		switch x := v.(type) {
+		case json.Number:
+			f, err := x.Float64()
+			if err != nil {
+				return fmt.Errorf("number %s is out of range", x)
+			}
+			if exact, ok := new(big.Float).SetString(string(x)); f == 0 && ok && exact.Sign() != 0 {
+				return fmt.Errorf("number %s is too close to zero to keep; write 0 or a larger value", x)
+			}
+		case map[string]any:
+			for _, e := range x {
+				if err := walk(e); err != nil {
+					return err
+				}
+			}
+		case []any:
+			for _, e := range x {
+				if err := walk(e); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(v)
 }
 
 // compiles compiles text at url with the schemas it references and nothing else: the
