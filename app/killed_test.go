@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,7 +51,7 @@ func TestDevChildProcess(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	d, err := StartDev(context.Background(), cfg, quietLog())
+	d, err := StartDev(context.Background(), cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))) // the parent shows it on failure
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +79,14 @@ func TestDevChildProcess(t *testing.T) {
 type child struct {
 	cmd   *exec.Cmd
 	lines chan string
+	log   string // its stderr
+}
+
+// tail is the end of the child's log, for a failure message.
+func (c *child) tail() string {
+	raw, _ := os.ReadFile(c.log)
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	return strings.Join(lines[max(0, len(lines)-30):], "\n")
 }
 
 // startChild starts a dev process with cfg and waits until it is ready.
@@ -101,7 +110,7 @@ func startChild(t *testing.T, cfg config.Config, n int) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, lines: make(chan string, 16)}
+	c := &child{cmd: cmd, lines: make(chan string, 16), log: stderr.Name()}
 	go func() {
 		s := bufio.NewScanner(out)
 		for s.Scan() {
@@ -157,7 +166,7 @@ func TestProcessesKilledMidWork(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts, kills and restarts dev processes")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cfg := devConfig(t)
 	svc, cfg, err := StartServices(ctx, cfg, quietLog())
@@ -240,7 +249,13 @@ func TestProcessesKilledMidWork(t *testing.T) {
 	})
 
 	second := startChild(t, cfg, 2)
-	waitFor(t, 2*time.Minute, "every line in the offline store after the restart", func() bool { return apiLines() == int64(pgLines()) })
+	// The killed process's ingest attempt is given up after its heartbeat timeout (20 s) and
+	// retried here; on two busy cores that can take a while.
+	for deadline := time.Now().Add(4 * time.Minute); apiLines() != int64(pgLines()); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the restart the offline store holds %d of %d lines; the new process's log ends:\n%s", apiLines(), pgLines(), second.tail())
+		}
+	}
 
 	t.Run("a training-set build killed before its upload", func(t *testing.T) {
 		a := a.with(t)
