@@ -4,7 +4,6 @@
 package apitest
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,10 +16,10 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/codexion/codexion/governance/access"
+	"github.com/codexion/codexion/internal/dbtest"
 	"github.com/codexion/codexion/platform/auth"
 	"github.com/codexion/codexion/platform/httpx"
 	"github.com/codexion/codexion/platform/postgres"
-	"github.com/codexion/codexion/platform/postgres/pgtest"
 )
 
 // Server is a running API.
@@ -34,18 +33,7 @@ type Server struct {
 // serves until the test ends; maxBodyBytes bounds request bodies.
 func Start(t testing.TB, maxBodyBytes int64, sources []postgres.Source, routes func(r *httpx.Router, db *postgres.Pool, log *slog.Logger)) *Server {
 	t.Helper()
-	ctx := context.Background()
-	db, err := postgres.NewPool(pgtest.New(t), 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Stop(ctx) })
-	if _, err := postgres.Up(ctx, db.Pool, sources); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.New(t, dbtest.Options{MaxConns: 32}, sources...)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
