@@ -1,4 +1,4 @@
-package catalog_test
+package features_test
 
 import (
 	"context"
