@@ -322,16 +322,5 @@ func (c *cli) openDB(cmd *cobra.Command) (*postgres.Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.Config.Database.URL == "" {
-		return nil, platform.Invalid("database.url is required: set CODEXION_DATABASE_URL")
-	}
-	db, err := postgres.NewPool(l.Config.Database.URL, 2)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Start(cmd.Context()); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	return app.OpenDB(cmd.Context(), l.Config)
 }

@@ -11,6 +11,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/spf13/cobra"
 
+	"github.com/codexion/codexion/connectors/outbox"
 	"github.com/codexion/codexion/platform"
 )
 
@@ -94,16 +95,11 @@ publishing again; the running relay sends them. Without --to, everything from --
 				return err
 			}
 			defer db.Stop(context.Background()) //nolint:errcheck // closing a pool has nothing to report
-			var toArg any
-			if to != "" {
-				toArg = to
-			}
-			tag, err := db.Exec(cmd.Context(), `UPDATE codexion_outbox SET published_at = NULL, dead_letter_reason = NULL
-				WHERE id >= $1::uuid AND ($2::uuid IS NULL OR id <= $2::uuid)`, from, toArg)
+			n, err := outbox.Replay(cmd.Context(), db.Pool, from, to)
 			if err != nil {
-				return platform.Invalid("replay %s..%s: %v", from, to, err)
+				return err
 			}
-			fmt.Fprintf(c.stdout, "%d events marked for publishing again\n", tag.RowsAffected())
+			fmt.Fprintf(c.stdout, "%d events marked for publishing again\n", n)
 			return nil
 		},
 	})

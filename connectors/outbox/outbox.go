@@ -13,8 +13,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/postgres"
 	"github.com/codexion/codexion/schemas"
 )
@@ -84,4 +86,26 @@ func QueueMany(ctx context.Context, b *pgx.Batch, events []Event) error {
 		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS t(id, at, ai, et, src, p, o)
 		ORDER BY t.o`, ids, aggTypes, aggIDs, types, sources, payloads, traceparent)
 	return nil
+}
+
+// Replay marks the events with ids from from to to (inclusive; UUIDv7, so time ordered;
+// to empty means every later one) for publishing again, dead-lettered ones included; the
+// running relay sends them and consumers dedupe by id. It returns how many were marked.
+func Replay(ctx context.Context, db *pgxpool.Pool, from, to string) (int64, error) {
+	if _, err := uuid.Parse(from); err != nil {
+		return 0, platform.Invalid("--from %q is not an outbox event id (a UUID)", from)
+	}
+	var toArg any
+	if to != "" {
+		if _, err := uuid.Parse(to); err != nil {
+			return 0, platform.Invalid("--to %q is not an outbox event id (a UUID)", to)
+		}
+		toArg = to
+	}
+	tag, err := db.Exec(ctx, `UPDATE codexion_outbox SET published_at = NULL, dead_letter_reason = NULL
+		WHERE id >= $1::uuid AND ($2::uuid IS NULL OR id <= $2::uuid)`, from, toArg)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
 }
