@@ -2,9 +2,11 @@ package ledger
 
 import (
 	"context"
+	"encoding/csv"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/codexion/codexion/governance/access"
@@ -372,16 +374,76 @@ func (h *Handler) putRate(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) trialBalance(w http.ResponseWriter, r *http.Request) error {
-	book, asOf, err := bookAsOf(r)
+	book, err := requireBook(r)
 	if err != nil {
 		return err
 	}
-	tb, err := h.store.TrialBalance(r.Context(), book, asOf)
+	q := r.URL.Query()
+	format, err := reportFormat(r)
 	if err != nil {
 		return err
+	}
+	var tb *TrialBalance
+	switch {
+	case q.Has("as_of") && (q.Has("from") || q.Has("to")):
+		return platform.Invalid("give as_of, or a period with from and to, not both")
+	case q.Has("from") || q.Has("to"):
+		if !q.Has("from") || !q.Has("to") {
+			return platform.Invalid("a period needs both from and to (YYYY-MM-DD)")
+		}
+		from, err := dateParam(r, "from", time.Time{})
+		if err != nil {
+			return err
+		}
+		to, err := dateParam(r, "to", time.Time{})
+		if err != nil {
+			return err
+		}
+		tb, err = h.store.PeriodTrialBalance(r.Context(), book, from, to)
+		if err != nil {
+			return err
+		}
+	default:
+		asOf, err := dateParam(r, "as_of", today())
+		if err != nil {
+			return err
+		}
+		if tb, err = h.store.TrialBalance(r.Context(), book, asOf); err != nil {
+			return err
+		}
+	}
+	if format == "csv" {
+		return writeCSV(w, "trial-balance-"+tb.Book+"-"+tb.AsOf+".csv", tb.CSV())
 	}
 	httpx.WriteJSON(w, http.StatusOK, tb)
 	return nil
+}
+
+// reportFormat is json or csv, from ?format= or else the Accept header.
+func reportFormat(r *http.Request) (string, error) {
+	switch f := r.URL.Query().Get("format"); f {
+	case "json", "csv":
+		return f, nil
+	case "":
+	default:
+		return "", platform.Invalid("format %q: use json or csv", f)
+	}
+	if accept := r.Header.Get("Accept"); strings.Contains(accept, "text/csv") && !strings.Contains(accept, "application/json") {
+		return "csv", nil
+	}
+	return "json", nil
+}
+
+// writeCSV answers with rows as a CSV download named file.
+func writeCSV(w http.ResponseWriter, file string, rows [][]string) error {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+file+`"`)
+	cw := csv.NewWriter(w)
+	if err := cw.WriteAll(rows); err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
 }
 
 func (h *Handler) balanceSheet(w http.ResponseWriter, r *http.Request) error {

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -11,63 +12,120 @@ import (
 	"github.com/codexion/codexion/platform"
 )
 
-// TrialBalanceRow is one account's totals up to a date, in the book currency.
+// TrialBalanceRow is one account in a trial balance, in the book currency.
 type TrialBalanceRow struct {
 	Account string      `json:"account"`
 	Name    string      `json:"name"`
 	Type    AccountType `json:"type"`
-	Debit   string      `json:"debit"`
-	Credit  string      `json:"credit"`
-	Balance string      `json:"balance"` // debit - credit
+	Debit   string      `json:"debit"`   // every debit up to the report's date (as_of) or in its period
+	Credit  string      `json:"credit"`  // every credit likewise
+	Balance string      `json:"balance"` // closing balance, debit - credit
+	// As accountants read it: the balance before the period in a debit or a credit column,
+	// the period's debits and credits, and the closing balance in a debit or a credit column.
+	// A report as of a date is the period from the book's first posting to that date.
+	OpeningDebit  string `json:"opening_debit"`
+	OpeningCredit string `json:"opening_credit"`
+	PeriodDebit   string `json:"period_debit"`
+	PeriodCredit  string `json:"period_credit"`
+	ClosingDebit  string `json:"closing_debit"`
+	ClosingCredit string `json:"closing_credit"`
 }
 
-// TrialBalance lists every account with postings up to AsOf; its totals net to zero.
+// TrialBalance lists every account with postings up to its date. Its totals agree: the
+// debit balances total the credit balances, at the opening and at the close, and the
+// period's debits total its credits.
 type TrialBalance struct {
 	Book     string            `json:"book"`
-	AsOf     string            `json:"as_of"`
+	From     string            `json:"from,omitempty"` // first day of the period; empty: from the first posting
+	AsOf     string            `json:"as_of"`          // last day of the period
 	Currency string            `json:"currency"`
 	Rows     []TrialBalanceRow `json:"rows"`
 	Totals   TrialBalanceRow   `json:"totals"`
 }
 
-// TrialBalance reports book as of asOf.
+// TrialBalance reports book as of asOf: every posting up to it.
 func (s *Store) TrialBalance(ctx context.Context, book string, asOf time.Time) (*TrialBalance, error) {
+	return s.trialBalance(ctx, book, time.Time{}, asOf)
+}
+
+// CSV is the trial balance as rows of a CSV file: a header, one row per account and the
+// totals, amounts as exact decimals in the book currency.
+func (tb *TrialBalance) CSV() [][]string {
+	out := [][]string{{"account", "name", "type", "opening_debit", "opening_credit", "period_debit", "period_credit", "closing_debit", "closing_credit"}}
+	for _, r := range append(slices.Clone(tb.Rows), tb.Totals) {
+		out = append(out, []string{r.Account, r.Name, string(r.Type), r.OpeningDebit, r.OpeningCredit, r.PeriodDebit, r.PeriodCredit, r.ClosingDebit, r.ClosingCredit})
+	}
+	return out
+}
+
+// PeriodTrialBalance reports book for the period from..to (both included): opening
+// balances as of the day before from, the period's debits and credits, closing balances.
+func (s *Store) PeriodTrialBalance(ctx context.Context, book string, from, to time.Time) (*TrialBalance, error) {
+	if from.After(to) {
+		return nil, platform.Invalid("from %s is after to %s: the period runs from its first day to its last", from.Format(DateLayout), to.Format(DateLayout))
+	}
+	return s.trialBalance(ctx, book, from, to)
+}
+
+// split puts a signed balance in a debit or a credit column.
+func split(a Amount) (debit, credit Amount) {
+	if a.Sign() >= 0 {
+		return a, Amount{}
+	}
+	return Amount{}, a.Neg()
+}
+
+func (s *Store) trialBalance(ctx context.Context, book string, from, to time.Time) (*TrialBalance, error) {
 	b, err := s.book(ctx, s.db, book)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.Query(ctx, `SELECT a.code, a.name, a.type, coalesce(sum(greatest(l.book_amount, 0)), 0)::text,
-			coalesce(sum(greatest(-l.book_amount, 0)), 0)::text, coalesce(sum(l.book_amount), 0)::text
+	var fromArg any // nil: no opening balance, the period starts with the first posting
+	if !from.IsZero() {
+		fromArg = from
+	}
+	rows, err := s.db.Query(ctx, `SELECT a.code, a.name, a.type,
+			coalesce(sum(l.book_amount) FILTER (WHERE l.posting_date < $2), 0)::text,
+			coalesce(sum(greatest(l.book_amount, 0)) FILTER (WHERE $2::date IS NULL OR l.posting_date >= $2), 0)::text,
+			coalesce(sum(greatest(-l.book_amount, 0)) FILTER (WHERE $2::date IS NULL OR l.posting_date >= $2), 0)::text
 		FROM ledger_lines l JOIN ledger_accounts a ON a.id = l.account_id
-		WHERE l.book_id = $1 AND l.posting_date <= $2 GROUP BY a.code, a.name, a.type ORDER BY a.code`, b.ID, asOf)
+		WHERE l.book_id = $1 AND l.posting_date <= $3 GROUP BY a.code, a.name, a.type ORDER BY a.code`, b.ID, fromArg, to)
 	if err != nil {
 		return nil, err
 	}
-	tb := &TrialBalance{Book: book, AsOf: asOf.Format(DateLayout), Currency: b.Currency, Rows: []TrialBalanceRow{}}
-	var td, tc, tbal Amount
+	tb := &TrialBalance{Book: book, AsOf: to.Format(DateLayout), Currency: b.Currency, Rows: []TrialBalanceRow{}}
+	if !from.IsZero() {
+		tb.From = from.Format(DateLayout)
+	}
+	f := func(a Amount) string { return FormatAmount(a, b.Currency) }
+	var tod, toc, tpd, tpc, tcd, tcc, tbal Amount
 	tb.Rows, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (TrialBalanceRow, error) {
 		var x TrialBalanceRow
-		var d, c, bal string
-		if err := r.Scan(&x.Account, &x.Name, &x.Type, &d, &c, &bal); err != nil {
+		var o, d, c string
+		if err := r.Scan(&x.Account, &x.Name, &x.Type, &o, &d, &c); err != nil {
 			return x, err
 		}
-		dd, cc, bb, err := readAmounts3(d, c, bal)
+		open, pd, pc, err := readAmounts3(o, d, c)
 		if err != nil {
 			return x, err
 		}
-		td, tc, tbal = td.Add(dd), tc.Add(cc), tbal.Add(bb)
-		x.Debit, x.Credit, x.Balance = FormatAmount(dd, b.Currency), FormatAmount(cc, b.Currency), FormatAmount(bb, b.Currency)
+		closing := open.Add(pd).Sub(pc)
+		od, oc := split(open)
+		cd, cc := split(closing)
+		tod, toc, tpd, tpc, tcd, tcc, tbal = tod.Add(od), toc.Add(oc), tpd.Add(pd), tpc.Add(pc), tcd.Add(cd), tcc.Add(cc), tbal.Add(closing)
+		x.Debit, x.Credit, x.Balance = f(pd), f(pc), f(closing)
+		x.OpeningDebit, x.OpeningCredit, x.PeriodDebit, x.PeriodCredit, x.ClosingDebit, x.ClosingCredit = f(od), f(oc), f(pd), f(pc), f(cd), f(cc)
 		return x, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if !tbal.IsZero() || !td.Equal(tc) {
+	if !tbal.IsZero() || !tpd.Equal(tpc) || !tod.Equal(toc) || !tcd.Equal(tcc) {
 		// The balance trigger makes this unreachable; if it happens the books are corrupt.
 		return nil, CodeLedgerCorrupt.New("trial balance of %s does not net to zero (%s)", book, tbal.String())
 	}
-	tb.Totals = TrialBalanceRow{Account: "total", Name: "Total", Debit: FormatAmount(td, b.Currency),
-		Credit: FormatAmount(tc, b.Currency), Balance: FormatAmount(tbal, b.Currency)}
+	tb.Totals = TrialBalanceRow{Account: "total", Name: "Total", Debit: f(tpd), Credit: f(tpc), Balance: f(tbal),
+		OpeningDebit: f(tod), OpeningCredit: f(toc), PeriodDebit: f(tpd), PeriodCredit: f(tpc), ClosingDebit: f(tcd), ClosingCredit: f(tcc)}
 	return tb, nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -161,39 +162,76 @@ func (c *cli) ledgerPostCmd() *cobra.Command {
 
 func (c *cli) ledgerTrialBalanceCmd() *cobra.Command {
 	var f apiFlags
-	var book, asOf string
+	var book, asOf, from, to, out string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "trial-balance",
-		Short: "Print the trial balance of a book as of a date",
-		Args:  cobra.NoArgs,
+		Short: "Print the trial balance of a book as of a date, or for a period (--from, --to)",
+		Long: `Prints each account's opening balance, the period's debits and credits and its closing
+balance, in debit and credit columns, with totals that agree. As of a date (the default,
+today) the period starts with the book's first posting. --out writes it as CSV instead.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (from == "") != (to == "") {
+				return usageError{fmt.Errorf("a period needs both --from and --to")}
+			}
+			if from != "" && asOf != "" {
+				return usageError{fmt.Errorf("give --as-of, or a period with --from and --to, not both")}
+			}
 			cl, err := f.bookClient(book)
 			if err != nil {
 				return err
 			}
-			tb, err := cl.TrialBalance(cmd.Context(), book, asOf)
+			var tb *ledger.TrialBalance
+			if from != "" {
+				tb, err = cl.PeriodTrialBalance(cmd.Context(), book, from, to)
+			} else {
+				tb, err = cl.TrialBalance(cmd.Context(), book, asOf)
+			}
 			if err != nil {
 				return apiErr(err)
 			}
-			if asJSON {
+			switch {
+			case out != "":
+				fh, err := os.Create(out)
+				if err != nil {
+					return err
+				}
+				w := csv.NewWriter(fh)
+				if err := w.WriteAll(tb.CSV()); err != nil {
+					fh.Close() //nolint:errcheck // the write error is the one to report
+					return err
+				}
+				if err := fh.Close(); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.stdout, "trial balance of %s (%d accounts) written to %s\n", tb.Book, len(tb.Rows), out)
+				return nil
+			case asJSON:
 				enc := json.NewEncoder(c.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(tb)
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintf(c.stdout, "Trial balance of %s as of %s (%s)\n", tb.Book, tb.AsOf, tb.Currency)
-			fmt.Fprintln(tw, "account\tname\ttype\tdebit\tcredit\tbalance\t")
-			for _, r := range tb.Rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Account, r.Name, r.Type, r.Debit, r.Credit, r.Balance)
+			period := "as of " + tb.AsOf
+			if tb.From != "" {
+				period = "from " + tb.From + " to " + tb.AsOf
 			}
-			fmt.Fprintf(tw, "\tTotal\t\t%s\t%s\t%s\t\n", tb.Totals.Debit, tb.Totals.Credit, tb.Totals.Balance)
+			fmt.Fprintf(c.stdout, "Trial balance of %s %s (%s)\n", tb.Book, period, tb.Currency)
+			fmt.Fprintln(tw, "account\tname\topening Dr\topening Cr\tperiod Dr\tperiod Cr\tclosing Dr\tclosing Cr\t")
+			for _, r := range append(tb.Rows, tb.Totals) {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Account, r.Name, r.OpeningDebit, r.OpeningCredit,
+					r.PeriodDebit, r.PeriodCredit, r.ClosingDebit, r.ClosingCredit)
+			}
 			return tw.Flush()
 		},
 	}
 	f.register(cmd, "finance")
 	cmd.Flags().StringVar(&book, "book", "", "book code")
 	cmd.Flags().StringVar(&asOf, "as-of", "", "date YYYY-MM-DD (default today)")
+	cmd.Flags().StringVar(&from, "from", "", "first day of the period YYYY-MM-DD (with --to)")
+	cmd.Flags().StringVar(&to, "to", "", "last day of the period YYYY-MM-DD (with --from)")
+	cmd.Flags().StringVar(&out, "out", "", "write CSV to this file instead of printing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

@@ -66,6 +66,14 @@ func (c *Client) InitBook(ctx context.Context, book, name, currency, template st
 }
 
 // TrialBalance fetches the trial balance as of a date ("" for today).
+// PeriodTrialBalance returns the trial balance of book for the period from..to (YYYY-MM-DD).
+func (c *Client) PeriodTrialBalance(ctx context.Context, book, from, to string) (*ledger.TrialBalance, error) {
+	q := url.Values{"book": {book}, "from": {from}, "to": {to}}
+	var tb ledger.TrialBalance
+	_, err := c.Do(ctx, "GET", "/v1/ledger/trial-balance?"+q.Encode(), nil, &tb)
+	return &tb, err
+}
+
 func (c *Client) TrialBalance(ctx context.Context, book, asOf string) (*ledger.TrialBalance, error) {
 	q := url.Values{"book": {book}}
 	if asOf != "" {
