@@ -1,8 +1,8 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
-	"encoding/csv"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -412,38 +412,55 @@ func (h *Handler) trialBalance(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if format == "csv" {
-		return writeCSV(w, "trial-balance-"+tb.Book+"-"+tb.AsOf+".csv", tb.CSV())
-	}
-	httpx.WriteJSON(w, http.StatusOK, tb)
-	return nil
+	return writeReport(w, format, tb, tb.Sheet)
 }
 
-// reportFormat is json or csv, from ?format= or else the Accept header.
+// xlsxType is the media type of an Excel workbook.
+const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+// reportFormat is json, csv or xlsx: ?format= if given, else what Accept asks for.
 func reportFormat(r *http.Request) (string, error) {
 	switch f := r.URL.Query().Get("format"); f {
-	case "json", "csv":
+	case "json", "csv", "xlsx":
 		return f, nil
 	case "":
 	default:
-		return "", platform.Invalid("format %q: use json or csv", f)
+		return "", platform.Invalid("format %q: use json, csv or xlsx", f)
 	}
-	if accept := r.Header.Get("Accept"); strings.Contains(accept, "text/csv") && !strings.Contains(accept, "application/json") {
+	accept := r.Header.Get("Accept")
+	switch {
+	case strings.Contains(accept, "application/json"):
+		return "json", nil
+	case strings.Contains(accept, "text/csv"):
 		return "csv", nil
+	case strings.Contains(accept, xlsxType):
+		return "xlsx", nil
 	}
 	return "json", nil
 }
 
-// writeCSV answers with rows as a CSV download named file.
-func writeCSV(w http.ResponseWriter, file string, rows [][]string) error {
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+file+`"`)
-	cw := csv.NewWriter(w)
-	if err := cw.WriteAll(rows); err != nil {
+// writeReport answers with the report v as JSON, or its sheet as a CSV or Excel download.
+func writeReport(w http.ResponseWriter, format string, v any, sheet func() Sheet) error {
+	if format == "json" {
+		httpx.WriteJSON(w, http.StatusOK, v)
+		return nil
+	}
+	s := sheet()
+	var buf bytes.Buffer
+	var err error
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		err = s.WriteCSV(&buf)
+	} else {
+		w.Header().Set("Content-Type", xlsxType)
+		err = s.WriteXLSX(&buf)
+	}
+	if err != nil {
 		return err
 	}
-	cw.Flush()
-	return cw.Error()
+	w.Header().Set("Content-Disposition", `attachment; filename="`+s.Name+"."+format+`"`)
+	_, err = w.Write(buf.Bytes())
+	return err
 }
 
 func (h *Handler) balanceSheet(w http.ResponseWriter, r *http.Request) error {
@@ -451,12 +468,15 @@ func (h *Handler) balanceSheet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	format, err := reportFormat(r)
+	if err != nil {
+		return err
+	}
 	bs, err := h.store.BalanceSheet(r.Context(), book, asOf)
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, bs)
-	return nil
+	return writeReport(w, format, bs, bs.Sheet)
 }
 
 func (h *Handler) incomeStatement(w http.ResponseWriter, r *http.Request) error {
@@ -472,12 +492,15 @@ func (h *Handler) incomeStatement(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	format, err := reportFormat(r)
+	if err != nil {
+		return err
+	}
 	is, err := h.store.IncomeStatement(r.Context(), book, from, to)
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, is)
-	return nil
+	return writeReport(w, format, is, is.Sheet)
 }
 
 func (h *Handler) generalLedger(w http.ResponseWriter, r *http.Request) error {
@@ -503,6 +526,17 @@ func (h *Handler) generalLedger(w http.ResponseWriter, r *http.Request) error {
 	to, err := dateParam(r, "to", today())
 	if err != nil {
 		return err
+	}
+	format, err := reportFormat(r)
+	if err != nil {
+		return err
+	}
+	if format != "json" { // a download holds every line, not a page
+		gl, err := h.store.WholeGeneralLedger(r.Context(), book, account, from, to)
+		if err != nil {
+			return err
+		}
+		return writeReport(w, format, gl, gl.Sheet)
 	}
 	gl, err := h.store.GeneralLedger(r.Context(), book, account, from, to, p)
 	if err != nil {

@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"errors"
-	"slices"
 	"strconv"
 	"time"
 
@@ -46,16 +45,6 @@ type TrialBalance struct {
 // TrialBalance reports book as of asOf: every posting up to it.
 func (s *Store) TrialBalance(ctx context.Context, book string, asOf time.Time) (*TrialBalance, error) {
 	return s.trialBalance(ctx, book, time.Time{}, asOf)
-}
-
-// CSV is the trial balance as rows of a CSV file: a header, one row per account and the
-// totals, amounts as exact decimals in the book currency.
-func (tb *TrialBalance) CSV() [][]string {
-	out := [][]string{{"account", "name", "type", "opening_debit", "opening_credit", "period_debit", "period_credit", "closing_debit", "closing_credit"}}
-	for _, r := range append(slices.Clone(tb.Rows), tb.Totals) {
-		out = append(out, []string{r.Account, r.Name, string(r.Type), r.OpeningDebit, r.OpeningCredit, r.PeriodDebit, r.PeriodCredit, r.ClosingDebit, r.ClosingCredit})
-	}
-	return out
 }
 
 // PeriodTrialBalance reports book for the period from..to (both included): opening
@@ -319,6 +308,33 @@ type GeneralLedger struct {
 	OpeningBalance string   `json:"opening_balance"`
 	Lines          []GLLine `json:"lines"`
 	NextCursor     string   `json:"next_cursor,omitempty"`
+}
+
+// WholeGeneralLedger is every page of the general ledger, for a download; past
+// maxExportLines lines it asks for a narrower date range.
+func (s *Store) WholeGeneralLedger(ctx context.Context, book, account string, from, to time.Time) (*GeneralLedger, error) {
+	var whole *GeneralLedger
+	p := Page{Limit: MaxPageSize}
+	for {
+		gl, err := s.GeneralLedger(ctx, book, account, from, to, p)
+		if err != nil {
+			return nil, err
+		}
+		if whole == nil {
+			whole = gl
+		} else {
+			whole.Lines = append(whole.Lines, gl.Lines...)
+		}
+		if len(whole.Lines) > maxExportLines {
+			return nil, platform.Invalid("account %s has more than %d lines between %s and %s: download a shorter range", account, maxExportLines,
+				orStart(whole.From), whole.To)
+		}
+		if gl.NextCursor == "" {
+			whole.NextCursor = ""
+			return whole, nil
+		}
+		p.Cursor = gl.NextCursor
+	}
 }
 
 // GeneralLedger lists an account's lines in posting order with running balances.

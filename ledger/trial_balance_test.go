@@ -1,9 +1,13 @@
 package ledger_test
 
 import (
+	"bytes"
 	"encoding/csv"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/xuri/excelize/v2"
 
 	"github.com/codexion/codexion/ledger"
 )
@@ -76,11 +80,56 @@ func TestPeriodTrialBalanceAsAccountantsReadIt(t *testing.T) {
 		"from=2026-02-01":                                "both from and to",
 		"as_of=2026-02-28&from=2026-02-01&to=2026-02-28": "not both",
 		"from=2026-02-30&to=2026-03-01":                  "from",
-		"format=xlsx":                                    "use json or csv",
+		"format=pdf":                                     "use json, csv or xlsx",
 	} {
 		r := a.do("finance", "GET", "/v1/ledger/trial-balance?book=acme&"+q, nil)
 		if r.status != 400 || !strings.Contains(string(r.body), says) {
 			t.Errorf("%s: %d %s, want a 400 saying %q", q, r.status, r.body, says)
 		}
+	}
+}
+
+// Every report downloads as CSV and as an Excel workbook; an amount with more digits than a
+// float holds is stored exactly in both.
+func TestReportsDownloadAsCSVAndExcelWithExactAmounts(t *testing.T) {
+	a := newAPI(t, 1<<20)
+	a.setupAcme()
+	const big = "123456789012345.67" // 17 significant digits
+	a.must(201, a.do("finance", "POST", "/v1/ledger/entries", `{"book":"acme","posting_date":"2026-02-10","lines":[
+		{"account":"1200","debit":"`+big+`"},{"account":"4000","credit":"`+big+`"}]}`))
+	for _, report := range []struct{ path, cell string }{
+		{"/v1/ledger/trial-balance?book=acme&from=2026-02-01&to=2026-02-28", "closing"},
+		{"/v1/ledger/reports/balance-sheet?book=acme&as_of=2026-02-28", "amount"},
+		{"/v1/ledger/reports/income-statement?book=acme&from=2026-01-01&to=2026-02-28", "amount"},
+		{"/v1/ledger/reports/general-ledger?book=acme&account=1200&to=2026-02-28", "balance"},
+	} {
+		r := a.must(200, a.do("finance", "GET", report.path+"&format=csv", nil))
+		if !strings.Contains(string(r.body), big) || !strings.Contains(r.header.Get("Content-Disposition"), ".csv") {
+			t.Errorf("%s as CSV lacks %s: %s", report.path, big, r.body)
+		}
+		r = a.must(200, a.do("finance", "GET", report.path, nil, "Accept", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+		f, err := excelize.OpenReader(bytes.NewReader(r.body))
+		if err != nil {
+			t.Fatalf("%s as xlsx: %v", report.path, err)
+		}
+		found := false
+		rows, err := f.GetRows(f.GetSheetName(0), excelize.Options{RawCellValue: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range rows {
+			if slices.Contains(row, big) {
+				found = true
+			}
+		}
+		f.Close() //nolint:errcheck // read only
+		if !found {
+			t.Errorf("%s as xlsx: no cell holds %s exactly: %q", report.path, big, rows)
+		}
+	}
+	// JSON stays the default, and Accept: application/json wins over a download.
+	r := a.must(200, a.do("finance", "GET", "/v1/ledger/reports/balance-sheet?book=acme", nil, "Accept", "application/json, text/csv"))
+	if !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+		t.Fatalf("content type %q", r.header.Get("Content-Type"))
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -169,7 +169,8 @@ func (c *cli) ledgerTrialBalanceCmd() *cobra.Command {
 		Short: "Print the trial balance of a book as of a date, or for a period (--from, --to)",
 		Long: `Prints each account's opening balance, the period's debits and credits and its closing
 balance, in debit and credit columns, with totals that agree. As of a date (the default,
-today) the period starts with the book's first posting. --out writes it as CSV instead.`,
+today) the period starts with the book's first posting. --out writes it to a file instead:
+an Excel workbook for a name ending in .xlsx, CSV otherwise; amounts stay exact decimals.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (from == "") != (to == "") {
@@ -197,8 +198,12 @@ today) the period starts with the book's first posting. --out writes it as CSV i
 				if err != nil {
 					return err
 				}
-				w := csv.NewWriter(fh)
-				if err := w.WriteAll(tb.CSV()); err != nil {
+				sheet := tb.Sheet()
+				write := sheet.WriteCSV
+				if strings.EqualFold(filepath.Ext(out), ".xlsx") {
+					write = sheet.WriteXLSX
+				}
+				if err := write(fh); err != nil {
 					fh.Close() //nolint:errcheck // the write error is the one to report
 					return err
 				}
@@ -231,7 +236,7 @@ today) the period starts with the book's first posting. --out writes it as CSV i
 	cmd.Flags().StringVar(&asOf, "as-of", "", "date YYYY-MM-DD (default today)")
 	cmd.Flags().StringVar(&from, "from", "", "first day of the period YYYY-MM-DD (with --to)")
 	cmd.Flags().StringVar(&to, "to", "", "last day of the period YYYY-MM-DD (with --from)")
-	cmd.Flags().StringVar(&out, "out", "", "write CSV to this file instead of printing")
+	cmd.Flags().StringVar(&out, "out", "", "write it to this file instead of printing: Excel for .xlsx, else CSV")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

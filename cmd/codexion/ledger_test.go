@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/codexion/codexion/ledger"
 	"github.com/codexion/codexion/ledger/ledgertest"
 )
@@ -53,6 +55,20 @@ func TestLedgerTrialBalanceForAPeriodAndToAFile(t *testing.T) {
 	rows, err := csv.NewReader(strings.NewReader(string(raw))).ReadAll()
 	if err != nil || len(rows) != 4 || rows[3][0] != "total" || rows[3][7] != "51.00" || rows[3][8] != "51.00" {
 		t.Fatalf("csv (%v): %q", err, rows)
+	}
+	book := filepath.Join(t.TempDir(), "tb.xlsx")
+	if code, out, errOut := runCLI(t, append([]string{"ledger", "trial-balance", "--as-of", "2026-02-28", "--out", book}, api...)...); code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	wb, err := excelize.OpenFile(book)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close() //nolint:errcheck // read only
+	title, _ := wb.GetCellValue(wb.GetSheetName(0), "A1")
+	closing, _ := wb.GetCellValue(wb.GetSheetName(0), "H4", excelize.Options{RawCellValue: true})
+	if title != "Trial balance of acme as of 2026-02-28 (EUR)" || closing != "51.00" {
+		t.Fatalf("workbook: title %q, cash closing debit %q", title, closing)
 	}
 	if code, _, errOut := runCLI(t, append([]string{"ledger", "trial-balance", "--from", "2026-02-01"}, api...)...); code != 2 || !strings.Contains(errOut, "--from and --to") {
 		t.Fatalf("a period without --to: exit %d, %s", code, errOut)
