@@ -90,7 +90,6 @@ func (s Sheet) WriteXLSX(w io.Writer) error {
 	return err
 }
 
-
 // Sheet is the trial balance as a table.
 func (tb *TrialBalance) Sheet() Sheet {
 	period := "as of " + tb.AsOf
