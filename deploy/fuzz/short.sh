@@ -27,17 +27,16 @@ while read -r dir name; do
 	[[ $name =~ $only ]] || continue
 	start=$SECONDS
 	out=$($go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" "./$dir" 2>&1) && ok=1 || ok=0
-	# Go's fuzzer reports "context deadline exceeded", with no failing input, when -fuzztime
-	# runs out before it has even replayed the corpus (a busy machine, a large corpus): that
-	# is no finding. Run once more with four times the time; a real failure names its input.
+	# Go 1.26's fuzz coordinator can end a -fuzztime run with "context deadline exceeded"
+	# and no failing input: a race between its deadline and its workers (go.dev/issue/75804,
+	# fixed in Go 1.27). That is no finding; a real one always writes its input, and fails.
+	note=""
 	if [ $ok = 0 ] && grep -q 'context deadline exceeded' <<<"$out" && ! grep -q 'Failing input written' <<<"$out"; then
-		longer=$fuzztime
-		if [[ $fuzztime =~ ^[0-9]+s$ ]]; then longer="$((${fuzztime%s} * 4))s"; fi
-		out=$($go test -run '^$' -fuzz "^${name}\$" -fuzztime "$longer" -fuzzminimizetime "$minimize" "./$dir" 2>&1) && ok=1 || ok=0
+		ok=1 note=" (ended by go.dev/issue/75804, no failing input)"
 	fi
 	if [ $ok = 1 ]; then
 		execs=$(grep -oE 'execs: [0-9]+' <<<"$out" | tail -1 | grep -oE '[0-9]+' || echo "?")
-		printf 'ok    %-28s %-22s %ss, %s execs\n' "$name" "$dir" "$((SECONDS - start))" "$execs"
+		printf 'ok    %-28s %-22s %ss, %s execs%s\n' "$name" "$dir" "$((SECONDS - start))" "$execs" "$note"
 	else
 		printf 'FAIL  %-28s %s\n%s\n' "$name" "$dir" "$out"
 		status=1
