@@ -154,7 +154,14 @@ func representable(text string) error {
 
 // compiles compiles text at url with the schemas it references and nothing else: the
 // compiler's loader refuses every URL, so no file or network is ever read.
-func compiles(text, url string, reached referenced) error {
+func compiles(text, url string, reached referenced) (err error) {
+	defer func() {
+		// A schema that makes the compiler panic (it has: a huge multipleOf) is refused,
+		// not a crash of the request.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the schema cannot be compiled (%v)", p)
+		}
+	}()
 	c := jsonschema.NewCompiler()
 	c.UseLoader(schemas.NoLoader{})
 	for u, t := range reached {
