@@ -5,6 +5,9 @@ package loadtest
 
 import (
 	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -22,6 +25,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // Median of xs.
@@ -112,10 +116,13 @@ func Drive(b testing.TB, base, token, path string, body func(*rand.Rand) []byte,
 
 var tpsPattern = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
 
-// Pgbench initialises pgbench's tables in the database at dsn at a scale equal to the
-// clients (as pgbench's documentation asks) and runs its built-in TPC-B-like script for d;
-// it returns the transactions per second.
+// Pgbench creates a fresh database on the server at dsn, initialises pgbench's tables in
+// it at a scale equal to the clients (as pgbench's documentation asks), runs its built-in
+// TPC-B-like script for d, drops the database, and returns the transactions per second.
 func Pgbench(b testing.TB, dsn string, clients int, d time.Duration) float64 {
+	fresh, drop := freshDatabase(b, dsn)
+	defer drop()
+	dsn = fresh
 	bin := "pgbench"
 	if dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pgbench"); len(dirs) > 0 {
 		bin = dirs[len(dirs)-1]
@@ -142,6 +149,39 @@ func Pgbench(b testing.TB, dsn string, clients int, d time.Duration) float64 {
 	}
 	tps, _ := strconv.ParseFloat(string(m[1]), 64)
 	return tps
+}
+
+// freshDatabase creates an empty database beside the one at dsn and returns its URL and a
+// function that drops it.
+func freshDatabase(b testing.TB, dsn string) (string, func()) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatalf("connect for pgbench: %v", err)
+	}
+	defer conn.Close(ctx) //nolint:errcheck // a short admin connection
+	var raw [6]byte
+	_, _ = crand.Read(raw[:])
+	name := "pgbench_" + hex.EncodeToString(raw[:])
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		b.Fatalf("create pgbench's database: %v", err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String(), func() {
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			b.Errorf("drop %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx) //nolint:errcheck // a short admin connection
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			b.Errorf("drop %s: %v", name, err)
+		}
+	}
 }
 
 // TwoLine returns a generator of balanced 2-line entries in book between random pairs of
