@@ -405,33 +405,12 @@ func BenchmarkPostEntryWithPipeline(b *testing.B) {
 		}
 	}
 	body := loadtest.TwoLine("bench", accounts)
-	var tps, eps []float64
-	var runs []loadtest.Result
-	for range 3 {
-		tps = append(tps, loadtest.Pgbench(b, d.Endpoints.Postgres, clients, round))
-		r := loadtest.Drive(b, a.base, a.tokens["finance"], "/v1/ledger/entries", body, clients, round, 0)
-		runs = append(runs, r)
-		eps = append(eps, r.PerSecond())
-	}
-	medTPS, medEPS := loadtest.Median(tps), loadtest.Median(eps)
-	var med loadtest.Result
-	for _, r := range runs {
-		if r.PerSecond() == medEPS {
-			med = r
-		}
-	}
+	medTPS, med := loadtest.VsPgbench(b, d.Endpoints.Postgres, clients, 3, round, func() loadtest.Result {
+		return loadtest.Drive(b, a.base, a.tokens["finance"], "/v1/ledger/entries", body, clients, round, 0)
+	})
 	// Every posted entry reached the offline store: the pipeline kept up.
 	if _, err := a.as("data-engineer").Do(ctx, "POST", "/v1/pipelines/ledger-lines/drain", nil, nil); err != nil {
 		b.Fatal(err)
 	}
-	b.Run("baseline", func(b *testing.B) {
-		b.ReportMetric(1e9/medTPS, "ns/op")
-		b.ReportMetric(medTPS, "tps")
-	})
-	b.Run("codexion", func(b *testing.B) {
-		b.ReportMetric(1e9/medEPS, "ns/op")
-		b.ReportMetric(medEPS, "entries/s")
-		b.ReportMetric(float64(med.Pct(0.50).Microseconds())/1000, "p50_ms")
-		b.ReportMetric(float64(med.Pct(0.99).Microseconds())/1000, "p99_ms")
-	})
+	loadtest.ReportVsPgbench(b, medTPS, med)
 }

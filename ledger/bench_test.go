@@ -50,31 +50,11 @@ var twoLine = loadtest.TwoLine("bench", benchAccts)
 func BenchmarkPostEntryVsPgbench(b *testing.B) {
 	loadBench(b)
 	a, token := benchAPI(b)
-	var tps, eps []float64
-	var runs []loadtest.Result
-	for range loadRounds {
-		tps = append(tps, loadtest.Pgbench(b, a.DB.Config().ConnString(), loadClients, loadRound))
-		r := loadtest.Drive(b, a.URL, token, "/v1/ledger/entries", twoLine, loadClients, loadRound, 0)
-		runs = append(runs, r)
-		eps = append(eps, r.PerSecond())
-	}
-	medTPS, medEPS := loadtest.Median(tps), loadtest.Median(eps)
-	var med loadtest.Result
-	for _, r := range runs {
-		if r.PerSecond() == medEPS {
-			med = r
-		}
-	}
-	b.Run("baseline", func(b *testing.B) {
-		b.ReportMetric(1e9/medTPS, "ns/op")
-		b.ReportMetric(medTPS, "tps")
+	medTPS, med := loadtest.VsPgbench(b, a.DB.Config().ConnString(), loadClients, loadRounds, loadRound, func() loadtest.Result {
+		return loadtest.Drive(b, a.URL, token, "/v1/ledger/entries", twoLine, loadClients, loadRound, 0)
 	})
-	b.Run("codexion", func(b *testing.B) {
-		b.ReportMetric(1e9/medEPS, "ns/op")
-		b.ReportMetric(medEPS, "entries/s")
-		b.ReportMetric(float64(med.Pct(0.50).Microseconds())/1000, "p50_ms")
-		b.ReportMetric(float64(med.Pct(0.99).Microseconds())/1000, "p99_ms")
-	})
+	medEPS := med.PerSecond()
+	loadtest.ReportVsPgbench(b, medTPS, med)
 	b.Run("codexion-half-rate", func(b *testing.B) {
 		half := loadtest.Drive(b, a.URL, token, "/v1/ledger/entries", twoLine, loadClients, loadRound, medEPS/2)
 		b.ReportMetric(half.PerSecond(), "entries/s")

@@ -41,14 +41,3 @@ func (f FileStores) Open(ctx context.Context) (*offline.Store, online.Store, err
 	}
 	return off, on, nil
 }
-
-// OpenStores are stores opened already; Open hands them over.
-type OpenStores struct {
-	Offline *offline.Store
-	Online  online.Store
-}
-
-// Open returns the stores.
-func (o OpenStores) Open(context.Context) (*offline.Store, online.Store, error) {
-	return o.Offline, o.Online, nil
-}

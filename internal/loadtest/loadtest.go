@@ -5,6 +5,7 @@ package loadtest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -149,6 +150,35 @@ func Pgbench(b testing.TB, dsn string, clients int, d time.Duration) float64 {
 	}
 	tps, _ := strconv.ParseFloat(string(m[1]), 64)
 	return tps
+}
+
+// VsPgbench alternates pgbench (clients, on the server at dsn) with drive for rounds
+// rounds of d each, so a checkpoint or autovacuum that lands in one round does not decide
+// the comparison, and returns each side's median round: pgbench's tps and drive's result.
+func VsPgbench(b testing.TB, dsn string, clients, rounds int, d time.Duration, drive func() Result) (float64, Result) {
+	var tps []float64
+	var runs []Result
+	for range rounds {
+		tps = append(tps, Pgbench(b, dsn, clients, d))
+		runs = append(runs, drive())
+	}
+	slices.SortFunc(runs, func(x, y Result) int { return cmp.Compare(x.PerSecond(), y.PerSecond()) })
+	return Median(tps), runs[len(runs)/2]
+}
+
+// ReportVsPgbench reports the medians VsPgbench returned as the sub-benchmarks baseline
+// (pgbench: ns/op and tps) and codexion (ns/op, entries/s, p50 and p99 latency).
+func ReportVsPgbench(b *testing.B, tps float64, med Result) {
+	b.Run("baseline", func(b *testing.B) {
+		b.ReportMetric(1e9/tps, "ns/op")
+		b.ReportMetric(tps, "tps")
+	})
+	b.Run("codexion", func(b *testing.B) {
+		b.ReportMetric(1e9/med.PerSecond(), "ns/op")
+		b.ReportMetric(med.PerSecond(), "entries/s")
+		b.ReportMetric(float64(med.Pct(0.50).Microseconds())/1000, "p50_ms")
+		b.ReportMetric(float64(med.Pct(0.99).Microseconds())/1000, "p99_ms")
+	})
 }
 
 // freshDatabase creates an empty database beside the one at dsn and returns its URL and a
