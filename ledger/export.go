@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -29,11 +30,30 @@ func (s Sheet) WriteCSV(w io.Writer) error {
 	if err := cw.Write(s.Columns); err != nil {
 		return err
 	}
-	if err := cw.WriteAll(s.Rows); err != nil {
-		return err
+	for _, row := range s.Rows {
+		out := make([]string, len(row))
+		for c, v := range row {
+			out[c] = v
+			if c >= len(s.Amounts) || !s.Amounts[c] {
+				out[c] = inert(v)
+			}
+		}
+		if err := cw.Write(out); err != nil {
+			return err
+		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// inert keeps a text cell from being read as a formula by a spreadsheet that opens the CSV
+// (names and descriptions are what users typed): one starting with =, +, -, @, tab or
+// carriage return gets a leading apostrophe, as OWASP advises. Amounts are left as they are.
+func inert(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
 }
 
 // WriteXLSX writes a workbook of one sheet: the title, the header in bold, the rows, with

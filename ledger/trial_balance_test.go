@@ -133,3 +133,42 @@ func TestReportsDownloadAsCSVAndExcelWithExactAmounts(t *testing.T) {
 		t.Fatalf("content type %q", r.header.Get("Content-Type"))
 	}
 }
+
+// A name a user typed that a spreadsheet would run as a formula is written inert in CSV,
+// and as text in the workbook; amounts, negative ones included, stay numbers.
+func TestReportDownloadsDoNotCarryFormulas(t *testing.T) {
+	a := newAPI(t, 1<<20)
+	a.setupAcme()
+	a.must(201, a.do("finance-controller", "POST", "/v1/ledger/accounts", `{"book":"acme","code":"7000","name":"=HYPERLINK(\"http://x\")","type":"expense"}`))
+	a.must(201, a.do("finance", "POST", "/v1/ledger/entries", `{"book":"acme","posting_date":"2026-02-10","lines":[
+		{"account":"7000","debit":"5.00"},{"account":"1000","credit":"5.00"}]}`))
+	r := a.must(200, a.do("finance", "GET", "/v1/ledger/reports/income-statement?book=acme&from=2026-01-01&to=2026-02-28&format=csv", nil))
+	rows, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name, amount string
+	for _, row := range rows {
+		if row[1] == "7000" {
+			name, amount = row[2], row[4]
+		}
+	}
+	if name != `'=HYPERLINK("http://x")` || amount != "5.00" {
+		t.Fatalf("csv row: name %q amount %q in %q", name, amount, rows)
+	}
+	r = a.must(200, a.do("finance", "GET", "/v1/ledger/reports/income-statement?book=acme&from=2026-01-01&to=2026-02-28&format=xlsx", nil))
+	f, err := excelize.OpenReader(bytes.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() //nolint:errcheck // read only
+	xrows, _ := f.GetRows(f.GetSheetName(0))
+	for i, row := range xrows {
+		if len(row) > 2 && row[1] == "7000" {
+			cell, _ := excelize.CoordinatesToCellName(3, i+1)
+			if formula, _ := f.GetCellFormula(f.GetSheetName(0), cell); formula != "" || row[2] != `=HYPERLINK("http://x")` {
+				t.Fatalf("workbook cell %s: value %q formula %q", cell, row[2], formula)
+			}
+		}
+	}
+}
