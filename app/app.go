@@ -175,6 +175,7 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 			return nil, err
 		}
 		a.Ledger = ledger.NewStore(a.DB.Pool, outbox.NewWriter(events))
+		a.Registry.MustRegister(a.Ledger.Collectors()...)
 		reg := registry.NewStore(a.DB.Pool)
 		a.group.Add(lifecycle.Func{ComponentName: "schema-registration", OnStart: func(ctx context.Context) error {
 			return reg.RegisterAll(ctx, set)

@@ -3,6 +3,7 @@ package ledger
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -48,8 +49,9 @@ type BatchResult struct {
 	Replayed bool        `json:"-"`
 }
 
-// PostBatch posts up to MaxBatchEntries entries in one transaction; in the non-atomic
-// mode each entry runs under its own savepoint, so a bad entry rolls back alone.
+// PostBatch posts up to MaxBatchEntries entries in one transaction: through the
+// committer, as one unit of its group. An atomic batch posts all or none; otherwise each
+// entry stands or falls on its own and the result says which.
 func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key *idempotency.Key) (*BatchResult, error) {
 	switch n := len(in.Entries); {
 	case n == 0:
@@ -58,22 +60,82 @@ func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key 
 		return nil, platform.Invalid("entries: has %d entries; at most %d per batch", n, MaxBatchEntries)
 	}
 	parsed := make([]*parsedEntry, len(in.Entries))
-	res := &BatchResult{Atomic: in.Atomic, Results: make([]BatchItem, len(in.Entries))}
+	failed := make([]error, len(in.Entries)) // parse errors, by input index
+	var (
+		todo  []*parsedEntry
+		index []int // input index of todo[j]
+	)
 	for i, e := range in.Entries {
 		p, err := parse(e)
 		if err != nil {
 			if in.Atomic {
 				return nil, prefixed(err, i)
 			}
-			res.Results[i] = batchFailure(ctx, i, err)
+			failed[i] = err
 			continue
 		}
 		parsed[i] = p
+		todo, index = append(todo, p), append(index, i)
 	}
+	if len(todo) == 0 { // nothing to post, but a key still records the answer
+		return s.postBatchInTx(ctx, in.Atomic, parsed, failed, actor, key)
+	}
+	result := func(out []*Entry, errs []error) *BatchResult {
+		res := &BatchResult{Atomic: in.Atomic, Results: make([]BatchItem, len(in.Entries))}
+		for i, err := range failed {
+			if err != nil {
+				res.Results[i] = batchFailure(ctx, i, err)
+				res.Failed++
+			}
+		}
+		for j, i := range index {
+			if errs[j] != nil {
+				res.Results[i] = batchFailure(ctx, i, errs[j])
+				res.Failed++
+				continue
+			}
+			res.Results[i] = BatchItem{Index: i, Entry: out[j]}
+			res.Posted++
+		}
+		return res
+	}
+	status := int32(200)
+	if in.Atomic {
+		status = 201
+	}
+	opts := make([]postOptions, len(todo))
+	for j := range opts {
+		opts[j] = postOptions{kind: "standard"}
+	}
+	u := &unit{entries: todo, opts: opts, atomic: in.Atomic, actor: actor, key: key,
+		respond: func(out []*Entry, errs []error) (int32, []byte, error) {
+			body, err := json.Marshal(result(out, errs))
+			return status, body, err
+		}}
+	slow, err := s.postUnit(ctx, u)
+	switch {
+	case err != nil:
+		return nil, err
+	case slow:
+		return s.postBatchInTx(ctx, in.Atomic, parsed, failed, actor, key)
+	}
+	if in.Atomic {
+		for j, e := range u.errs {
+			if e != nil && !errors.Is(e, errWithUnit) {
+				return nil, prefixed(e, index[j])
+			}
+		}
+	}
+	return result(u.out, u.errs), nil
+}
+
+// postBatchInTx is the ordinary path of a batch: claim the key (waiting for a concurrent
+// holder), replay a stored response, or post. parsed[i] is nil where failed[i] says why.
+func (s *Store) postBatchInTx(ctx context.Context, atomic bool, parsed []*parsedEntry, failed []error, actor string, key *idempotency.Key) (*BatchResult, error) {
 	var out *BatchResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		r, replayed, err := idempotency.Do(ctx, tx, key, 200, func() (*BatchResult, error) {
-			res.Posted, res.Failed = 0, 0
+			res := &BatchResult{Atomic: atomic, Results: make([]BatchItem, len(parsed))}
 			var (
 				todo  []*parsedEntry
 				index []int
@@ -81,13 +143,14 @@ func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key 
 			)
 			for i, p := range parsed {
 				if p == nil {
+					res.Results[i] = batchFailure(ctx, i, failed[i])
 					res.Failed++
 					continue
 				}
 				todo, index, opts = append(todo, p), append(index, i), append(opts, postOptions{kind: "standard"})
 			}
 			if len(todo) > 0 {
-				posted, errs, err := s.postMany(ctx, tx, todo, actor, opts, in.Atomic)
+				posted, errs, err := s.postMany(ctx, tx, todo, actor, opts, atomic)
 				if err != nil {
 					for j, e := range errs {
 						if e != nil {

@@ -43,9 +43,11 @@ func TestCrashServer(t *testing.T) {
 	_ = http.ListenAndServe(addr, r) // until SIGKILL
 }
 
-// TestCrashDuringLoad kills the server with SIGKILL while 8 clients post, restarts it, and
-// checks that every acknowledged entry is there, nothing is half-written, and retrying the
-// unacknowledged requests with their idempotency keys applies each exactly once.
+// TestCrashDuringLoad kills the server with SIGKILL while 16 clients post entries and
+// atomic batches, which the server commits in groups, restarts it, and checks that every
+// acknowledged entry is there once, nothing is half-written (no entry without its lines and
+// event, no batch in part), and retrying every request with its idempotency key applies
+// each exactly once.
 func TestCrashDuringLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills a server process")
@@ -70,9 +72,20 @@ func TestCrashDuringLoad(t *testing.T) {
 		t.Fatal("server did not start")
 		return nil
 	}
+	// A request is a single post, or (every fourth client) an atomic batch of three
+	// entries; either way its entries carry references ref, or ref-0..ref-2.
+	body := func(ref string) (string, string) {
+		one := func(r string) string {
+			return fmt.Sprintf(`{"book":"acme","posting_date":"2026-04-02","reference":%q,"lines":[{"account":"1200","debit":"5.00"},{"account":"4000","credit":"5.00"}]}`, r)
+		}
+		if strings.HasPrefix(ref, "crash-b") {
+			return "/v1/ledger/entries:batch", fmt.Sprintf(`{"atomic":true,"entries":[%s,%s,%s]}`, one(ref+"-0"), one(ref+"-1"), one(ref+"-2"))
+		}
+		return "/v1/ledger/entries", one(ref)
+	}
 	post := func(ref string) (int, error) {
-		body := fmt.Sprintf(`{"book":"acme","posting_date":"2026-04-02","reference":%q,"lines":[{"account":"1200","debit":"5.00"},{"account":"4000","credit":"5.00"}]}`, ref)
-		req, _ := http.NewRequest("POST", "http://"+addr+"/v1/ledger/entries", strings.NewReader(body))
+		path, b := body(ref)
+		req, _ := http.NewRequest("POST", "http://"+addr+path, strings.NewReader(b))
 		req.Header.Set("Idempotency-Key", ref)
 		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
 		if err != nil {
@@ -80,6 +93,16 @@ func TestCrashDuringLoad(t *testing.T) {
 		}
 		resp.Body.Close()
 		return resp.StatusCode, nil
+	}
+	entries := func(refs []string) (out []string) {
+		for _, r := range refs {
+			if strings.HasPrefix(r, "crash-b") {
+				out = append(out, r+"-0", r+"-1", r+"-2")
+			} else {
+				out = append(out, r)
+			}
+		}
+		return out
 	}
 
 	child := start()
@@ -90,10 +113,13 @@ func TestCrashDuringLoad(t *testing.T) {
 		wg      sync.WaitGroup
 	)
 	deadline := time.Now().Add(800 * time.Millisecond)
-	for c := range 8 {
+	for c := range 16 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				ref := fmt.Sprintf("crash-%d-%d", c, i)
+				if c%4 == 0 {
+					ref = fmt.Sprintf("crash-b%d-%d", c, i)
+				}
 				status, err := post(ref)
 				mu.Lock()
 				if err == nil && status == 201 {
@@ -123,7 +149,7 @@ func TestCrashDuringLoad(t *testing.T) {
 	ctx := context.Background()
 	check := func(stage string) {
 		var missing, halfWritten, claimsWithoutEntry int
-		if err := db.QueryRow(ctx, `SELECT count(*) FROM unnest($1::text[]) r WHERE NOT EXISTS (SELECT 1 FROM ledger_entries WHERE reference = r)`, acked).Scan(&missing); err != nil {
+		if err := db.QueryRow(ctx, `SELECT count(*) FROM unnest($1::text[]) r WHERE NOT EXISTS (SELECT 1 FROM ledger_entries WHERE reference = r)`, entries(acked)).Scan(&missing); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.QueryRow(ctx, `SELECT count(*) FROM ledger_entries e WHERE
@@ -132,8 +158,17 @@ func TestCrashDuringLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := db.QueryRow(ctx, `SELECT count(*) FROM codexion_idempotency i WHERE i.status = 0
-			OR NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.reference = i.key)`).Scan(&claimsWithoutEntry); err != nil {
+			OR NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.reference = i.key OR e.reference = i.key || '-0')`).Scan(&claimsWithoutEntry); err != nil {
 			t.Fatal(err)
+		}
+		// An unacknowledged batch is there whole or not at all.
+		var partialBatches int
+		if err := db.QueryRow(ctx, `SELECT count(*) FROM (SELECT substring(reference from '^(crash-b[0-9]+-[0-9]+)-') AS r, count(*) AS n
+			FROM ledger_entries WHERE reference LIKE 'crash-b%' GROUP BY 1) b WHERE n <> 3`).Scan(&partialBatches); err != nil {
+			t.Fatal(err)
+		}
+		if partialBatches != 0 {
+			t.Fatalf("%s: %d batches stored in part", stage, partialBatches)
 		}
 		if missing+halfWritten+claimsWithoutEntry != 0 {
 			t.Fatalf("%s: %d acknowledged entries missing, %d half-written, %d keys without their entry", stage, missing, halfWritten, claimsWithoutEntry)
@@ -150,8 +185,17 @@ func TestCrashDuringLoad(t *testing.T) {
 	if err := db.QueryRow(ctx, `SELECT count(*) - count(DISTINCT reference), count(*) FROM ledger_entries WHERE reference LIKE 'crash-%'`).Scan(&dupes, &total); err != nil {
 		t.Fatal(err)
 	}
-	if dupes != 0 || total != len(acked)+len(unacked) {
-		t.Fatalf("%d duplicates; %d entries for %d requests", dupes, total, len(acked)+len(unacked))
+	if want := len(entries(acked)) + len(entries(unacked)); dupes != 0 || total != want {
+		t.Fatalf("%d duplicates; %d entries, want %d", dupes, total, want)
 	}
-	t.Logf("%d acknowledged before SIGKILL, %d retried after restart", len(acked), len(unacked))
+	// The server committed in groups: entries of different requests share transactions.
+	var shared int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM (SELECT xmin::text FROM ledger_entries WHERE reference LIKE 'crash-%'
+		GROUP BY 1 HAVING count(DISTINCT substring(reference from '^(crash-b?[0-9]+-[0-9]+)')) > 1) g`).Scan(&shared); err != nil {
+		t.Fatal(err)
+	}
+	if shared == 0 {
+		t.Fatal("no transaction held entries of more than one request: the load was not grouped")
+	}
+	t.Logf("%d requests acknowledged before SIGKILL, %d retried after restart; %d transactions held several requests", len(acked), len(unacked), shared)
 }

@@ -30,7 +30,7 @@ func PostedEntry(in EntryInput, book string) (*Entry, error) {
 	out := make([]*Entry, 1)
 	var b pgx.Batch
 	if _, _, err := queueWrites(&b, []*posting{pst}, []bookRef{{ID: 1, Code: book, Currency: "EUR"}},
-		[]postOptions{{kind: "standard"}}, "tester", time.Now(), out); err != nil {
+		[]postOptions{{kind: "standard"}}, []string{"tester"}, time.Now(), out); err != nil {
 		return nil, err
 	}
 	return out[0], nil

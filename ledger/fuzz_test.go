@@ -110,7 +110,7 @@ func FuzzEntryDecodeAndValidate(f *testing.F) {
 		out := make([]*Entry, 1)
 		var b pgx.Batch
 		if _, _, err := queueWrites(&b, []*posting{pst}, []bookRef{{ID: 1, Code: in.Book, Currency: "EUR"}},
-			[]postOptions{{kind: "standard"}}, "tester", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), out); err != nil {
+			[]postOptions{{kind: "standard"}}, []string{"tester"}, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), out); err != nil {
 			t.Fatalf("accepted, but cannot be written: %v", err)
 		}
 		event, err := json.Marshal(out[0])

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,53 +32,26 @@ type PostResult struct {
 
 // Post validates and stores one entry in one transaction: the entry, its lines, the
 // balances of its accounts, an outbox event and the idempotency key. key may be nil.
-// The transaction is pipelined into two round trips; a key that an earlier or concurrent
-// request holds takes the ordinary path, which waits for it and replays.
+// The entry goes to the committer, which posts it in a group with whatever else is
+// queued; a key that an earlier or concurrent request holds takes the ordinary path,
+// which waits for it and replays.
 func (s *Store) Post(ctx context.Context, in EntryInput, actor string, key *idempotency.Key) (PostResult, error) {
 	p, err := parse(in)
 	if err != nil {
 		return PostResult{}, err
 	}
-	for attempt := 1; ; attempt++ {
-		res, err := s.postOneTrip(ctx, p, actor, key)
-		if errors.Is(err, errSlowPath) {
-			res, err = s.postPipelined(ctx, p, actor, key)
-		}
-		switch {
-		case errors.Is(err, errClaimTaken):
-			return s.postInTx(ctx, p, actor, key)
-		case retryable(err) && attempt < maxTxAttempts:
-			backoff := time.Duration(1<<min(attempt, 6)) * time.Millisecond
-			select {
-			case <-time.After(backoff/2 + rand.N(backoff)):
-			case <-ctx.Done():
-				return PostResult{}, ctx.Err()
-			}
-			continue
-		case retryable(err):
-			return PostResult{}, platform.Unavailable(err, "the ledger is busy (%d attempts hit lock conflicts); retry the request with the same Idempotency-Key", maxTxAttempts)
-		}
-		return res, err
+	u := &unit{entries: []*parsedEntry{p}, opts: []postOptions{{kind: "standard"}}, atomic: true, actor: actor, key: key, respond: respondEntry}
+	slow, err := s.postUnit(ctx, u)
+	switch {
+	case err != nil:
+		return PostResult{}, err
+	case slow:
+		return s.postInTx(ctx, p, actor, key)
 	}
-}
-
-func (s *Store) postPipelined(ctx context.Context, p *parsedEntry, actor string, key *idempotency.Key) (PostResult, error) {
-	conn, err := s.db.Acquire(ctx)
-	if err != nil {
+	if err := u.errorOf(); err != nil {
 		return PostResult{}, err
 	}
-	defer conn.Release()
-	out, _, err := s.postPiped(ctx, conn.Conn(), []*parsedEntry{p}, actor, []postOptions{{kind: "standard"}}, true, &pipeline{key: key})
-	if err != nil {
-		// A check that failed after BEGIN, or a failed statement, leaves a transaction open.
-		if conn.Conn().PgConn().TxStatus() != 'I' {
-			if _, rbErr := conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
-				conn.Conn().PgConn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // the pool drops it either way
-			}
-		}
-		return PostResult{}, err
-	}
-	return PostResult{Entry: out[0]}, nil
+	return PostResult{Entry: u.out[0]}, nil
 }
 
 // postInTx is the ordinary path: claim the key (waiting for a concurrent holder), replay
@@ -122,75 +94,108 @@ type ReverseInput struct {
 }
 
 // Reverse posts the mirror image of entry id, linked both ways. An entry is reversed at
-// most once; a reversal cannot itself be reversed.
+// most once; a reversal cannot itself be reversed. The reversal goes to the committer,
+// which locks the original and checks it again; a retry, or an entry that looks reversed
+// already, takes the ordinary path, which replays or explains.
 func (s *Store) Reverse(ctx context.Context, id string, in ReverseInput, actor string, key *idempotency.Key) (PostResult, error) {
 	uid, err := uuid.Parse(id)
 	if err != nil {
 		return PostResult{}, platform.NotFound("entry %q does not exist", id)
 	}
+	orig, err := s.GetEntry(ctx, id)
+	if err != nil {
+		return PostResult{}, err
+	}
+	if orig.ReversedBy != "" || orig.Kind == "reversal" {
+		return s.reverseInTx(ctx, uid, in, actor, key)
+	}
+	p, err := reversalOf(orig, in)
+	if err != nil {
+		return PostResult{}, err
+	}
+	u := &unit{entries: []*parsedEntry{p}, opts: []postOptions{{kind: "reversal", reverses: &uid}}, atomic: true, actor: actor, key: key, respond: respondEntry}
+	slow, err := s.postUnit(ctx, u)
+	switch {
+	case err != nil:
+		return PostResult{}, err
+	case slow:
+		return s.reverseInTx(ctx, uid, in, actor, key)
+	}
+	if err := u.errorOf(); err != nil {
+		return PostResult{}, err
+	}
+	return PostResult{Entry: u.out[0]}, nil
+}
+
+// reverseInTx is the ordinary path of a reversal: claim the key (waiting for a concurrent
+// holder), replay a stored response, or lock the original and post its mirror image.
+func (s *Store) reverseInTx(ctx context.Context, uid uuid.UUID, in ReverseInput, actor string, key *idempotency.Key) (PostResult, error) {
 	var res PostResult
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		e, replayed, err := idempotency.Do(ctx, tx, key, 201, func() (*Entry, error) {
 			orig, err := s.getEntry(ctx, tx, uid, true)
 			if err != nil {
 				return nil, err
 			}
 			if orig.Kind == "reversal" {
-				return nil, CodeEntryIsReversal.New("entry %s is itself a reversal (of %s); post a new entry instead", id, orig.Reverses)
+				return nil, CodeEntryIsReversal.New("entry %s is itself a reversal (of %s); post a new entry instead", orig.ID, orig.Reverses)
 			}
 			if orig.ReversedBy != "" {
-				return nil, CodeEntryAlreadyReversed.New("entry %s was already reversed by %s", id, orig.ReversedBy)
+				return nil, CodeEntryAlreadyReversed.New("entry %s was already reversed by %s", orig.ID, orig.ReversedBy)
 			}
-			date := in.PostingDate
-			if date == "" {
-				date = orig.PostingDate
-			}
-			desc := in.Description
-			if desc == "" {
-				desc = "Reversal of " + orig.ID
-				if orig.Description != "" {
-					desc += ": " + orig.Description
-				}
-			}
-			rin := EntryInput{Book: orig.Book, PostingDate: date, Journal: orig.Journal, Reference: orig.Reference, Description: desc}
-			for _, l := range orig.Lines {
-				li := LineInput{Account: l.Account, Currency: l.Currency, Memo: l.Memo, Dimensions: l.Dimensions}
-				if l.Debit != "" {
-					li.Credit = ptr(l.Debit)
-				} else {
-					li.Debit = ptr(l.Credit)
-				}
-				if l.Rate != "" {
-					li.Rate = ptr(l.Rate)
-				}
-				rin.Lines = append(rin.Lines, li)
-			}
-			lim := inputLimits
-			if orig.Kind == "closing" {
-				lim = closingLimits
-			}
-			p, err := parseWith(rin, lim)
+			p, err := reversalOf(orig, in)
 			if err != nil {
 				return nil, err
 			}
-			if p.PostingDate < orig.PostingDate { // both YYYY-MM-DD, so text order is date order
-				return nil, &platform.Error{Kind: CodeInvalidEntry.Kind, Code: CodeInvalidEntry.Code,
-					Message: fmt.Sprintf("posting_date: %s is before %s, the date of entry %s; a reversal is dated on or after its original", p.PostingDate, orig.PostingDate, id),
-					Fields:  []platform.FieldError{{Field: "posting_date", Message: "is before the original entry's date " + orig.PostingDate}}}
-			}
-			e, err := s.post(ctx, tx, p, actor, postOptions{kind: "reversal", reverses: &uid})
-			if err != nil {
-				return nil, err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE ledger_entries SET reversed_by = $2 WHERE id = $1`, uid, e.ID); err != nil {
-				return nil, err
-			}
-			return e, nil
+			return s.post(ctx, tx, p, actor, postOptions{kind: "reversal", reverses: &uid})
 		})
 		res = PostResult{Entry: e, Replayed: replayed}
 		return err
 	})
 	return res, err
+}
+
+// reversalOf is the parsed mirror image of orig: each line on the other side, dated as
+// asked (default: the original's date, and never before it).
+func reversalOf(orig *Entry, in ReverseInput) (*parsedEntry, error) {
+	date := in.PostingDate
+	if date == "" {
+		date = orig.PostingDate
+	}
+	desc := in.Description
+	if desc == "" {
+		desc = "Reversal of " + orig.ID
+		if orig.Description != "" {
+			desc += ": " + orig.Description
+		}
+	}
+	rin := EntryInput{Book: orig.Book, PostingDate: date, Journal: orig.Journal, Reference: orig.Reference, Description: desc}
+	for _, l := range orig.Lines {
+		li := LineInput{Account: l.Account, Currency: l.Currency, Memo: l.Memo, Dimensions: l.Dimensions}
+		if l.Debit != "" {
+			li.Credit = ptr(l.Debit)
+		} else {
+			li.Debit = ptr(l.Credit)
+		}
+		if l.Rate != "" {
+			li.Rate = ptr(l.Rate)
+		}
+		rin.Lines = append(rin.Lines, li)
+	}
+	lim := inputLimits
+	if orig.Kind == "closing" {
+		lim = closingLimits
+	}
+	p, err := parseWith(rin, lim)
+	if err != nil {
+		return nil, err
+	}
+	if p.PostingDate < orig.PostingDate { // both YYYY-MM-DD, so text order is date order
+		return nil, &platform.Error{Kind: CodeInvalidEntry.Kind, Code: CodeInvalidEntry.Code,
+			Message: fmt.Sprintf("posting_date: %s is before %s, the date of entry %s; a reversal is dated on or after its original", p.PostingDate, orig.PostingDate, orig.ID),
+			Fields:  []platform.FieldError{{Field: "posting_date", Message: "is before the original entry's date " + orig.PostingDate}}}
+	}
+	return p, nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,7 +34,7 @@ type Store struct {
 	books    *bounded[string, bookRef]  // by code; books are never renamed or deleted
 	periods  *bounded[string, struct{}] // periodKey: period rows known to exist
 	accounts accountCache
-	oneTrip  atomic.Int64 // posts stored in one round trip (for tests and tuning)
+	group    *committer
 }
 
 type bookRef struct {
@@ -48,8 +47,10 @@ type bookRef struct {
 
 // NewStore returns a store over db that writes its events to out.
 func NewStore(db *pgxpool.Pool, out Outbox) *Store {
-	return &Store{db: db, outbox: out, books: newBounded[string, bookRef](maxCachedBooks),
+	s := &Store{db: db, outbox: out, books: newBounded[string, bookRef](maxCachedBooks),
 		periods: newBounded[string, struct{}](maxCachedPeriods), accounts: newAccountCache()}
+	s.group = newCommitter(s)
+	return s
 }
 
 // inTx runs fn in a transaction, retrying it on deadlocks and serialization failures
@@ -73,8 +74,13 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 
 func retryable(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	return errors.Is(err, errRowAppeared) || errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
+
+// errRowAppeared: a balance row that did not exist when many entries locked their rows was
+// created by a concurrent post before they wrote, so the rule checked in Go did not see it.
+// The transaction runs again and locks the row this time.
+var errRowAppeared = errors.New("a balance row was created concurrently")
 
 func pgCode(err error) string {
 	var pe *pgconn.PgError

@@ -46,30 +46,71 @@ type rateRow struct {
 // stopOnError the first one is returned as err and nothing is written. Locks follow the
 // global order: periods, accounts by id, balances by (account, currency).
 func (s *Store) postMany(ctx context.Context, tx dbtx, entries []*parsedEntry, actor string, opts []postOptions, stopOnError bool) ([]*Entry, []error, error) {
-	return s.postPiped(ctx, tx, entries, actor, opts, stopOnError, nil)
+	return s.postPiped(ctx, tx, singlePlan(entries, actor, opts, stopOnError))
 }
 
-// dbtx is a transaction, or a connection whose transaction the pipeline opens and closes.
+// dbtx is a transaction, or a connection whose transaction the plan opens and closes.
 type dbtx interface {
 	querier
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
-// pipeline makes postPiped open the transaction in its first round trip and commit it in
-// its second, with the idempotency key claimed and saved inside, so a single post costs two
-// round trips. A key that is already taken ends the pipeline with errClaimTaken.
-type pipeline struct {
-	key *idempotency.Key
+// plan is what postPiped posts and how. Entries come in units, one per request: a single
+// post is a unit of one entry, a batch a unit of its entries. An atomic unit stands or falls
+// as a whole; in the others each entry does.
+type plan struct {
+	entries []*parsedEntry
+	opts    []postOptions
+	actors  []string // by entry
+	units   []unitSpan
+	// stopOnError ends the call at the first refused entry with that entry's error and
+	// writes nothing; the caller's transaction then rolls back.
+	stopOnError bool
+	// tx, when set, makes postPiped open the transaction in its first round trip and commit
+	// it in its second, claiming the units' idempotency keys and storing their responses
+	// inside: a group commit.
+	tx *groupTx
 }
 
-var errClaimTaken = errors.New("idempotency key already claimed")
+// unitSpan is one request's entries: entries[start:end].
+type unitSpan struct {
+	start, end int
+	atomic     bool
+}
 
-func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, actor string, opts []postOptions, stopOnError bool, pipe *pipeline) ([]*Entry, []error, error) {
+// groupTx is the part of a plan that a transaction of its own needs.
+type groupTx struct {
+	keys []*idempotency.Key // by unit; nil for a request without one
+	// respond is what unit u's key stores: status and JSON body, from its entries' outcomes.
+	respond func(u int, out []*Entry, errs []error) (int32, []byte, error)
+	// taken[u] is set when unit u's key was already claimed: nothing was posted for it, and
+	// its request takes the ordinary path, which waits for the holder and replays or refuses.
+	taken []bool
+}
+
+// singlePlan is a plan in the caller's transaction with one non-atomic unit per entry.
+func singlePlan(entries []*parsedEntry, actor string, opts []postOptions, stopOnError bool) *plan {
+	p := &plan{entries: entries, opts: opts, actors: make([]string, len(entries)), stopOnError: stopOnError}
+	for i := range entries {
+		p.actors[i] = actor
+		p.units = append(p.units, unitSpan{start: i, end: i + 1})
+	}
+	return p
+}
+
+var (
+	errClaimTaken = errors.New("idempotency key already claimed")
+	// errWithUnit marks the other entries of an atomic unit that one entry's error refused.
+	errWithUnit = errors.New("refused with the rest of its request")
+)
+
+func (s *Store) postPiped(ctx context.Context, tx dbtx, pl *plan) ([]*Entry, []error, error) {
+	entries, opts := pl.entries, pl.opts
 	n := len(entries)
 	out, errs := make([]*Entry, n), make([]error, n)
 	fail := func(i int, err error) error {
 		errs[i] = err
-		if stopOnError {
+		if pl.stopOnError {
 			return err
 		}
 		return nil
@@ -99,6 +140,7 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 		perName, accCode []string
 		maxDate          time.Time
 		bookList         []int64
+		reversed         []uuid.UUID
 	)
 	seenPer, seenAcc := map[[2]any]bool{}, map[[2]any]bool{}
 	for i, p := range entries {
@@ -119,16 +161,30 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 		if p.date.After(maxDate) {
 			maxDate = p.date
 		}
+		if opts[i].reverses != nil {
+			reversed = append(reversed, *opts[i].reverses)
+		}
 	}
 	for id := range bookIDs {
 		bookList = append(bookList, id)
 	}
 	var reads pgx.Batch
-	if pipe != nil {
+	var claimKeys []idempotency.Key
+	if pl.tx != nil {
 		reads.Queue("BEGIN")
-		if pipe.key != nil {
-			idempotency.QueueClaim(&reads, *pipe.key)
+		for _, k := range pl.tx.keys {
+			if k != nil {
+				claimKeys = append(claimKeys, *k)
+			}
 		}
+		if len(claimKeys) > 0 {
+			idempotency.QueueClaimMany(&reads, claimKeys)
+		}
+	}
+	// The entries being reversed, locked first as the ordinary reversal locks them.
+	if len(reversed) > 0 {
+		reads.Queue(`SELECT id, coalesce(reversed_by::text, ''), kind, coalesce(reverses::text, '') FROM ledger_entries
+			WHERE id = ANY($1) ORDER BY id FOR UPDATE`, reversed)
 	}
 	// Period rows are created on first use and never deleted; the store remembers the ones
 	// it has seen committed, so most posts skip the insert.
@@ -158,12 +214,12 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 		JOIN unnest($1::bigint[], $2::text[]) AS t(b, c) ON a.book_id = t.b AND a.code = t.c`, accBook, accCode)
 	reads.Queue(`SELECT book_id, currency, effective_date, rate::text FROM ledger_rates
 		WHERE book_id = ANY($1) AND effective_date <= $2 ORDER BY book_id, currency, effective_date`, bookList, maxDate)
-	// A batch locks every balance row of its accounts now, in (account, currency) order, so
-	// that it can apply its entries one after another and refuse exactly those that break
-	// a balance rule. A single entry locks its rows later, in the write itself, which keeps
-	// hot rows locked for less time; its rules are checked on the values the write returns.
-	// A row that does not exist yet counts as zero and is created by the write.
-	early := len(entries) > 1
+	// Many entries lock every balance row of their accounts now, in (account, currency)
+	// order, so that they can be applied one after another and exactly those that break a
+	// balance rule refused. A single entry locks its rows later, in the write itself, which
+	// keeps hot rows locked for less time; its rules are checked on the values the write
+	// returns. A row that does not exist yet counts as zero and is created by the write.
+	early := n > 1
 	if early {
 		reads.Queue(`SELECT b.account_id, b.currency, (b.debit - b.credit)::text FROM ledger_balances b
 		JOIN ledger_accounts a ON a.id = b.account_id
@@ -175,21 +231,41 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 	rates := map[[2]any][]rateRow{}
 	inserted := map[string]bool{}
 	current := map[balanceKey]Amount{}
+	originals := map[uuid.UUID][3]string{} // reversed_by, kind, reverses
+	claimed := map[[2]string]bool{}
 	err := func() error {
 		br := tx.SendBatch(ctx, &reads)
 		defer br.Close() //nolint:errcheck // the explicit Close below reports errors
-		if pipe != nil {
+		if pl.tx != nil {
 			if _, err := br.Exec(); err != nil {
 				return err
 			}
-			if pipe.key != nil {
-				claimed := false
-				if err := scanAll(br, func(pgx.Rows) error { claimed = true; return nil }); err != nil {
+			if len(claimKeys) > 0 {
+				if err := scanAll(br, func(r pgx.Rows) error {
+					var k [2]string
+					if err := r.Scan(&k[0], &k[1]); err != nil {
+						return err
+					}
+					claimed[k] = true
+					return nil
+				}); err != nil {
 					return err
 				}
-				if !claimed {
-					return errClaimTaken
+			}
+		}
+		if len(reversed) > 0 {
+			if err := scanAll(br, func(r pgx.Rows) error {
+				var (
+					id uuid.UUID
+					o  [3]string
+				)
+				if err := r.Scan(&id, &o[0], &o[1], &o[2]); err != nil {
+					return err
 				}
+				originals[id] = o
+				return nil
+			}); err != nil {
+				return err
 			}
 		}
 		if len(newBook) > 0 {
@@ -288,6 +364,17 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 	if err != nil {
 		return nil, nil, err
 	}
+	if pl.tx != nil {
+		pl.tx.taken = make([]bool, len(pl.units))
+		for u, k := range pl.tx.keys {
+			if k != nil && !claimed[[2]string{k.Scope, k.Value}] {
+				pl.tx.taken[u] = true
+				for i := pl.units[u].start; i < pl.units[u].end; i++ {
+					errs[i] = errClaimTaken
+				}
+			}
+		}
+	}
 
 	// Check each entry on its own.
 	postings := make([]*posting, n)
@@ -309,6 +396,14 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 			}
 			continue
 		}
+		if r := opts[i].reverses; r != nil {
+			if err := reversible(*r, originals); err != nil {
+				if err := fail(i, err); err != nil {
+					return nil, errs, err
+				}
+				continue
+			}
+		}
 		pst, err := newPosting(p, b.Currency, accounts[b.ID], func(ccy string) (Amount, bool) {
 			rs := rates[[2]any{b.ID, ccy}]
 			j := sort.Search(len(rs), func(j int) bool { return rs[j].date.After(p.date) })
@@ -325,57 +420,83 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 		}
 		postings[i] = pst
 	}
+	refuseWithUnit(pl.units, errs, postings)
 
 	// Apply the entries in order to the balances read under lock, refusing any that would
-	// break an account's balance rule.
-	for i, pst := range postings {
-		if pst == nil || !early {
-			continue
-		}
-		after := map[balanceKey]Amount{}
-		for _, l := range pst.lines {
-			k := balanceKey{l.Account.ID, l.Currency}
-			if _, ok := after[k]; !ok {
-				after[k] = current[k]
+	// break an account's balance rule, and with it the rest of an atomic unit.
+	if early {
+		for _, u := range pl.units {
+			before := map[balanceKey]Amount{}
+			for i := u.start; i < u.end; i++ {
+				pst := postings[i]
+				if pst == nil {
+					continue
+				}
+				after := map[balanceKey]Amount{}
+				for _, l := range pst.lines {
+					k := balanceKey{l.Account.ID, l.Currency}
+					if _, ok := after[k]; !ok {
+						after[k] = current[k]
+					}
+					after[k] = after[k].Add(l.Amount)
+				}
+				if err := checkRules(pst, after); err != nil {
+					postings[i] = nil
+					if err := fail(i, err); err != nil {
+						return nil, errs, err
+					}
+					if u.atomic { // undo the unit's earlier entries
+						for k, bal := range before {
+							current[k] = bal
+						}
+						refuseWithUnit([]unitSpan{u}, errs, postings)
+						break
+					}
+					continue
+				}
+				for k, bal := range after {
+					if _, ok := before[k]; !ok {
+						before[k] = current[k]
+					}
+					current[k] = bal
+				}
 			}
-			after[k] = after[k].Add(l.Amount)
-		}
-		if err := checkRules(pst, after); err != nil {
-			postings[i] = nil
-			if err := fail(i, err); err != nil {
-				return nil, errs, err
-			}
-			continue
-		}
-		for k, bal := range after {
-			current[k] = bal
 		}
 	}
 
 	// Write everything in one round trip.
 	var w pgx.Batch
-	written, events, err := queueWrites(&w, postings, books, opts, actor, now, out)
+	written, events, err := queueWrites(&w, postings, books, opts, pl.actors, now, out)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := s.outbox.Queue(ctx, &w, events...); err != nil {
 		return nil, nil, err
 	}
-	if written == 0 {
-		return out, errs, nil
+	var origs, revs []uuid.UUID
+	for i, e := range out {
+		if e != nil && opts[i].reverses != nil {
+			origs, revs = append(origs, *opts[i].reverses), append(revs, uuid.MustParse(e.ID))
+		}
 	}
-	if pipe != nil {
-		if pipe.key != nil && len(out) == 1 && out[0] != nil {
-			if err := idempotency.QueueSave(&w, *pipe.key, 201, out[0]); err != nil {
-				return nil, nil, err
-			}
+	if len(origs) > 0 {
+		w.Queue(`UPDATE ledger_entries e SET reversed_by = t.r FROM unnest($1::uuid[], $2::uuid[]) AS t(o, r) WHERE e.id = t.o`, origs, revs)
+	}
+	if pl.tx != nil {
+		if err := queueResponses(&w, pl, out, errs); err != nil {
+			return nil, nil, err
 		}
 		w.Queue("COMMIT")
+	} else if written == 0 {
+		return out, errs, nil
 	}
 	if err := tx.SendBatch(ctx, &w).Close(); err != nil {
 		// The balance rows enforce each account's balance rule themselves: a single entry
-		// meets the rule there, on the locked row, and a batch already checked it above.
+		// meets the rule there, on the locked row, and many entries already checked it above.
 		if rerr := ruleViolation(err, postings); rerr != nil {
+			if early {
+				return nil, nil, fmt.Errorf("%w: %w", errRowAppeared, err)
+			}
 			for i, pst := range postings {
 				if pst != nil {
 					errs[i] = rerr
@@ -386,6 +507,74 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, entries []*parsedEntry, 
 		return nil, nil, err
 	}
 	return out, errs, nil
+}
+
+// reversible says whether the entry with id can be reversed, from its row read under lock.
+func reversible(id uuid.UUID, originals map[uuid.UUID][3]string) error {
+	o, ok := originals[id]
+	switch {
+	case !ok:
+		return CodeEntryNotFound.New("entry %s does not exist", id)
+	case o[1] == "reversal":
+		return CodeEntryIsReversal.New("entry %s is itself a reversal (of %s); post a new entry instead", id, o[2])
+	case o[0] != "":
+		return CodeEntryAlreadyReversed.New("entry %s was already reversed by %s", id, o[0])
+	}
+	return nil
+}
+
+// refuseWithUnit refuses every entry of an atomic unit in which one entry was refused.
+func refuseWithUnit(units []unitSpan, errs []error, postings []*posting) {
+	for _, u := range units {
+		if !u.atomic {
+			continue
+		}
+		failed := false
+		for i := u.start; i < u.end; i++ {
+			failed = failed || errs[i] != nil
+		}
+		if !failed {
+			continue
+		}
+		for i := u.start; i < u.end; i++ {
+			postings[i] = nil
+			if errs[i] == nil {
+				errs[i] = errWithUnit
+			}
+		}
+	}
+}
+
+// queueResponses stores, with each claimed key, its unit's response, and gives back the keys
+// of atomic units that were refused, as a rolled-back transaction would.
+func queueResponses(w *pgx.Batch, pl *plan, out []*Entry, errs []error) error {
+	var (
+		save, release []idempotency.Key
+		statuses      []int32
+		bodies        [][]byte
+	)
+	for u, k := range pl.tx.keys {
+		if k == nil || pl.tx.taken[u] {
+			continue
+		}
+		span := pl.units[u]
+		if span.atomic && slices.ContainsFunc(errs[span.start:span.end], func(e error) bool { return e != nil }) {
+			release = append(release, *k)
+			continue
+		}
+		st, body, err := pl.tx.respond(u, out[span.start:span.end], errs[span.start:span.end])
+		if err != nil {
+			return err
+		}
+		save, statuses, bodies = append(save, *k), append(statuses, st), append(bodies, body)
+	}
+	if len(save) > 0 {
+		idempotency.QueueSaveMany(w, save, statuses, bodies)
+	}
+	if len(release) > 0 {
+		idempotency.QueueReleaseMany(w, release)
+	}
+	return nil
 }
 
 var failingAccount = regexp.MustCompile(`^Failing row contains \((\d+), `)
@@ -465,12 +654,12 @@ func periodKey(book int64, period string) string { return strconv.FormatInt(book
 // queueWrites adds to w the statements that store postings (entries, lines, balances in
 // lock order), fills out with the entries as stored, and returns how many and their events,
 // which the caller queues on the outbox in the same transaction.
-func queueWrites(w *pgx.Batch, postings []*posting, books []bookRef, opts []postOptions, actor string, now time.Time, out []*Entry) (int, []schemas.Outgoing, error) {
+func queueWrites(w *pgx.Batch, postings []*posting, books []bookRef, opts []postOptions, actors []string, now time.Time, out []*Entry) (int, []schemas.Outgoing, error) {
 	var (
 		eID                                      []uuid.UUID
 		eBook                                    []int64
 		eDate                                    []time.Time
-		eJournal, eRef, eDesc, eMeta, eKind      []string
+		eJournal, eRef, eDesc, eMeta, eKind, eBy []string
 		eRev                                     []*uuid.UUID
 		lEntry                                   []uuid.UUID
 		lNo                                      []int32
@@ -493,13 +682,14 @@ func queueWrites(w *pgx.Batch, postings []*posting, books []bookRef, opts []post
 		}
 		e := &Entry{ID: id.String(), Book: p.Book, PostingDate: p.date.Format(DateLayout), Journal: p.Journal,
 			Reference: p.Reference, Description: p.Description, Metadata: json.RawMessage(meta),
-			Kind: opts[i].kind, CreatedBy: actor, CreatedAt: now}
+			Kind: opts[i].kind, CreatedBy: actors[i], CreatedAt: now}
 		if opts[i].reverses != nil {
 			e.Reverses = opts[i].reverses.String()
 		}
 		eID, eBook, eDate = append(eID, id), append(eBook, b.ID), append(eDate, p.date)
 		eJournal, eRef, eDesc = append(eJournal, p.Journal), append(eRef, p.Reference), append(eDesc, p.Description)
 		eMeta, eKind, eRev = append(eMeta, string(meta)), append(eKind, opts[i].kind), append(eRev, opts[i].reverses)
+		eBy = append(eBy, actors[i])
 		for _, l := range pst.lines {
 			dims := []byte("{}")
 			if l.Dimensions != nil {
@@ -571,9 +761,9 @@ func queueWrites(w *pgx.Batch, postings []*posting, books []bookRef, opts []post
 		bRule = append(bRule, string(rules[k]))
 	}
 	w.Queue(`INSERT INTO ledger_entries (id, book_id, posting_date, journal, reference, description, metadata, reverses, kind, created_by, created_at)
-		SELECT t.id, t.b, t.d, t.j, t.r, t.de, t.m::jsonb, t.rev, t.k, $10, $11
-		FROM unnest($1::uuid[], $2::bigint[], $3::date[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[])
-		  AS t(id, b, d, j, r, de, m, rev, k)`, eID, eBook, eDate, eJournal, eRef, eDesc, eMeta, eRev, eKind, actor, now)
+		SELECT t.id, t.b, t.d, t.j, t.r, t.de, t.m::jsonb, t.rev, t.k, t.by, $11
+		FROM unnest($1::uuid[], $2::bigint[], $3::date[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[])
+		  AS t(id, b, d, j, r, de, m, rev, k, by)`, eID, eBook, eDate, eJournal, eRef, eDesc, eMeta, eRev, eKind, eBy, now)
 	w.Queue(`INSERT INTO ledger_lines (entry_id, line_no, book_id, account_id, posting_date, currency, amount, rate, book_amount, memo, dimensions)
 		SELECT t.e, t.n, t.b, t.a, t.d, t.c, t.amt::numeric, t.rate::numeric, t.ba::numeric, t.memo, t.dims::jsonb
 		FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::date[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])

@@ -167,8 +167,9 @@ func VsPgbench(b testing.TB, dsn string, clients, rounds int, d time.Duration, d
 }
 
 // ReportVsPgbench reports the medians VsPgbench returned as the sub-benchmarks baseline
-// (pgbench: ns/op and tps) and codexion (ns/op, entries/s, p50 and p99 latency).
-func ReportVsPgbench(b *testing.B, tps float64, med Result) {
+// (pgbench: ns/op and tps) and codexion (ns/op, entries/s, p50 and p99 latency, and any
+// further metrics more reports).
+func ReportVsPgbench(b *testing.B, tps float64, med Result, more ...func(*testing.B)) {
 	b.Run("baseline", func(b *testing.B) {
 		b.ReportMetric(1e9/tps, "ns/op")
 		b.ReportMetric(tps, "tps")
@@ -178,6 +179,9 @@ func ReportVsPgbench(b *testing.B, tps float64, med Result) {
 		b.ReportMetric(med.PerSecond(), "entries/s")
 		b.ReportMetric(float64(med.Pct(0.50).Microseconds())/1000, "p50_ms")
 		b.ReportMetric(float64(med.Pct(0.99).Microseconds())/1000, "p99_ms")
+		for _, m := range more {
+			m(b)
+		}
 	})
 }
 

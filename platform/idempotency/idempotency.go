@@ -170,6 +170,61 @@ func QueueSave(b *pgx.Batch, k Key, status int, response any) error {
 	return nil
 }
 
+// QueueClaimMany adds one statement to a pipelined batch that claims every key at once.
+// The keys must be distinct. It returns the claimed keys' values, one row each; a key that
+// is taken, by an earlier request or a concurrent one (whose end the statement waits for),
+// returns no row, and its request takes the ordinary path (Claim, in a transaction) to
+// wait, replay or be refused.
+func QueueClaimMany(b *pgx.Batch, keys []Key) {
+	scopes, values, hashes := columns(keys)
+	b.Queue(`INSERT INTO codexion_idempotency (scope, key, request_hash, status, response)
+		SELECT s, k, h, 0, 'null' FROM unnest($1::text[], $2::text[], $3::bytea[]) AS t(s, k, h)
+		ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key`, scopes, values, hashes)
+}
+
+// QueueInsertMany claims every key in one statement, storing its response at once, for a
+// transaction whose outcome is known before it is sent. The statement fails (unique
+// violation, 23505) when any key is taken, so the transaction rolls back whole.
+func QueueInsertMany(b *pgx.Batch, keys []Key, statuses []int32, bodies [][]byte) {
+	scopes, values, hashes := columns(keys)
+	b.Queue(`INSERT INTO codexion_idempotency (scope, key, request_hash, status, response)
+		SELECT s, k, h, st, body::jsonb FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int[], $5::text[]) AS t(s, k, h, st, body)`,
+		scopes, values, hashes, statuses, asText(bodies))
+}
+
+// QueueSaveMany stores the responses of claimed keys in one statement: statuses[i] and
+// bodies[i] (JSON) belong to keys[i].
+func QueueSaveMany(b *pgx.Batch, keys []Key, statuses []int32, bodies [][]byte) {
+	scopes, values, _ := columns(keys)
+	b.Queue(`UPDATE codexion_idempotency i SET status = t.st, response = t.body::jsonb
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS t(s, k, st, body)
+		WHERE i.scope = t.s AND i.key = t.k`, scopes, values, statuses, asText(bodies))
+}
+
+// QueueReleaseMany gives back keys claimed in this transaction for requests that were
+// refused, as a rolled-back transaction would: a retry runs afresh.
+func QueueReleaseMany(b *pgx.Batch, keys []Key) {
+	scopes, values, _ := columns(keys)
+	b.Queue(`DELETE FROM codexion_idempotency i USING unnest($1::text[], $2::text[]) AS t(s, k)
+		WHERE i.scope = t.s AND i.key = t.k AND i.status = 0`, scopes, values)
+}
+
+func columns(keys []Key) (scopes, values []string, hashes [][]byte) {
+	scopes, values, hashes = make([]string, len(keys)), make([]string, len(keys)), make([][]byte, len(keys))
+	for i, k := range keys {
+		scopes[i], values[i], hashes[i] = k.Scope, k.Value, k.Hash[:]
+	}
+	return scopes, values, hashes
+}
+
+func asText(bodies [][]byte) []string {
+	out := make([]string, len(bodies))
+	for i, b := range bodies {
+		out[i] = string(b)
+	}
+	return out
+}
+
 // Do runs a write under an idempotency key inside tx. With a nil key it just runs fn. With a
 // key it claims it: a stored response is decoded and returned with replayed set, without
 // running fn; otherwise fn runs and its result is stored with status, in the same transaction.
