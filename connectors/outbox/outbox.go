@@ -73,17 +73,17 @@ func QueueMany(ctx context.Context, b *pgx.Batch, events []Event) error {
 	}
 	n := len(events)
 	ids := make([]uuid.UUID, n)
-	aggTypes, aggIDs, types, sources, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	aggTypes, aggIDs, types, sources, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([][]byte, n)
 	for i, e := range events {
 		payload, err := json.Marshal(e.Payload)
 		if err != nil {
 			return fmt.Errorf("outbox payload of %s: %w", e.Type, err)
 		}
-		ids[i], aggTypes[i], aggIDs[i], types[i], sources[i], payloads[i] = newID(), e.AggregateType, e.AggregateID, e.Type, e.Source, string(payload)
+		ids[i], aggTypes[i], aggIDs[i], types[i], sources[i], payloads[i] = newID(), e.AggregateType, e.AggregateID, e.Type, e.Source, payload
 	}
 	b.Queue(`INSERT INTO codexion_outbox (id, aggregate_type, aggregate_id, event_type, source, payload, traceparent)
-		SELECT t.id, t.at, t.ai, t.et, t.src, t.p::json, $7
-		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS t(id, at, ai, et, src, p, o)
+		SELECT t.id, t.at, t.ai, t.et, t.src, t.p, $7
+		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[]) WITH ORDINALITY AS t(id, at, ai, et, src, p, o)
 		ORDER BY t.o`, ids, aggTypes, aggIDs, types, sources, payloads, traceparent)
 	return nil
 }

@@ -267,16 +267,14 @@ type prepared struct {
 
 // fetch reads the next batch of unpublished rows after id after, in id order.
 func (r *Relay) fetch(ctx context.Context, after uuid.UUID) ([]row, error) {
-	rows, err := r.DB.Query(ctx, `SELECT id, aggregate_type, aggregate_id, event_type, source, payload::text, traceparent, created_at
+	rows, err := r.DB.Query(ctx, `SELECT id, aggregate_type, aggregate_id, event_type, source, payload, traceparent, created_at
 		FROM codexion_outbox WHERE published_at IS NULL AND id > $2 ORDER BY id LIMIT $1`, r.BatchRows, after)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
 		var x row
-		var payload string
-		err := cr.Scan(&x.id, &x.aggregateType, &x.aggregateID, &x.eventType, &x.source, &payload, &x.traceparent, &x.createdAt)
-		x.payload = []byte(payload)
+		err := cr.Scan(&x.id, &x.aggregateType, &x.aggregateID, &x.eventType, &x.source, &x.payload, &x.traceparent, &x.createdAt)
 		return x, err
 	})
 }

@@ -188,17 +188,17 @@ func QueueClaimMany(b *pgx.Batch, keys []Key) {
 func QueueInsertMany(b *pgx.Batch, keys []Key, statuses []int32, bodies [][]byte) {
 	scopes, values, hashes := columns(keys)
 	b.Queue(`INSERT INTO codexion_idempotency (scope, key, request_hash, status, response)
-		SELECT s, k, h, st, body::jsonb FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int[], $5::text[]) AS t(s, k, h, st, body)`,
-		scopes, values, hashes, statuses, asText(bodies))
+		SELECT s, k, h, st, body FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int[], $5::bytea[]) AS t(s, k, h, st, body)`,
+		scopes, values, hashes, statuses, bodies)
 }
 
 // QueueSaveMany stores the responses of claimed keys in one statement: statuses[i] and
 // bodies[i] (JSON) belong to keys[i].
 func QueueSaveMany(b *pgx.Batch, keys []Key, statuses []int32, bodies [][]byte) {
 	scopes, values, _ := columns(keys)
-	b.Queue(`UPDATE codexion_idempotency i SET status = t.st, response = t.body::jsonb
-		FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS t(s, k, st, body)
-		WHERE i.scope = t.s AND i.key = t.k`, scopes, values, statuses, asText(bodies))
+	b.Queue(`UPDATE codexion_idempotency i SET status = t.st, response = t.body
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::bytea[]) AS t(s, k, st, body)
+		WHERE i.scope = t.s AND i.key = t.k`, scopes, values, statuses, bodies)
 }
 
 // QueueReleaseMany gives back keys claimed in this transaction for requests that were
@@ -215,14 +215,6 @@ func columns(keys []Key) (scopes, values []string, hashes [][]byte) {
 		scopes[i], values[i], hashes[i] = k.Scope, k.Value, k.Hash[:]
 	}
 	return scopes, values, hashes
-}
-
-func asText(bodies [][]byte) []string {
-	out := make([]string, len(bodies))
-	for i, b := range bodies {
-		out[i] = string(b)
-	}
-	return out
 }
 
 // Do runs a write under an idempotency key inside tx. With a nil key it just runs fn. With a
