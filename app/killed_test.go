@@ -253,7 +253,7 @@ func TestProcessesKilledMidWork(t *testing.T) {
 	// retried here; on two busy cores that can take a while.
 	for deadline := time.Now().Add(4 * time.Minute); apiLines() != int64(pgLines()); time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("after the restart the offline store holds %d of %d lines; the new process's log ends:\n%s", apiLines(), pgLines(), second.tail())
+			t.Fatalf("after the restart the offline store holds %d of %d lines (%s); the new process's log ends:\n%s", apiLines(), pgLines(), offlineVsLedger(a, db), second.tail())
 		}
 	}
 
@@ -381,3 +381,26 @@ func (nopTemporalLog) Debug(string, ...any) {}
 func (nopTemporalLog) Info(string, ...any)  {}
 func (nopTemporalLog) Warn(string, ...any)  {}
 func (nopTemporalLog) Error(string, ...any) {}
+
+// offlineVsLedger says how the offline store's ledger lines differ from PostgreSQL's: lines
+// stored twice, and lines of entries the ledger does not hold.
+func offlineVsLedger(a *api, db *postgres.Pool) string {
+	var rows []map[string]any
+	a.do("data-engineer", "GET", "/v1/features/tables/ledger_lines/rows?limit=10000", nil, &rows)
+	seen, twice := map[string]bool{}, 0
+	var ids []string
+	for _, r := range rows {
+		k := fmt.Sprint(r["entry_id"], "/", r["line_no"])
+		if seen[k] {
+			twice++
+		}
+		seen[k] = true
+		ids = append(ids, fmt.Sprint(r["entry_id"]))
+	}
+	var foreign int
+	if err := db.QueryRow(context.Background(), `SELECT count(DISTINCT i) FROM unnest($1::text[]) i
+		WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.id::text = i)`, ids).Scan(&foreign); err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%d rows read, %d lines stored twice, %d entries not in the ledger", len(rows), twice, foreign)
+}
