@@ -157,6 +157,15 @@ func (c *committer) run() {
 // commit posts one group and answers each of its units.
 func (c *committer) commit(g []*unit) {
 	defer func() {
+		// A defect must not take the server down with every request of the group waiting:
+		// each gets an internal error. Before the commit, the pool drops the connection left
+		// in its transaction and nothing is written; a retry with the key posts or replays.
+		if r := recover(); r != nil {
+			err := fmt.Errorf("ledger: committing a group: %v", r)
+			for _, u := range g {
+				u.out, u.errs, u.slow, u.err = nil, nil, false, err
+			}
+		}
 		for _, u := range g {
 			close(u.done)
 		}

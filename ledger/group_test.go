@@ -231,6 +231,30 @@ func TestGroupDatabaseErrorFailsOnlyItsGroup(t *testing.T) {
 	}
 }
 
+// TestGroupSurvivesADefect: a panic while a group is prepared fails that group's requests
+// with an error, writes nothing, and leaves the committer working.
+func TestGroupSurvivesADefect(t *testing.T) {
+	s, db := newStore(t)
+	acme(t, s)
+	ctx := context.Background()
+	if _, err := s.Post(ctx, entry("2026-03-01", "warm", dr("1200", "1.00"), cr("4000", "1.00")), "seed", nil); err != nil {
+		t.Fatal(err)
+	}
+	bad := entryUnit(t, entry("2026-03-05", "defect", dr("1200", "1.00"), cr("4000", "1.00")), key("defect"))
+	bad.respond = func([]*Entry, []error) (int32, []byte, error) { panic("a defect") }
+	good := entryUnit(t, entry("2026-03-05", "beside", dr("1200", "1.00"), cr("4000", "1.00")), key("beside"))
+	commitTogether(s, bad, good)
+	if bad.err == nil || good.err == nil {
+		t.Fatalf("errors: %v, %v", bad.err, good.err)
+	}
+	if n := countWhere(t, db, `SELECT count(*) FROM ledger_entries WHERE reference IN ('defect', 'beside')`); n != 0 {
+		t.Fatalf("%d entries of the failed group stored", n)
+	}
+	if _, err := s.Post(ctx, entry("2026-03-05", "beside", dr("1200", "1.00"), cr("4000", "1.00")), "alice", key("beside")); err != nil {
+		t.Fatalf("after the defect: %v", err)
+	}
+}
+
 // TestGroupDropsRequestsWhoseCallerLeft: a request whose caller gave up before its group
 // formed is never posted.
 func TestGroupDropsRequestsWhoseCallerLeft(t *testing.T) {
