@@ -81,23 +81,7 @@ func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key 
 		return s.postBatchInTx(ctx, in.Atomic, parsed, failed, actor, key)
 	}
 	result := func(out []*Entry, errs []error) *BatchResult {
-		res := &BatchResult{Atomic: in.Atomic, Results: make([]BatchItem, len(in.Entries))}
-		for i, err := range failed {
-			if err != nil {
-				res.Results[i] = batchFailure(ctx, i, err)
-				res.Failed++
-			}
-		}
-		for j, i := range index {
-			if errs[j] != nil {
-				res.Results[i] = batchFailure(ctx, i, errs[j])
-				res.Failed++
-				continue
-			}
-			res.Results[i] = BatchItem{Index: i, Entry: out[j]}
-			res.Posted++
-		}
-		return res
+		return batchResult(ctx, in.Atomic, failed, index, out, errs)
 	}
 	status := int32(200)
 	if in.Atomic {
@@ -135,23 +119,23 @@ func (s *Store) postBatchInTx(ctx context.Context, atomic bool, parsed []*parsed
 	var out *BatchResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		r, replayed, err := idempotency.Do(ctx, tx, key, 200, func() (*BatchResult, error) {
-			res := &BatchResult{Atomic: atomic, Results: make([]BatchItem, len(parsed))}
 			var (
 				todo  []*parsedEntry
 				index []int
 				opts  []postOptions
 			)
 			for i, p := range parsed {
-				if p == nil {
-					res.Results[i] = batchFailure(ctx, i, failed[i])
-					res.Failed++
-					continue
+				if p != nil {
+					todo, index, opts = append(todo, p), append(index, i), append(opts, postOptions{kind: "standard"})
 				}
-				todo, index, opts = append(todo, p), append(index, i), append(opts, postOptions{kind: "standard"})
 			}
+			var (
+				posted []*Entry
+				errs   []error
+			)
 			if len(todo) > 0 {
-				posted, errs, err := s.postMany(ctx, tx, todo, actor, opts, atomic)
-				if err != nil {
+				var err error
+				if posted, errs, err = s.postMany(ctx, tx, todo, actor, opts, atomic); err != nil {
 					for j, e := range errs {
 						if e != nil {
 							return nil, prefixed(err, index[j])
@@ -159,17 +143,8 @@ func (s *Store) postBatchInTx(ctx context.Context, atomic bool, parsed []*parsed
 					}
 					return nil, err
 				}
-				for j, i := range index {
-					if errs[j] != nil {
-						res.Results[i] = batchFailure(ctx, i, errs[j])
-						res.Failed++
-						continue
-					}
-					res.Results[i] = BatchItem{Index: i, Entry: posted[j]}
-					res.Posted++
-				}
 			}
-			return res, nil
+			return batchResult(ctx, atomic, failed, index, posted, errs), nil
 		})
 		if err == nil {
 			r.Replayed = replayed
@@ -181,6 +156,28 @@ func (s *Store) postBatchInTx(ctx context.Context, atomic bool, parsed []*parsed
 		return nil, err
 	}
 	return out, nil
+}
+
+// batchResult lists every entry's outcome in input order: failed[i] for an entry that did
+// not parse, and for the j-th parsed one (input index index[j]) posted[j] or errs[j].
+func batchResult(ctx context.Context, atomic bool, failed []error, index []int, posted []*Entry, errs []error) *BatchResult {
+	res := &BatchResult{Atomic: atomic, Results: make([]BatchItem, len(failed))}
+	for i, err := range failed {
+		if err != nil {
+			res.Results[i] = batchFailure(ctx, i, err)
+			res.Failed++
+		}
+	}
+	for j, i := range index {
+		if errs[j] != nil {
+			res.Results[i] = batchFailure(ctx, i, errs[j])
+			res.Failed++
+			continue
+		}
+		res.Results[i] = BatchItem{Index: i, Entry: posted[j]}
+		res.Posted++
+	}
+	return res
 }
 
 // batchFailure is entry i's outcome when err stopped it. As in an error response, a

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -17,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/idempotency"
 )
 
@@ -70,16 +68,6 @@ func (u *unit) lines() int {
 		n += len(p.lines)
 	}
 	return n
-}
-
-// firstErr is the error that refused an atomic unit.
-func (u *unit) firstErr() error {
-	for _, e := range u.errs {
-		if e != nil && !errors.Is(e, errWithUnit) {
-			return e
-		}
-	}
-	return nil
 }
 
 // committer coalesces concurrent units into groups.
@@ -205,20 +193,7 @@ func (c *committer) commit(g []*unit) {
 	// the first request in it.
 	ctx, cancel := context.WithTimeout(trace.ContextWithSpanContext(context.Background(), trace.SpanContextFromContext(live[0].ctx)), groupTimeout)
 	defer cancel()
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = c.s.commitGroup(ctx, live)
-		if !retryable(err) {
-			break
-		}
-		if attempt == maxTxAttempts {
-			err = platform.Unavailable(err, "the ledger is busy (%d attempts hit lock conflicts); retry the request with the same Idempotency-Key", maxTxAttempts)
-			break
-		}
-		backoff := time.Duration(1<<min(attempt, 6)) * time.Millisecond
-		time.Sleep(backoff/2 + rand.N(backoff))
-	}
-	if err != nil {
+	if err := withRetries(ctx, func() error { return c.s.commitGroup(ctx, live) }); err != nil {
 		for _, u := range live {
 			u.out, u.errs, u.slow, u.err = nil, nil, false, err
 		}
@@ -273,17 +248,7 @@ func (s *Store) groupTwoTrips(ctx context.Context, g []*unit) error {
 	}
 	defer conn.Release()
 	out, errs, err := s.postPiped(ctx, conn.Conn(), pl)
-	if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
-		if _, rbErr := conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
-			conn.Conn().PgConn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // the pool drops it either way
-		}
-	}
-	if err != nil && errs != nil && slices.Contains(errs, err) {
-		// A single entry that its balance rule refused in the write: nothing committed, and
-		// the entry's unit is the whole group.
-		out = make([]*Entry, len(errs))
-		err = nil
-	}
+	rollbackIfOpen(ctx, conn) // a failure, or an entry refused in the write, leaves it open
 	if err != nil {
 		return err
 	}
@@ -378,11 +343,10 @@ func (s *Store) groupOneTrip(ctx context.Context, g []*unit) error {
 	}
 	// Keys are claimed for the units that still post something (or report, for a batch).
 	for u, span := range pl.units {
-		if span.atomic && slices.ContainsFunc(errs[span.start:span.end], func(e error) bool { return e != nil }) {
+		if span.refused(errs) {
 			pl.tx.keys[u] = nil
 		}
 	}
-	pl.tx.taken = make([]bool, len(g))
 	out := make([]*Entry, n)
 	var w pgx.Batch
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -392,15 +356,6 @@ func (s *Store) groupOneTrip(ctx context.Context, g []*unit) error {
 	}
 	if err := s.outbox.Queue(ctx, &w, events...); err != nil {
 		return err
-	}
-	var origs, revs []uuid.UUID
-	for i, e := range out {
-		if e != nil && pl.opts[i].reverses != nil {
-			origs, revs = append(origs, *pl.opts[i].reverses), append(revs, uuid.MustParse(e.ID))
-		}
-	}
-	if len(origs) > 0 {
-		w.Queue(`UPDATE ledger_entries e SET reversed_by = t.r FROM unnest($1::uuid[], $2::uuid[]) AS t(o, r) WHERE e.id = t.o`, origs, revs)
 	}
 	// Every outcome is known before the transaction is sent, so each key is claimed with its
 	// response in one insert, first, as the ordinary path claims it.
@@ -449,11 +404,7 @@ func (s *Store) groupOneTrip(ctx context.Context, g []*unit) error {
 		s.group.oneTrip.Add(int64(len(g)))
 		return nil
 	}
-	if conn.Conn().PgConn().TxStatus() != 'I' {
-		if _, rbErr := conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
-			conn.Conn().PgConn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // the pool drops it either way
-		}
-	}
+	rollbackIfOpen(ctx, conn)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
@@ -503,13 +454,18 @@ func (s *Store) postUnit(ctx context.Context, u *unit) (slow bool, err error) {
 	return u.slow, nil
 }
 
-// errorOf is a single-entry unit's error.
-func (u *unit) errorOf() error {
-	if e := u.firstErr(); e != nil {
-		return e
+// postOne hands one entry (a post or a reversal) to the committer and returns its outcome,
+// or the ordinary path's when the committer sends it there.
+func (s *Store) postOne(ctx context.Context, p *parsedEntry, opt postOptions, actor string, key *idempotency.Key, ordinary func() (PostResult, error)) (PostResult, error) {
+	u := &unit{entries: []*parsedEntry{p}, opts: []postOptions{opt}, atomic: true, actor: actor, key: key, respond: respondEntry}
+	slow, err := s.postUnit(ctx, u)
+	switch {
+	case err != nil:
+		return PostResult{}, err
+	case slow:
+		return ordinary()
+	case u.errs[0] != nil:
+		return PostResult{}, u.errs[0]
 	}
-	if len(u.out) == 0 || u.out[0] == nil {
-		return fmt.Errorf("ledger: the entry was neither posted nor refused")
-	}
-	return nil
+	return PostResult{Entry: u.out[0]}, nil
 }

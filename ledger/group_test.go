@@ -25,6 +25,18 @@ func codeOf(err error) string {
 	return "error: " + err.Error()
 }
 
+// errorOf is a single-entry unit's outcome as an error: the entry's refusal, nil when it
+// was posted, and a complaint when it was neither.
+func (u *unit) errorOf() error {
+	if len(u.errs) == 1 && u.errs[0] != nil {
+		return u.errs[0]
+	}
+	if len(u.out) == 1 && u.out[0] != nil {
+		return nil
+	}
+	return fmt.Errorf("the entry was neither posted nor refused (slow %v): %w", u.slow, u.err)
+}
+
 func key(v string) *idempotency.Key { return &idempotency.Key{Scope: "test", Value: v} }
 
 // entryUnit is what Post hands the committer.
@@ -46,6 +58,14 @@ func commitTogether(s *Store, units ...*unit) {
 		u.done = make(chan struct{})
 	}
 	s.group.commit(units)
+}
+
+// seed posts in alone, as set-up.
+func seed(t *testing.T, s *Store, in EntryInput) {
+	t.Helper()
+	if _, err := s.Post(context.Background(), in, "seed", nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func entry(date, ref string, lines ...LineInput) EntryInput {
@@ -70,12 +90,8 @@ func TestGroupRefusesOnlyItsBadEntries(t *testing.T) {
 	s, db := newStore(t)
 	acme(t, s)
 	ctx := context.Background()
-	if _, err := s.Post(ctx, entry("2026-02-01", "seed", dr("1000", "100.00"), cr("3200", "100.00")), "seed", nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Post(ctx, entry("2026-03-01", "warm", dr("6000", "1.00"), cr("6000", "1.00")), "seed", nil); err != nil {
-		t.Fatal(err)
-	}
+	seed(t, s, entry("2026-02-01", "seed", dr("1000", "100.00"), cr("3200", "100.00")))
+	seed(t, s, entry("2026-03-01", "warm", dr("6000", "1.00"), cr("6000", "1.00")))
 	if _, err := s.ClosePeriod(ctx, "acme", "2026-02", "controller", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +153,9 @@ func TestGroupKeepsArrivalOrderOnARuledAccount(t *testing.T) {
 	s, _ := newStore(t)
 	acme(t, s)
 	ctx := context.Background()
-	if _, err := s.Post(ctx, entry("2026-03-01", "seed", dr("1000", "20.00"), cr("3200", "20.00")), "seed", nil); err != nil {
-		t.Fatal(err)
-	}
+	seed(t, s, entry("2026-03-01", "seed", dr("1000", "20.00"), cr("3200", "20.00")))
 	// Every account of the group in the store's caches, so that one round trip is tried.
-	if _, err := s.Post(ctx, entry("2026-03-01", "warm", dr("1200", "1.00"), cr("4000", "1.00")), "seed", nil); err != nil {
-		t.Fatal(err)
-	}
+	seed(t, s, entry("2026-03-01", "warm", dr("1200", "1.00"), cr("4000", "1.00")))
 	out := entryUnit(t, entry("2026-03-02", "out-first", dr("1200", "30.00"), cr("1000", "30.00")), nil)
 	in := entryUnit(t, entry("2026-03-02", "in-second", dr("1000", "100.00"), cr("4000", "100.00")), nil)
 	commitTogether(s, out, in)
@@ -237,9 +249,7 @@ func TestGroupSurvivesADefect(t *testing.T) {
 	s, db := newStore(t)
 	acme(t, s)
 	ctx := context.Background()
-	if _, err := s.Post(ctx, entry("2026-03-01", "warm", dr("1200", "1.00"), cr("4000", "1.00")), "seed", nil); err != nil {
-		t.Fatal(err)
-	}
+	seed(t, s, entry("2026-03-01", "warm", dr("1200", "1.00"), cr("4000", "1.00")))
 	bad := entryUnit(t, entry("2026-03-05", "defect", dr("1200", "1.00"), cr("4000", "1.00")), key("defect"))
 	bad.respond = func([]*Entry, []error) (int32, []byte, error) { panic("a defect") }
 	good := entryUnit(t, entry("2026-03-05", "beside", dr("1200", "1.00"), cr("4000", "1.00")), key("beside"))

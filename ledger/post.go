@@ -40,18 +40,7 @@ func (s *Store) Post(ctx context.Context, in EntryInput, actor string, key *idem
 	if err != nil {
 		return PostResult{}, err
 	}
-	u := &unit{entries: []*parsedEntry{p}, opts: []postOptions{{kind: "standard"}}, atomic: true, actor: actor, key: key, respond: respondEntry}
-	slow, err := s.postUnit(ctx, u)
-	switch {
-	case err != nil:
-		return PostResult{}, err
-	case slow:
-		return s.postInTx(ctx, p, actor, key)
-	}
-	if err := u.errorOf(); err != nil {
-		return PostResult{}, err
-	}
-	return PostResult{Entry: u.out[0]}, nil
+	return s.postOne(ctx, p, postOptions{kind: "standard"}, actor, key, func() (PostResult, error) { return s.postInTx(ctx, p, actor, key) })
 }
 
 // postInTx is the ordinary path: claim the key (waiting for a concurrent holder), replay
@@ -113,18 +102,7 @@ func (s *Store) Reverse(ctx context.Context, id string, in ReverseInput, actor s
 	if err != nil {
 		return PostResult{}, err
 	}
-	u := &unit{entries: []*parsedEntry{p}, opts: []postOptions{{kind: "reversal", reverses: &uid}}, atomic: true, actor: actor, key: key, respond: respondEntry}
-	slow, err := s.postUnit(ctx, u)
-	switch {
-	case err != nil:
-		return PostResult{}, err
-	case slow:
-		return s.reverseInTx(ctx, uid, in, actor, key)
-	}
-	if err := u.errorOf(); err != nil {
-		return PostResult{}, err
-	}
-	return PostResult{Entry: u.out[0]}, nil
+	return s.postOne(ctx, p, postOptions{kind: "reversal", reverses: &uid}, actor, key, func() (PostResult, error) { return s.reverseInTx(ctx, uid, in, actor, key) })
 }
 
 // reverseInTx is the ordinary path of a reversal: claim the key (waiting for a concurrent

@@ -56,13 +56,20 @@ func NewStore(db *pgxpool.Pool, out Outbox) *Store {
 // inTx runs fn in a transaction, retrying it on deadlocks and serialization failures
 // with jittered backoff. fn must be safe to run again from the start.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return withRetries(ctx, func() error { return pgx.BeginFunc(ctx, s.db, fn) })
+}
+
+// withRetries runs attempt, and again after a jittered backoff while it fails with a
+// deadlock or a serialization failure, at most maxTxAttempts times; past that the client
+// gets 503 with a retry hint, never a 500.
+func withRetries(ctx context.Context, attempt func() error) error {
 	var err error
-	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
-		err = pgx.BeginFunc(ctx, s.db, fn)
+	for n := 1; n <= maxTxAttempts; n++ {
+		err = attempt()
 		if !retryable(err) {
 			return err
 		}
-		backoff := time.Duration(1<<min(attempt, 6)) * time.Millisecond
+		backoff := time.Duration(1<<min(n, 6)) * time.Millisecond
 		select {
 		case <-time.After(backoff/2 + rand.N(backoff)):
 		case <-ctx.Done():
@@ -70,6 +77,17 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		}
 	}
 	return platform.Unavailable(err, "the ledger is busy (%d attempts hit lock conflicts); retry the request with the same Idempotency-Key", maxTxAttempts)
+}
+
+// rollbackIfOpen ends a transaction that a failed pipelined batch left open on conn, or
+// closes the connection, which the pool then drops.
+func rollbackIfOpen(ctx context.Context, conn *pgxpool.Conn) {
+	if conn.Conn().PgConn().TxStatus() == 'I' {
+		return
+	}
+	if _, err := conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+		conn.Conn().PgConn().Close(context.WithoutCancel(ctx)) //nolint:errcheck // the pool drops it either way
+	}
 }
 
 func retryable(err error) bool {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -76,6 +77,11 @@ type plan struct {
 type unitSpan struct {
 	start, end int
 	atomic     bool
+}
+
+// refused says whether the unit is atomic and one of its entries was refused: then none posts.
+func (u unitSpan) refused(errs []error) bool {
+	return u.atomic && slices.ContainsFunc(errs[u.start:u.end], func(e error) bool { return e != nil })
 }
 
 // groupTx is the part of a plan that a transaction of its own needs.
@@ -422,45 +428,9 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, pl *plan) ([]*Entry, []e
 	}
 	refuseWithUnit(pl.units, errs, postings)
 
-	// Apply the entries in order to the balances read under lock, refusing any that would
-	// break an account's balance rule, and with it the rest of an atomic unit.
 	if early {
-		for _, u := range pl.units {
-			before := map[balanceKey]Amount{}
-			for i := u.start; i < u.end; i++ {
-				pst := postings[i]
-				if pst == nil {
-					continue
-				}
-				after := map[balanceKey]Amount{}
-				for _, l := range pst.lines {
-					k := balanceKey{l.Account.ID, l.Currency}
-					if _, ok := after[k]; !ok {
-						after[k] = current[k]
-					}
-					after[k] = after[k].Add(l.Amount)
-				}
-				if err := checkRules(pst, after); err != nil {
-					postings[i] = nil
-					if err := fail(i, err); err != nil {
-						return nil, errs, err
-					}
-					if u.atomic { // undo the unit's earlier entries
-						for k, bal := range before {
-							current[k] = bal
-						}
-						refuseWithUnit([]unitSpan{u}, errs, postings)
-						break
-					}
-					continue
-				}
-				for k, bal := range after {
-					if _, ok := before[k]; !ok {
-						before[k] = current[k]
-					}
-					current[k] = bal
-				}
-			}
+		if err := applyInOrder(pl.units, postings, current, errs, fail); err != nil {
+			return nil, errs, err
 		}
 	}
 
@@ -472,15 +442,6 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, pl *plan) ([]*Entry, []e
 	}
 	if err := s.outbox.Queue(ctx, &w, events...); err != nil {
 		return nil, nil, err
-	}
-	var origs, revs []uuid.UUID
-	for i, e := range out {
-		if e != nil && opts[i].reverses != nil {
-			origs, revs = append(origs, *opts[i].reverses), append(revs, uuid.MustParse(e.ID))
-		}
-	}
-	if len(origs) > 0 {
-		w.Queue(`UPDATE ledger_entries e SET reversed_by = t.r FROM unnest($1::uuid[], $2::uuid[]) AS t(o, r) WHERE e.id = t.o`, origs, revs)
 	}
 	if pl.tx != nil {
 		if err := queueResponses(&w, pl, out, errs); err != nil {
@@ -498,15 +459,63 @@ func (s *Store) postPiped(ctx context.Context, tx dbtx, pl *plan) ([]*Entry, []e
 				return nil, nil, fmt.Errorf("%w: %w", errRowAppeared, err)
 			}
 			for i, pst := range postings {
-				if pst != nil {
-					errs[i] = rerr
-					return nil, errs, rerr
+				if pst == nil {
+					continue
 				}
+				errs[i] = rerr
+				if pl.tx != nil && !pl.stopOnError {
+					// The plan's own transaction ended with this one entry's refusal, and
+					// nothing was written: an outcome, not a failure of the call.
+					return make([]*Entry, n), errs, nil
+				}
+				return nil, errs, rerr
 			}
 		}
 		return nil, nil, err
 	}
 	return out, errs, nil
+}
+
+// applyInOrder applies the entries, unit by unit in order, to the balances read under lock,
+// refusing any that would break an account's balance rule, and with it the rest of an
+// atomic unit, whose earlier entries are taken back out of the balances.
+func applyInOrder(units []unitSpan, postings []*posting, current map[balanceKey]Amount, errs []error, fail func(int, error) error) error {
+	for _, u := range units {
+		before := map[balanceKey]Amount{} // the balances as they were before the unit
+		for i := u.start; i < u.end; i++ {
+			pst := postings[i]
+			if pst == nil {
+				continue
+			}
+			after := map[balanceKey]Amount{}
+			for _, l := range pst.lines {
+				k := balanceKey{l.Account.ID, l.Currency}
+				if _, ok := after[k]; !ok {
+					after[k] = current[k]
+				}
+				after[k] = after[k].Add(l.Amount)
+			}
+			if err := checkRules(pst, after); err != nil {
+				postings[i] = nil
+				if err := fail(i, err); err != nil {
+					return err
+				}
+				if u.atomic {
+					maps.Copy(current, before)
+					refuseWithUnit([]unitSpan{u}, errs, postings)
+					break
+				}
+				continue
+			}
+			for k, bal := range after {
+				if _, ok := before[k]; !ok {
+					before[k] = current[k]
+				}
+				current[k] = bal
+			}
+		}
+	}
+	return nil
 }
 
 // reversible says whether the entry with id can be reversed, from its row read under lock.
@@ -526,14 +535,7 @@ func reversible(id uuid.UUID, originals map[uuid.UUID][3]string) error {
 // refuseWithUnit refuses every entry of an atomic unit in which one entry was refused.
 func refuseWithUnit(units []unitSpan, errs []error, postings []*posting) {
 	for _, u := range units {
-		if !u.atomic {
-			continue
-		}
-		failed := false
-		for i := u.start; i < u.end; i++ {
-			failed = failed || errs[i] != nil
-		}
-		if !failed {
+		if !u.refused(errs) {
 			continue
 		}
 		for i := u.start; i < u.end; i++ {
@@ -558,7 +560,7 @@ func queueResponses(w *pgx.Batch, pl *plan, out []*Entry, errs []error) error {
 			continue
 		}
 		span := pl.units[u]
-		if span.atomic && slices.ContainsFunc(errs[span.start:span.end], func(e error) bool { return e != nil }) {
+		if span.refused(errs) {
 			release = append(release, *k)
 			continue
 		}
@@ -652,7 +654,7 @@ func scanAll(br pgx.BatchResults, fn func(pgx.Rows) error) error {
 func periodKey(book int64, period string) string { return strconv.FormatInt(book, 10) + "/" + period }
 
 // queueWrites adds to w the statements that store postings (entries, lines, balances in
-// lock order), fills out with the entries as stored, and returns how many and their events,
+// lock order, the links of reversed entries to their reversals), fills out with the entries as stored, and returns how many and their events,
 // which the caller queues on the outbox in the same transaction.
 func queueWrites(w *pgx.Batch, postings []*posting, books []bookRef, opts []postOptions, actors []string, now time.Time, out []*Entry) (int, []schemas.Outgoing, error) {
 	var (
@@ -669,6 +671,7 @@ func queueWrites(w *pgx.Batch, postings []*posting, books []bookRef, opts []post
 		deltas                                   = map[balanceKey]*[5]Amount{} // debit, credit, book debit, book credit, lines
 		rules                                    = map[balanceKey]BalanceRule{}
 		events                                   []schemas.Outgoing
+		origs, revs                              []uuid.UUID // reversed entries and their reversals
 	)
 	for i, pst := range postings {
 		if pst == nil {
@@ -727,6 +730,9 @@ func queueWrites(w *pgx.Batch, postings []*posting, books []bookRef, opts []post
 		if opts[i].kind == "reversal" {
 			typ = EventEntryReversed
 		}
+		if opts[i].reverses != nil {
+			origs, revs = append(origs, *opts[i].reverses), append(revs, id)
+		}
 		events = append(events, schemas.Outgoing{Type: typ, Key: e.ID, Source: source(p.Book), Payload: e})
 		out[i] = e
 	}
@@ -777,6 +783,9 @@ func queueWrites(w *pgx.Batch, postings []*posting, books []bookRef, opts []post
 		  debit = b.debit + EXCLUDED.debit, credit = b.credit + EXCLUDED.credit,
 		  book_debit = b.book_debit + EXCLUDED.book_debit, book_credit = b.book_credit + EXCLUDED.book_credit,
 		  lines = b.lines + EXCLUDED.lines`, bAcc, bCcy, bD, bC, bBD, bBC, bN, bRule)
+	if len(origs) > 0 { // the one change an entry admits: linking its reversal
+		w.Queue(`UPDATE ledger_entries e SET reversed_by = t.r FROM unnest($1::uuid[], $2::uuid[]) AS t(o, r) WHERE e.id = t.o`, origs, revs)
+	}
 	return len(eID), events, nil
 }
 

@@ -153,23 +153,6 @@ func Save(ctx context.Context, tx pgx.Tx, k Key, status int, response any) error
 	return err
 }
 
-// QueueClaim adds the claim of k to a pipelined batch; it returns one row when the key
-// was free and none when it was taken (then use Claim in a transaction to wait or replay).
-func QueueClaim(b *pgx.Batch, k Key) {
-	b.Queue(`INSERT INTO codexion_idempotency (scope, key, request_hash, status, response)
-		VALUES ($1, $2, $3, 0, 'null') ON CONFLICT (scope, key) DO NOTHING RETURNING 1`, k.Scope, k.Value, k.Hash[:])
-}
-
-// QueueSave adds Save to a pipelined batch.
-func QueueSave(b *pgx.Batch, k Key, status int, response any) error {
-	body, err := json.Marshal(response)
-	if err != nil {
-		return err
-	}
-	b.Queue(`UPDATE codexion_idempotency SET status = $3, response = $4 WHERE scope = $1 AND key = $2`, k.Scope, k.Value, status, body)
-	return nil
-}
-
 // QueueClaimMany adds one statement to a pipelined batch that claims every key at once.
 // The keys must be distinct. It returns the claimed keys' values, one row each; a key that
 // is taken, by an earlier request or a concurrent one (whose end the statement waits for),
