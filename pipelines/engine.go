@@ -76,7 +76,7 @@ type Stats struct {
 	Events      int   // events read
 	Rows        int64 // rows inserted
 	DeadLetters int   // malformed events sent to the dead-letter topic
-	Skipped     int   // events of types the pipeline does not take
+	Skipped     int   // events of types the pipeline does not take, and second copies of an event in one batch
 }
 
 type fetched struct {
@@ -296,9 +296,12 @@ func (e *Engine) prepare(ctx context.Context, dlq *kafkago.Writer, msgs []kafkag
 	defer b.Release()
 	var dead []kafkago.Message
 	skipped := 0
+	// An event the relay published again after a crash can arrive twice in one batch; the
+	// store's dedupe sees only earlier batches, so a batch keeps each event id once.
+	seen := map[string]bool{}
 	for _, m := range msgs {
 		if e.decoder != nil {
-			wanted, err := e.decodeInto(b, m.Value)
+			wanted, err := e.decodeInto(b, m.Value, seen)
 			switch {
 			case err != nil:
 				dead = append(dead, kafka.DeadLetter(m, err.Error(), "pipeline:"+e.Spec.Name))
@@ -315,10 +318,11 @@ func (e *Engine) prepare(ctx context.Context, dlq *kafkago.Writer, msgs []kafkag
 			dead = append(dead, kafka.DeadLetter(m, err.Error(), "pipeline:"+e.Spec.Name))
 			continue
 		}
-		if !slices.Contains(e.Spec.Source.EventTypes, ev.Type) {
+		if !slices.Contains(e.Spec.Source.EventTypes, ev.Type) || seen[ev.ID] {
 			skipped++
 			continue
 		}
+		seen[ev.ID] = true
 		b.Field(0).(*array.StringBuilder).Append(ev.ID)
 		b.Field(1).(*array.StringBuilder).Append(ev.Type)
 		b.Field(2).(*array.StringBuilder).Append(ev.Source)
@@ -345,14 +349,15 @@ func (e *Engine) prepare(ctx context.Context, dlq *kafkago.Writer, msgs []kafkag
 
 // decodeInto parses one message, checks it against the registry as the spec says, and
 // appends its decoded rows; it reports whether the event is of a type the pipeline takes.
-func (e *Engine) decodeInto(b *array.RecordBuilder, msg []byte) (bool, error) {
+func (e *Engine) decodeInto(b *array.RecordBuilder, msg []byte, seen map[string]bool) (bool, error) {
 	ev, err := e.decoder.parseEvent(msg)
 	if err != nil {
 		return false, err
 	}
-	if !slices.Contains(e.Spec.Source.EventTypes, ev.typ) {
+	if !slices.Contains(e.Spec.Source.EventTypes, ev.typ) || seen[ev.id] {
 		return false, nil
 	}
+	seen[ev.id] = true
 	if e.Schemas != nil {
 		if e.Spec.Source.Validate == "producer" {
 			if _, ok := e.Schemas.Raw(ev.typ); !ok {
