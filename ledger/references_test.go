@@ -2,14 +2,17 @@ package ledger
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 )
 
 // TestDatabaseRefusesDanglingReferences writes around the application, in SQL, what the
-// set-based reference checks exist to refuse: a line of no entry, of an unknown account, of
-// an account of another book or on another date than its entry, an entry in an unknown
-// journal; and the deletes and re-keyings that would leave rows dangling. One bad row
-// among good ones fails the whole statement.
+// set-based checks exist to refuse: a line of no entry, of an unknown account, of an
+// account of another book or on another date than its entry, an entry in an unknown
+// journal, an entry without lines, with one line or lines that do not balance, a line that
+// unbalances a stored entry; and the deletes and re-keyings that would leave rows
+// dangling. One bad row among good ones fails the whole statement.
 func TestDatabaseRefusesDanglingReferences(t *testing.T) {
 	s, db := newStore(t)
 	acme(t, s)
@@ -38,6 +41,12 @@ func TestDatabaseRefusesDanglingReferences(t *testing.T) {
 			('00000000-0000-7000-8000-000000000002', ` + acmeID + `, '2026-03-01', 'no-such-journal', 'standard')`, "23503"},
 		{"entry in another book's journal code", `INSERT INTO ledger_entries ` + entryCols + ` VALUES
 			('00000000-0000-7000-8000-000000000003', 987654, '2026-03-01', 'general', 'standard')`, "23503"},
+		{"entry without lines", `INSERT INTO ledger_entries ` + entryCols + ` VALUES
+			('00000000-0000-7000-8000-000000000004', ` + acmeID + `, '2026-03-01', 'general', 'standard')`, "23514"},
+		{"entry whose lines do not balance", withEntry("00000000-0000-7000-8000-000000000005", acmeID, cash, "5", "-4"), "23514"},
+		{"entry of one line", withEntry("00000000-0000-7000-8000-000000000006", acmeID, cash, "0", "-4"), "23514"},
+		{"a line added to a balanced entry", `INSERT INTO ledger_lines ` + lineCols + ` VALUES
+			('` + posted + `', 9, ` + acmeID + `, ` + cash + `, '2026-03-01', 'EUR', 1, 1)`, "23514"},
 		{"delete an account", `DELETE FROM ledger_accounts WHERE id = ` + otherCash, "55000"},
 		{"re-key an account", `UPDATE ledger_accounts SET book_id = (SELECT id FROM ledger_books WHERE code = 'other') WHERE id = ` + cash, "55000"},
 		{"delete a journal", `DELETE FROM ledger_journals WHERE book_id = ` + acmeID + ` AND code = 'general'`, "55000"},
@@ -50,13 +59,32 @@ func TestDatabaseRefusesDanglingReferences(t *testing.T) {
 			t.Errorf("%s: %v, want SQLSTATE %s", c.name, err, c.code)
 		}
 	}
+	// An entry and balancing lines in one statement, as the ledger writes them, are stored.
+	if _, err := db.Exec(ctx, withEntry("00000000-0000-7000-8000-000000000007", acmeID, cash, "4", "-4")); err != nil {
+		t.Fatalf("a balanced entry written as the ledger writes it: %v", err)
+	}
 	// What is allowed still is: closing an account changes its status only.
 	if _, err := db.Exec(ctx, `UPDATE ledger_accounts SET status = 'closed' WHERE id = `+otherCash); err != nil {
 		t.Fatalf("closing an account: %v", err)
 	}
-	if n := countWhere(t, db, `SELECT count(*) FROM ledger_lines`); n != 2 {
-		t.Fatalf("%d lines after the refused statements, want the seeded entry's 2", n)
+	if n := countWhere(t, db, `SELECT count(*) FROM ledger_lines`); n != 4 {
+		t.Fatalf("%d lines after the refused statements, want the seeded entry's and the balanced one's 4", n)
 	}
+}
+
+// withEntry is one statement writing an entry of book with lines of amounts a and b (a
+// zero amount: no such line) on account, as the ledger writes entries.
+func withEntry(id, book, account, a, b string) string {
+	lines := []string{}
+	for i, amt := range []string{a, b} {
+		if amt != "0" {
+			lines = append(lines, fmt.Sprintf(`('%s'::uuid, %d, %s, %s, '2026-03-01'::date, 'EUR', %s, %s)`, id, i+1, book, account, amt, amt))
+		}
+	}
+	return `WITH e AS (INSERT INTO ledger_entries (id, book_id, posting_date, journal, kind)
+		VALUES ('` + id + `', ` + book + `, '2026-03-01', 'general', 'standard'))
+		INSERT INTO ledger_lines (entry_id, line_no, book_id, account_id, posting_date, currency, amount, book_amount)
+		VALUES ` + strings.Join(lines, ", ")
 }
 
 // seedEntry posts one entry dated 2026-03-01 in book acme and returns its id.

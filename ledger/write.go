@@ -774,14 +774,18 @@ func queueWrites(w *pgx.Batch, postings []*posting, books []bookRef, opts []post
 		bN = append(bN, d[4].IntPart())
 		bRule = append(bRule, string(rules[k]))
 	}
-	w.Queue(`INSERT INTO ledger_entries (id, book_id, posting_date, journal, reference, description, metadata, reverses, kind, created_by, created_at)
+	// Entries and their lines in one statement: the database checks, once at its end and on
+	// the whole set, that every new entry has lines that balance (migration 0004).
+	w.Queue(`WITH entries AS (
+		INSERT INTO ledger_entries (id, book_id, posting_date, journal, reference, description, metadata, reverses, kind, created_by, created_at)
 		SELECT t.id, t.b, t.d, t.j, t.r, t.de, t.m::jsonb, t.rev, t.k, t.by, $11
 		FROM unnest($1::uuid[], $2::bigint[], $3::date[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[])
-		  AS t(id, b, d, j, r, de, m, rev, k, by)`, eID, eBook, eDate, eJournal, eRef, eDesc, eMeta, eRev, eKind, eBy, now)
-	w.Queue(`INSERT INTO ledger_lines (entry_id, line_no, book_id, account_id, posting_date, currency, amount, rate, book_amount, memo, dimensions)
+		  AS t(id, b, d, j, r, de, m, rev, k, by))
+		INSERT INTO ledger_lines (entry_id, line_no, book_id, account_id, posting_date, currency, amount, rate, book_amount, memo, dimensions)
 		SELECT t.e, t.n, t.b, t.a, t.d, t.c, t.amt::numeric, t.rate::numeric, t.ba::numeric, t.memo, t.dims::jsonb
-		FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::bigint[], $5::date[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-		  AS t(e, n, b, a, d, c, amt, rate, ba, memo, dims)`, lEntry, lNo, lBook, lAcc, lDate, lCcy, lAmt, lRate, lBookAmt, lMemo, lDim)
+		FROM unnest($12::uuid[], $13::int[], $14::bigint[], $15::bigint[], $16::date[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[])
+		  AS t(e, n, b, a, d, c, amt, rate, ba, memo, dims)`, eID, eBook, eDate, eJournal, eRef, eDesc, eMeta, eRev, eKind, eBy, now,
+		lEntry, lNo, lBook, lAcc, lDate, lCcy, lAmt, lRate, lBookAmt, lMemo, lDim)
 	w.Queue(`INSERT INTO ledger_balances AS b (account_id, currency, debit, credit, book_debit, book_credit, lines, rule)
 		SELECT t.a, t.ccy, t.d::numeric, t.c::numeric, t.bd::numeric, t.bc::numeric, t.n, t.rule
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[]) WITH ORDINALITY
