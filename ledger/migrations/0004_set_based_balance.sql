@@ -6,6 +6,10 @@
 --   * every entry that new lines belong to has at least two, and they sum to zero, counting
 --     the lines it had before the statement.
 -- So no code path can store an entry that does not balance, as before. See ADR 0012.
+--
+-- Each check probes the tables by index, row by row of the new set: the lookups sit in
+-- LATERAL subqueries that the planner cannot flatten into a merge or hash join, which on
+-- statistics of a once smaller table it chose, and which read the whole table per statement.
 
 DROP TRIGGER ledger_entries_balanced ON ledger_entries;
 DROP FUNCTION ledger_check_entry_balanced();
@@ -16,8 +20,8 @@ DECLARE
 BEGIN
     SELECT n.entry_id, n.line_no, n.account_id, e.id AS entry, a.id AS account INTO bad
     FROM ledger_new_lines n
-    LEFT JOIN ledger_entries e ON e.id = n.entry_id
-    LEFT JOIN ledger_accounts a ON a.id = n.account_id
+    LEFT JOIN LATERAL (SELECT id, book_id, posting_date FROM ledger_entries WHERE id = n.entry_id OFFSET 0) e ON true
+    LEFT JOIN LATERAL (SELECT id, book_id FROM ledger_accounts WHERE id = n.account_id OFFSET 0) a ON true
     WHERE e.id IS NULL OR a.id IS NULL
        OR a.book_id <> n.book_id OR e.book_id <> n.book_id OR e.posting_date <> n.posting_date
     LIMIT 1;
@@ -28,11 +32,11 @@ BEGIN
                  ELSE 'an account, book or date other than its entry''s' END
             USING ERRCODE = '23503', CONSTRAINT = 'ledger_lines_refs';
     END IF;
-    SELECT t.entry_id, count(*) AS n, sum(l.book_amount) AS total INTO bad
+    SELECT t.entry_id, s.n, s.total INTO bad
     FROM (SELECT DISTINCT entry_id FROM ledger_new_lines) t
-    JOIN ledger_lines l ON l.entry_id = t.entry_id
-    GROUP BY t.entry_id
-    HAVING count(*) < 2 OR sum(l.book_amount) <> 0
+    CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum(l.book_amount), 0) AS total
+                        FROM ledger_lines l WHERE l.entry_id = t.entry_id) s
+    WHERE s.n < 2 OR s.total <> 0
     LIMIT 1;
     IF FOUND THEN
         IF bad.n < 2 THEN
@@ -51,8 +55,8 @@ DECLARE
 BEGIN
     SELECT n.id, n.book_id, n.journal INTO bad
     FROM ledger_new_entries n
-    LEFT JOIN ledger_journals j ON j.book_id = n.book_id AND j.code = n.journal
-    WHERE j.book_id IS NULL
+    LEFT JOIN LATERAL (SELECT 1 AS found FROM ledger_journals j WHERE j.book_id = n.book_id AND j.code = n.journal LIMIT 1) j ON true
+    WHERE j.found IS NULL
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'entry % is in journal % of book %, which does not exist', bad.id, bad.journal, bad.book_id
@@ -61,7 +65,8 @@ BEGIN
     -- The lines' own check has made sure that lines, where there are any, balance.
     SELECT n.id INTO bad
     FROM ledger_new_entries n
-    WHERE NOT EXISTS (SELECT 1 FROM ledger_lines l WHERE l.entry_id = n.id)
+    LEFT JOIN LATERAL (SELECT 1 AS found FROM ledger_lines l WHERE l.entry_id = n.id LIMIT 1) l ON true
+    WHERE l.found IS NULL
     LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'entry % has no lines; an entry and its lines are written in one statement', bad.id
