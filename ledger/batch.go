@@ -47,6 +47,9 @@ type BatchResult struct {
 	Failed   int         `json:"failed"`
 	Results  []BatchItem `json:"results"`
 	Replayed bool        `json:"-"`
+	// raw is this result as marshalled for its idempotency key, when it has one: the
+	// response sends these bytes rather than marshalling the result again.
+	raw []byte
 }
 
 // PostBatch posts up to MaxBatchEntries entries in one transaction: through the
@@ -91,9 +94,11 @@ func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key 
 	for j := range opts {
 		opts[j] = postOptions{kind: "standard"}
 	}
+	var raw []byte // the committed attempt is the last to respond
 	u := &unit{entries: todo, opts: opts, atomic: in.Atomic, actor: actor, key: key,
 		respond: func(out []*Entry, errs []error) (int32, []byte, error) {
 			body, err := json.Marshal(result(out, errs))
+			raw = body
 			return status, body, err
 		}}
 	slow, err := s.postUnit(ctx, u)
@@ -110,7 +115,9 @@ func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key 
 			}
 		}
 	}
-	return result(u.out, u.errs), nil
+	res := result(u.out, u.errs)
+	res.raw = raw
+	return res, nil
 }
 
 // postBatchInTx is the ordinary path of a batch: claim the key (waiting for a concurrent

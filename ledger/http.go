@@ -305,6 +305,12 @@ func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) error {
 	if in.Atomic {
 		status = http.StatusCreated
 	}
+	if res.raw != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(append(res.raw, '\n'))
+		return nil
+	}
 	writeResult(w, status, res.Replayed, res)
 	return nil
 }

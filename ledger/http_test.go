@@ -197,11 +197,16 @@ func TestAPIIdempotency(t *testing.T) {
 	// A batch and a period close retried with their keys answer as the first time.
 	batch := `{"atomic":true,"entries":[` + strings.Replace(invoice, "INV-1", "B-1", 1) + `,` + strings.Replace(invoice, "INV-1", "B-2", 1) + `]}`
 	var b1, b2 ledger.BatchResult
-	a.must(201, a.do("finance", "POST", "/v1/ledger/entries:batch", batch, "Idempotency-Key", "b-1")).decode(t, &b1)
+	firstBatch := a.must(201, a.do("finance", "POST", "/v1/ledger/entries:batch", batch, "Idempotency-Key", "b-1"))
+	firstBatch.decode(t, &b1)
 	r = a.must(201, a.do("finance", "POST", "/v1/ledger/entries:batch", batch, "Idempotency-Key", "b-1"))
 	r.decode(t, &b2)
 	if r.header.Get("Idempotency-Replayed") != "true" || b2.Results[1].Entry.ID != b1.Results[1].Entry.ID {
 		t.Fatalf("batch replay: %s", r.body)
+	}
+	// The first answer is the stored response's bytes, so the replay is the same document.
+	if string(r.body) != string(firstBatch.body) || firstBatch.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("batch replay differs from the first answer:\n%s\n%s", firstBatch.body, r.body)
 	}
 	var p1, p2 ledger.Period
 	a.must(200, a.do("finance-controller", "POST", "/v1/ledger/periods/2026-01/close?book=acme", nil, "Idempotency-Key", "c-1")).decode(t, &p1)
