@@ -72,45 +72,37 @@ func (v View) ActiveBetween(from, to time.Time) string {
 
 // OnlineSQL returns SQL with columns __key, __event_ts and one per feature (named as the
 // feature), for each entity with a row at or before asOf; filter (KeysIn, ActiveBetween),
-// when given, limits the entities.
+// when given, limits the entities. It is one hash aggregation over the rows: the latest
+// row's values come from arg_max_null on (timestamp, created), not from a sort of every row.
 func (v View) OnlineSQL(asOf time.Time, filter string) string {
 	t := TimestampLiteral(asOf)
-	where := "CAST(" + q(v.Source.TimestampColumn) + " AS TIMESTAMP) <= " + t
+	// A row without an entity belongs to none: it has no online value to keep.
+	where := "CAST(" + q(v.Source.TimestampColumn) + " AS TIMESTAMP) <= " + t + " AND " + q(v.Source.EntityColumn) + " IS NOT NULL"
 	if filter != "" {
 		where += " AND " + filter
 	}
-	var latest, aggs, out []string
+	cols := []string{"__key", "max(__ts) AS __event_ts"}
 	for i, f := range v.Features {
+		var agg string
 		switch f.agg() {
 		case "last":
-			latest = append(latest, fmt.Sprintf("__f%d AS %s", i, q(f.Name)))
-			out = append(out, "l."+q(f.Name))
+			// The latest row's value, NULL included; ties on both times go to either row.
+			agg = fmt.Sprintf("arg_max_null(__f%d, struct_pack(t := __ts, c := __created))", i)
 		case "days_since_last":
-			out = append(out, fmt.Sprintf("date_diff('microsecond', l.__event_ts, %s) / 86400000000.0 AS %s", t, q(f.Name)))
+			agg = fmt.Sprintf("date_diff('microsecond', max(__ts), %s) / 86400000000.0", t)
 		default:
 			filter := ""
 			if f.Window > 0 {
 				filter = fmt.Sprintf(" FILTER (WHERE __ts >= %s - %s)", t, interval(f.Window))
 			}
-			agg := fmt.Sprintf("%s(__f%d)%s", f.agg(), i, filter)
+			agg = fmt.Sprintf("%s(__f%d)%s", f.agg(), i, filter)
 			if f.agg() == "sum" {
 				agg = "coalesce(" + agg + ", 0)"
 			}
-			aggs = append(aggs, agg+" AS "+q(f.Name))
-			out = append(out, "a."+q(f.Name))
 		}
+		cols = append(cols, agg+" AS "+q(f.Name))
 	}
-	sql := "WITH rows AS (" + v.sourceRows(where) + "),\n" +
-		"latest AS (SELECT __key, __ts AS __event_ts" + prefixComma(latest) +
-		" FROM rows QUALIFY row_number() OVER (PARTITION BY __key ORDER BY __ts DESC, __created DESC) = 1)"
-	if len(aggs) > 0 {
-		sql += ",\naggs AS (SELECT __key, " + strings.Join(aggs, ", ") + " FROM rows GROUP BY __key)"
-	}
-	sql += "\nSELECT l.__key, l.__event_ts" + prefixComma(out) + " FROM latest l"
-	if len(aggs) > 0 {
-		sql += " JOIN aggs a USING (__key)"
-	}
-	return sql
+	return "WITH rows AS (" + v.sourceRows(where) + ")\nSELECT " + strings.Join(cols, ", ") + " FROM rows GROUP BY __key"
 }
 
 // HistoricalSQL returns SQL with columns __row, __event_ts and one per feature, for every
@@ -159,11 +151,4 @@ func (v View) HistoricalSQL(entityRows string) string {
 		out = append(out, "CASE WHEN "+keep+" THEN "+val+" END AS "+q(f.Name))
 	}
 	return "SELECT " + strings.Join(out, ", ") + " FROM (" + inner + ")"
-}
-
-func prefixComma(cols []string) string {
-	if len(cols) == 0 {
-		return ""
-	}
-	return ", " + strings.Join(cols, ", ")
 }

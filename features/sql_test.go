@@ -199,3 +199,45 @@ func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
+
+// TestOnlineSkipsRowsWithoutEntity: a row whose entity column is NULL (a push that left it
+// out) has no online value; the latest-only view and the aggregating one both skip it.
+func TestOnlineSkipsRowsWithoutEntity(t *testing.T) {
+	ctx := context.Background()
+	st, err := offline.Open(ctx, ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close() //nolint:errcheck // in memory
+	db := st.DB()
+	mustExec(t, db, `CREATE TABLE src (k VARCHAR, ts TIMESTAMP, created TIMESTAMP, debit BIGINT)`)
+	mustExec(t, db, `INSERT INTO src VALUES ('a', TIMESTAMP '2026-03-01 10:00:00', TIMESTAMP '2026-03-01 10:00:00', 5),
+		(NULL, TIMESTAMP '2026-03-01 11:00:00', TIMESTAMP '2026-03-01 11:00:00', 7)`)
+	lastOnly := testView
+	lastOnly.Features = testView.Features[:1]
+	for _, v := range []View{testView, lastOnly} {
+		rows, err := db.QueryContext(ctx, v.OnlineSQL(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []any
+		for rows.Next() {
+			cells := make([]any, 2+len(v.Features))
+			ptrs := make([]any, len(cells))
+			for i := range cells {
+				ptrs[i] = &cells[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, cells[0])
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close() //nolint:errcheck,sqlclosecheck // read to the end above
+		if fmt.Sprint(keys) != "[a]" {
+			t.Fatalf("%d features: keys %v, want only a", len(v.Features), keys)
+		}
+	}
+}

@@ -223,10 +223,21 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 	}
 	defer finish() //nolint:errcheck // the paths that return normally call finish themselves
 	var batch []kafkago.Message
+	// Partial batches start at most every gap: a batch's fixed cost in DuckDB (staging, the
+	// transaction, the online refresh of its entities) is paid per batch, and without a gap
+	// a loaded pipeline, flushing whenever the appender is free, kept it busy with batches of
+	// a few events each.
+	gap := min(busyBatchGap, e.Spec.FlushInterval)
+	var lastFlush time.Time
+	gapTimer := time.NewTimer(time.Hour)
+	gapTimer.Stop()
+	defer gapTimer.Stop()
+	gapArmed := false
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
+		lastFlush = time.Now()
 		b, dead, skipped, err := e.prepare(ctx, dlq, batch, next)
 		st.DeadLetters += dead
 		st.Skipped += skipped
@@ -262,9 +273,27 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 			batch = append(batch, f.m)
 			next[f.m.Partition] = f.m.Offset + 1
 			// A full batch goes now; so does a partial one when the reader has nothing more
-			// at hand and the appender is idle: a caught-up pipeline does not wait for its
-			// timer, and under load batches grow while the appender works (group commit).
-			if len(batch) >= e.Spec.BatchRows || (len(in) == 0 && len(toAppend) == 0 && !busy.Load()) {
+			// at hand and the appender is idle, unless the last batch started less than gap
+			// ago: then it goes when the gap is over. A caught-up pipeline does not wait for
+			// its timer, and under load batches grow while the appender works.
+			switch {
+			case len(batch) >= e.Spec.BatchRows:
+				if err := flush(); err != nil {
+					return st, err
+				}
+			case len(in) == 0 && len(toAppend) == 0 && !busy.Load():
+				if wait := gap - time.Since(lastFlush); wait > 0 {
+					if !gapArmed {
+						gapTimer.Reset(wait)
+						gapArmed = true
+					}
+				} else if err := flush(); err != nil {
+					return st, err
+				}
+			}
+		case <-gapTimer.C:
+			gapArmed = false
+			if len(toAppend) == 0 && !busy.Load() {
 				if err := flush(); err != nil {
 					return st, err
 				}
@@ -284,6 +313,10 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 	err = errors.Join(flush(), finish())
 	return st, err
 }
+
+// busyBatchGap is the least time between the starts of two partial batches (or the flush
+// interval, when shorter).
+const busyBatchGap = 50 * time.Millisecond
 
 // prepare decodes a batch, sends malformed events to the dead-letter topic, and returns the
 // rest as an Arrow batch with the offsets reached.
