@@ -775,7 +775,7 @@ func queueWrites(w *pgx.Batch, postings []*posting, books []bookRef, opts []post
 		bRule = append(bRule, string(rules[k]))
 	}
 	// Entries and their lines in one statement: the database checks, once at its end and on
-	// the whole set, that every new entry has lines that balance (migration 0004).
+	// the whole set, that every new entry has lines that balance (migration 0003).
 	w.Queue(`WITH entries AS (
 		INSERT INTO ledger_entries (id, book_id, posting_date, journal, reference, description, metadata, reverses, kind, created_by, created_at)
 		SELECT t.id, t.b, t.d, t.j, t.r, t.de, t.m::jsonb, t.rev, t.k, t.by, $11
