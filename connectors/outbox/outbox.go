@@ -72,14 +72,14 @@ func QueueMany(ctx context.Context, b *pgx.Batch, events []Event) error {
 		traceparent = &tp
 	}
 	n := len(events)
-	ids := make([][16]byte, n) // not uuid.UUID, which pgx would encode through text
+	ids := make([]uuid.UUID, n)
 	aggTypes, aggIDs, types, sources, payloads := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([][]byte, n)
 	for i, e := range events {
 		payload, err := json.Marshal(e.Payload)
 		if err != nil {
 			return fmt.Errorf("outbox payload of %s: %w", e.Type, err)
 		}
-		ids[i], aggTypes[i], aggIDs[i], types[i], sources[i], payloads[i] = [16]byte(newID()), e.AggregateType, e.AggregateID, e.Type, e.Source, payload
+		ids[i], aggTypes[i], aggIDs[i], types[i], sources[i], payloads[i] = newID(), e.AggregateType, e.AggregateID, e.Type, e.Source, payload
 	}
 	b.Queue(`INSERT INTO codexion_outbox (id, aggregate_type, aggregate_id, event_type, source, payload, traceparent)
 		SELECT t.id, t.at, t.ai, t.et, t.src, t.p, $7

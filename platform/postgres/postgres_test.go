@@ -2,9 +2,13 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/codexion/codexion/platform/postgres/pgtest"
 )
@@ -99,5 +103,29 @@ func TestStartFailsClearlyWhenServerIsDown(t *testing.T) {
 	err = p.Start(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "postgres at 127.0.0.1:1 does not answer") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestUUIDsAreSentAsBytes: a uuid.UUID argument, alone or in an array, is encoded as its 16
+// bytes, not through its driver.Valuer as text, and arrives intact.
+func TestUUIDsAreSentAsBytes(t *testing.T) {
+	p := startPool(t)
+	ctx := context.Background()
+	c, err := p.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	id := uuid.Must(uuid.NewV7())
+	plan := c.Conn().TypeMap().PlanEncode(pgtype.UUIDOID, pgtype.BinaryFormatCode, id)
+	if name := fmt.Sprintf("%T", plan); strings.Contains(name, "DriverValuer") || !strings.Contains(name, "UUID") {
+		t.Fatalf("a uuid.UUID is encoded by %s", name)
+	}
+	var one, many string
+	if err := c.QueryRow(ctx, `SELECT $1::uuid::text, ($2::uuid[])[2]::text`, id, []uuid.UUID{uuid.Nil, id}).Scan(&one, &many); err != nil {
+		t.Fatal(err)
+	}
+	if one != id.String() || many != id.String() {
+		t.Fatalf("sent %s, the server read %s and %s", id, one, many)
 	}
 }
