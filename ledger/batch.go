@@ -47,9 +47,7 @@ type BatchResult struct {
 	Failed   int         `json:"failed"`
 	Results  []BatchItem `json:"results"`
 	Replayed bool        `json:"-"`
-	// raw is this result as marshalled for its idempotency key, when it has one: the
-	// response sends these bytes rather than marshalling the result again.
-	raw []byte
+	body     []byte      // the result as its idempotency key stored it, when it has one
 }
 
 // PostBatch posts up to MaxBatchEntries entries in one transaction: through the
@@ -94,11 +92,9 @@ func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key 
 	for j := range opts {
 		opts[j] = postOptions{kind: "standard"}
 	}
-	var raw []byte // the committed attempt is the last to respond
 	u := &unit{entries: todo, opts: opts, atomic: in.Atomic, actor: actor, key: key,
 		respond: func(out []*Entry, errs []error) (int32, []byte, error) {
 			body, err := json.Marshal(result(out, errs))
-			raw = body
 			return status, body, err
 		}}
 	slow, err := s.postUnit(ctx, u)
@@ -116,7 +112,7 @@ func (s *Store) PostBatch(ctx context.Context, in BatchInput, actor string, key 
 		}
 	}
 	res := result(u.out, u.errs)
-	res.raw = raw
+	res.body = u.body
 	return res, nil
 }
 

@@ -56,6 +56,7 @@ type unit struct {
 	// The outcome, set before done is closed.
 	out  []*Entry
 	errs []error // by entry; errWithUnit marks entries refused with the rest of an atomic unit
+	body []byte  // what its key stored (nil without a key): the answer, already marshalled
 	err  error   // the whole group failed: a database error, or the ledger stayed busy
 	slow bool    // the unit must take the ordinary path (its key is taken, or it overlaps an earlier unit)
 	done chan struct{}
@@ -225,7 +226,13 @@ func groupPlan(g []*unit) *plan {
 		pl.units = append(pl.units, unitSpan{start: start, end: len(pl.entries), atomic: un.atomic})
 		pl.tx.keys[u] = un.key
 	}
-	pl.tx.respond = func(u int, out []*Entry, errs []error) (int32, []byte, error) { return g[u].respond(out, errs) }
+	// The bodies stored for the keys are kept, so the answers need not be marshalled again.
+	pl.tx.bodies = make([][]byte, len(g))
+	pl.tx.respond = func(u int, out []*Entry, errs []error) (int32, []byte, error) {
+		st, body, err := g[u].respond(out, errs)
+		pl.tx.bodies[u] = body
+		return st, body, err
+	}
 	return pl
 }
 
@@ -233,7 +240,7 @@ func groupPlan(g []*unit) *plan {
 func settle(g []*unit, pl *plan, out []*Entry, errs []error) {
 	for u, un := range g {
 		span := pl.units[u]
-		un.out, un.errs = out[span.start:span.end], errs[span.start:span.end]
+		un.out, un.errs, un.body = out[span.start:span.end], errs[span.start:span.end], pl.tx.bodies[u]
 		un.slow = pl.tx.taken != nil && pl.tx.taken[u]
 	}
 }
@@ -369,7 +376,7 @@ func (s *Store) groupOneTrip(ctx context.Context, g []*unit) error {
 			continue
 		}
 		span := pl.units[u]
-		st, body, err := g[u].respond(out[span.start:span.end], errs[span.start:span.end])
+		st, body, err := pl.tx.respond(u, out[span.start:span.end], errs[span.start:span.end])
 		if err != nil {
 			return err
 		}
@@ -467,5 +474,5 @@ func (s *Store) postOne(ctx context.Context, p *parsedEntry, opt postOptions, ac
 	case u.errs[0] != nil:
 		return PostResult{}, u.errs[0]
 	}
-	return PostResult{Entry: u.out[0]}, nil
+	return PostResult{Entry: u.out[0], body: u.body}, nil
 }

@@ -85,9 +85,15 @@ func readWrite(r *http.Request, v any) (*idempotency.Key, error) {
 	return &k, nil
 }
 
-func writeResult(w http.ResponseWriter, status int, replayed bool, v any) {
+// writeResult answers with v, or with stored, v as its idempotency key stored it, when
+// there is one: the same bytes, not marshalled again.
+func writeResult(w http.ResponseWriter, status int, replayed bool, v any, stored []byte) {
 	if replayed {
 		w.Header().Set(idempotency.ReplayedHeader, "true")
+	}
+	if stored != nil {
+		httpx.WriteJSONBytes(w, status, stored)
+		return
 	}
 	httpx.WriteJSON(w, status, v)
 }
@@ -277,7 +283,7 @@ func (h *Handler) postEntry(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/v1/ledger/entries/"+res.Entry.ID)
-	writeResult(w, http.StatusCreated, res.Replayed, res.Entry)
+	writeResult(w, http.StatusCreated, res.Replayed, res.Entry, res.body)
 	return nil
 }
 
@@ -305,13 +311,7 @@ func (h *Handler) postBatch(w http.ResponseWriter, r *http.Request) error {
 	if in.Atomic {
 		status = http.StatusCreated
 	}
-	if res.raw != nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = w.Write(append(res.raw, '\n'))
-		return nil
-	}
-	writeResult(w, status, res.Replayed, res)
+	writeResult(w, status, res.Replayed, res, res.body)
 	return nil
 }
 
@@ -362,7 +362,7 @@ func (h *Handler) reverse(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/v1/ledger/entries/"+res.Entry.ID)
-	writeResult(w, http.StatusCreated, res.Replayed, res.Entry)
+	writeResult(w, http.StatusCreated, res.Replayed, res.Entry, res.body)
 	return nil
 }
 

@@ -183,6 +183,10 @@ func TestAPIIdempotency(t *testing.T) {
 	if e1.ID != e2.ID {
 		t.Fatalf("replay returned a different entry: %s vs %s", e1.ID, e2.ID)
 	}
+	// The first answer is the stored response's bytes, so the replay is the same document.
+	if string(again.body) != string(first.body) {
+		t.Fatalf("replay differs from the first answer:\n%s\n%s", first.body, again.body)
+	}
 	other := strings.Replace(invoice, "INV-1", "INV-2", 1)
 	r := a.must(409, a.do("finance", "POST", "/v1/ledger/entries", other, "Idempotency-Key", "k-1"))
 	if !strings.Contains(string(r.body), "idempotency_key_reused") {

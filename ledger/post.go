@@ -28,6 +28,7 @@ func (s *Store) queueEvent(ctx context.Context, tx pgx.Tx, book, key, typ string
 type PostResult struct {
 	Entry    *Entry
 	Replayed bool
+	body     []byte // the entry as its idempotency key stored it, when it has one
 }
 
 // Post validates and stores one entry in one transaction: the entry, its lines, the

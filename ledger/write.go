@@ -89,6 +89,7 @@ type groupTx struct {
 	keys []*idempotency.Key // by unit; nil for a request without one
 	// respond is what unit u's key stores: status and JSON body, from its entries' outcomes.
 	respond func(u int, out []*Entry, errs []error) (int32, []byte, error)
+	bodies  [][]byte // by unit, what respond returned in this attempt
 	// taken[u] is set when unit u's key was already claimed: nothing was posted for it, and
 	// its request takes the ordinary path, which waits for the holder and replays or refuses.
 	taken []bool

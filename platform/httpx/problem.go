@@ -123,6 +123,14 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// WriteJSONBytes writes body, JSON already marshalled, with status, as WriteJSON would
+// have written the value it came from.
+func WriteJSONBytes(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}
+
 // ReadJSONBody reads the whole body (within the server's bound) for callers that need
 // its bytes too, e.g. to hash them for an idempotency key; decode it with DecodeJSONBytes.
 func ReadJSONBody(r *http.Request) ([]byte, error) {
