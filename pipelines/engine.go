@@ -229,10 +229,8 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 	// a few events each.
 	gap := min(busyBatchGap, e.Spec.FlushInterval)
 	var lastFlush time.Time
-	gapTimer := time.NewTimer(time.Hour)
-	gapTimer.Stop()
-	defer gapTimer.Stop()
-	gapArmed := false
+	var gapOver <-chan time.Time // set while a partial batch waits for the gap to end
+	appenderIdle := func() bool { return len(toAppend) == 0 && !busy.Load() }
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -281,19 +279,18 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 				if err := flush(); err != nil {
 					return st, err
 				}
-			case len(in) == 0 && len(toAppend) == 0 && !busy.Load():
+			case len(in) == 0 && appenderIdle():
 				if wait := gap - time.Since(lastFlush); wait > 0 {
-					if !gapArmed {
-						gapTimer.Reset(wait)
-						gapArmed = true
+					if gapOver == nil {
+						gapOver = time.After(wait)
 					}
 				} else if err := flush(); err != nil {
 					return st, err
 				}
 			}
-		case <-gapTimer.C:
-			gapArmed = false
-			if len(toAppend) == 0 && !busy.Load() {
+		case <-gapOver:
+			gapOver = nil
+			if appenderIdle() {
 				if err := flush(); err != nil {
 					return st, err
 				}
