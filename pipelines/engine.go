@@ -184,7 +184,8 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 	appended := make(chan error, 1)
 	failed := make(chan error, 1)
 	var rows int64
-	var busy atomic.Bool // the appender is writing a batch
+	var busy atomic.Bool            // the appender is writing a batch
+	freed := make(chan struct{}, 1) // the appender finished a batch
 	go func() {
 		var err error
 		for r := range toAppend {
@@ -207,6 +208,10 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 			}
 			r.b.Record.Release()
 			busy.Store(false)
+			select {
+			case freed <- struct{}{}:
+			default:
+			}
 		}
 		appended <- err
 	}()
@@ -257,6 +262,21 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 			return err
 		}
 	}
+	// partial sends a partial batch when the appender is idle and the gap since the last
+	// batch is over, or arranges to when the gap ends; events that arrive while the
+	// appender works wait for it to be freed.
+	partial := func() error {
+		if len(batch) == 0 || !appenderIdle() {
+			return nil
+		}
+		if wait := gap - time.Since(lastFlush); wait > 0 {
+			if gapOver == nil {
+				gapOver = time.After(wait)
+			}
+			return nil
+		}
+		return flush()
+	}
 	timer := time.NewTimer(e.Spec.FlushInterval)
 	defer timer.Stop()
 	for !done() {
@@ -270,28 +290,26 @@ func (e *Engine) Run(ctx context.Context, once bool) (Stats, error) {
 			}
 			batch = append(batch, f.m)
 			next[f.m.Partition] = f.m.Offset + 1
-			// A full batch goes now; so does a partial one when the reader has nothing more
-			// at hand and the appender is idle, unless the last batch started less than gap
-			// ago: then it goes when the gap is over. A caught-up pipeline does not wait for
-			// its timer, and under load batches grow while the appender works.
-			switch {
-			case len(batch) >= e.Spec.BatchRows:
+			// A full batch goes now; a partial one when the reader has nothing more at hand
+			// (see partial). A caught-up pipeline does not wait for its timer, and under load
+			// batches grow while the appender works.
+			if len(batch) >= e.Spec.BatchRows {
 				if err := flush(); err != nil {
 					return st, err
 				}
-			case len(in) == 0 && appenderIdle():
-				if wait := gap - time.Since(lastFlush); wait > 0 {
-					if gapOver == nil {
-						gapOver = time.After(wait)
-					}
-				} else if err := flush(); err != nil {
+			} else if len(in) == 0 {
+				if err := partial(); err != nil {
 					return st, err
 				}
 			}
 		case <-gapOver:
 			gapOver = nil
-			if appenderIdle() {
-				if err := flush(); err != nil {
+			if err := partial(); err != nil {
+				return st, err
+			}
+		case <-freed:
+			if len(in) == 0 {
+				if err := partial(); err != nil {
 					return st, err
 				}
 			}
