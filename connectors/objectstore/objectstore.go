@@ -4,8 +4,11 @@ package objectstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -94,4 +97,128 @@ func (s *Store) Get(ctx context.Context, key string) (*minio.Object, error) {
 		return nil, fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
 	}
 	return obj, nil
+}
+
+// Object describes a stored object.
+type Object struct {
+	Key          string
+	SizeBytes    int64
+	LastModified time.Time
+	ETag         string
+}
+
+// Stored is what PutHashed wrote: the upload and the digest of the bytes that went.
+type Stored struct {
+	Object
+	SHA256 string // hex
+}
+
+// PutHashed stores r under key as Put does, hashing the bytes as they stream past, so a
+// caller learns the SHA-256 of what was stored without holding the object in memory. A
+// size of -1 streams an object of unknown length in parts; the stored size is checked
+// against the bytes hashed.
+func (s *Store) PutHashed(ctx context.Context, key string, r io.Reader, size int64, contentType string) (Stored, error) {
+	h := sha256.New()
+	counted := &countingReader{r: io.TeeReader(r, h)}
+	info, err := s.Put(ctx, key, counted, size, contentType)
+	if err != nil {
+		return Stored{}, err
+	}
+	if info.Size != counted.n {
+		return Stored{}, fmt.Errorf("put s3://%s/%s: stored %d bytes, read %d", s.Bucket, key, info.Size, counted.n)
+	}
+	return Stored{
+		Object: Object{Key: key, SizeBytes: info.Size, LastModified: info.LastModified, ETag: info.ETag},
+		SHA256: hex.EncodeToString(h.Sum(nil)),
+	}, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Stat describes the object at key; a missing object is platform.NotFound.
+func (s *Store) Stat(ctx context.Context, key string) (Object, error) {
+	info, err := s.Client.StatObject(ctx, s.Bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		if isNotFound(err) {
+			return Object{}, platform.NotFound("object %s does not exist", key)
+		}
+		return Object{}, fmt.Errorf("stat s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	return Object{Key: info.Key, SizeBytes: info.Size, LastModified: info.LastModified, ETag: info.ETag}, nil
+}
+
+// SHA256 reads the object at key and returns its digest, streaming: artifacts are
+// verified against the digest recorded when they were stored.
+func (s *Store) SHA256(ctx context.Context, key string) (string, int64, error) {
+	obj, err := s.Get(ctx, key)
+	if err != nil {
+		return "", 0, err
+	}
+	defer obj.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, obj)
+	if err != nil {
+		if isNotFound(err) {
+			return "", 0, platform.NotFound("object %s does not exist", key)
+		}
+		return "", 0, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// MaxListObjects bounds one List: a listing past it is an error rather than a
+// response that grows without limit.
+const MaxListObjects = 10000
+
+// List returns the objects under prefix in key order. Not recursive, it returns the
+// objects directly under prefix and, as Object values with a key ending in "/" and no
+// size, the "folders" below it.
+func (s *Store) List(ctx context.Context, prefix string, recursive bool) ([]Object, error) {
+	var out []Object
+	for info := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: recursive}) {
+		if info.Err != nil {
+			return nil, fmt.Errorf("list s3://%s/%s: %w", s.Bucket, prefix, info.Err)
+		}
+		if len(out) == MaxListObjects {
+			return nil, platform.Invalid("more than %d objects under %s; list a narrower prefix", MaxListObjects, prefix)
+		}
+		out = append(out, Object{Key: info.Key, SizeBytes: info.Size, LastModified: info.LastModified, ETag: info.ETag})
+	}
+	return out, nil
+}
+
+// Delete removes the object at key. Deleting what is not there is not an error, as in S3.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.Client.RemoveObject(ctx, s.Bucket, key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	return nil
+}
+
+// DeletePrefix removes every object under prefix (bounded by MaxListObjects per call).
+func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
+	objs, err := s.List(ctx, prefix, true)
+	if err != nil {
+		return 0, err
+	}
+	for _, o := range objs {
+		if err := s.Delete(ctx, o.Key); err != nil {
+			return 0, err
+		}
+	}
+	return len(objs), nil
+}
+
+func isNotFound(err error) bool {
+	code := minio.ToErrorResponse(err).Code
+	return code == "NoSuchKey" || code == "NotFound"
 }

@@ -252,3 +252,34 @@ func TestProblemsDoNotEchoMegabytes(t *testing.T) {
 		t.Errorf("a short text changed: %q", got)
 	}
 }
+
+func TestARouteWithItsOwnBodyLimitTakesMoreThanTheServersAndNoMoreThanItsOwn(t *testing.T) {
+	r := NewRouter(quiet(), nil)
+	read := func(w http.ResponseWriter, req *http.Request) {
+		n, err := io.Copy(io.Discard, req.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
+		_, _ = io.WriteString(w, jsonNum(uint64(n)))
+	}
+	r.HandleFunc("PUT /upload", Public.BodyLimit(4096), read)
+	r.HandleFunc("PUT /json", Public, read)
+	h, _ := chain(t, r, 1024)
+	for _, c := range []struct {
+		path   string
+		size   int
+		status int
+	}{
+		{"/upload", 3000, http.StatusOK},                    // past the server's bound, within the route's
+		{"/upload", 5000, http.StatusRequestEntityTooLarge}, // past the route's
+		{"/json", 1024, http.StatusOK},
+		{"/json", 1025, http.StatusRequestEntityTooLarge}, // other routes keep the server's
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPut, c.path, strings.NewReader(strings.Repeat("x", c.size))))
+		if rec.Code != c.status {
+			t.Errorf("PUT %s with %d bytes: %d %s, want %d", c.path, c.size, rec.Code, rec.Body, c.status)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -53,8 +54,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 type routeInfo struct {
-	route string
-	quiet bool // successful requests log at debug
+	route   string
+	quiet   bool          // successful requests log at debug
+	rawBody io.ReadCloser // the body before the server's bound, for routes with their own
 }
 
 type routeInfoKey struct{}
@@ -89,6 +91,7 @@ func Chain(h http.Handler, log *slog.Logger, m *Metrics, tracer trace.Tracer, pr
 
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		if r.Body != nil {
+			info.rawBody = r.Body
 			r.Body = http.MaxBytesReader(rec, r.Body, maxBodyBytes)
 		}
 		m.inflight.Inc()

@@ -13,9 +13,10 @@ import (
 
 // Access says who may call a route. Every route declares one; there is no default.
 type Access struct {
-	public bool
-	quiet  bool
-	roles  []string
+	public       bool
+	quiet        bool
+	roles        []string
+	maxBodyBytes int64
 }
 
 // Public routes need no token: health, metrics, discovery documents.
@@ -33,6 +34,16 @@ func Roles(roles ...string) Access {
 // requests are logged at debug, not info; they are still counted in the metrics and traced.
 func (a Access) HighVolume() Access {
 	a.quiet = true
+	return a
+}
+
+// BodyLimit gives the route its own bound on the request body in place of the server's
+// (http.max_body_bytes): artifact uploads are larger than any JSON request.
+func (a Access) BodyLimit(maxBodyBytes int64) Access {
+	if maxBodyBytes <= 0 {
+		panic("httpx.Access.BodyLimit needs a positive bound")
+	}
+	a.maxBodyBytes = maxBodyBytes
 	return a
 }
 
@@ -111,7 +122,7 @@ func (r *Router) Handle(pattern string, access Access, h http.Handler) {
 		h = r.guard(access, h)
 	}
 	r.rules = append(r.rules, Rule{Pattern: pattern, Access: access})
-	r.mux.Handle(pattern, routed(pattern, access.quiet, h))
+	r.mux.Handle(pattern, routed(pattern, access, h))
 }
 
 // HandleFunc is Handle for a function.
@@ -124,11 +135,15 @@ func (r *Router) Rules() []Rule { return slices.Clone(r.rules) }
 
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.mux.ServeHTTP(w, req) }
 
-// routed records the matched pattern for metrics, logs and the span name.
-func routed(pattern string, quiet bool, h http.Handler) http.Handler {
+// routed records the matched pattern for metrics, logs and the span name, and puts the
+// route's own body bound in place of the server's.
+func routed(pattern string, access Access, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if info := infoFrom(req.Context()); info != nil {
-			info.route, info.quiet = pattern, quiet
+			info.route, info.quiet = pattern, access.quiet
+			if access.maxBodyBytes > 0 && info.rawBody != nil {
+				req.Body = http.MaxBytesReader(w, info.rawBody, access.maxBodyBytes)
+			}
 		}
 		trace.SpanFromContext(req.Context()).SetName(pattern)
 		h.ServeHTTP(w, req)
