@@ -23,16 +23,16 @@ func Guard(v TokenVerifier, log *slog.Logger) httpx.Guard {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			raw, ok := bearer(r)
 			if !ok {
-				httpx.WriteError(w, r, log, unauthenticated("this route needs a bearer token in the Authorization header"))
+				access.Refuse(w, r, log, unauthenticated("this route needs a bearer token in the Authorization header"))
 				return
 			}
 			p, err := v.Verify(r.Context(), raw)
 			if err != nil {
-				httpx.WriteError(w, r, log, err)
+				access.Refuse(w, r, log, err)
 				return
 			}
 			if !p.HasAny(allowed) {
-				httpx.WriteError(w, r, log, platform.CodeForbidden.New("role %s may not call %s %s; allowed roles: %s",
+				access.Refuse(w, r, log, platform.CodeForbidden.New("role %s may not call %s %s; allowed roles: %s",
 					rolesText(p.Roles), r.Method, r.URL.Path, strings.Join(allowed, ", ")))
 				return
 			}

@@ -17,6 +17,7 @@ type Access struct {
 	quiet        bool
 	roles        []string
 	maxBodyBytes int64
+	fail         ErrorWriter
 }
 
 // Public routes need no token: health, metrics, discovery documents.
@@ -45,6 +46,24 @@ func (a Access) BodyLimit(maxBodyBytes int64) Access {
 	}
 	a.maxBodyBytes = maxBodyBytes
 	return a
+}
+
+// ErrorsAs makes the guard refuse callers of the route (401, 403) in the route's own error
+// form, for APIs that keep another ecosystem's (MLflow's error_code JSON) rather than
+// problem details.
+func (a Access) ErrorsAs(fail ErrorWriter) Access {
+	a.fail = fail
+	return a
+}
+
+// Refuse writes a guard's refusal of a caller: in the route's error form when it declares
+// one, as problem+json otherwise.
+func (a Access) Refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if a.fail != nil {
+		a.fail(w, r, err)
+		return
+	}
+	WriteError(w, r, log, err)
 }
 
 // IsPublic reports whether the route needs no token.

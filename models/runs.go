@@ -1,0 +1,432 @@
+package models
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"regexp"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RunNameTag is the tag MLflow keeps a run's name in, beside run_name.
+const RunNameTag = "mlflow.runName"
+
+// NewRun is what create-run asks for.
+type NewRun struct {
+	ExperimentID string
+	UserID       string // the authenticated caller
+	RunName      string
+	StartTime    int64 // ms; 0 means now
+	Tags         []Tag
+}
+
+func newRunID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Run names as MLflow makes them when none is given: adjective-noun-number.
+var (
+	nameAdjectives = []string{"amazing", "bold", "brave", "calm", "clever", "crisp", "eager", "fair", "gentle", "glad",
+		"honest", "keen", "lucid", "merry", "neat", "noble", "polite", "quiet", "sharp", "steady", "sunny", "swift", "tidy", "wise"}
+	nameNouns = []string{"ant", "bass", "bear", "cat", "crane", "deer", "dove", "eel", "finch", "fox", "gull", "hare",
+		"hawk", "lark", "lynx", "mole", "newt", "owl", "ram", "seal", "slug", "toad", "wolf", "wren"}
+)
+
+func pick(n int) int {
+	v, _ := rand.Int(rand.Reader, big.NewInt(int64(n)))
+	return int(v.Int64())
+}
+
+func generatedRunName() string {
+	return fmt.Sprintf("%s-%s-%d", nameAdjectives[pick(len(nameAdjectives))], nameNouns[pick(len(nameNouns))], pick(1000))
+}
+
+// CreateRun starts a run in an active experiment.
+func (s *Store) CreateRun(ctx context.Context, nr NewRun) (Run, error) {
+	eid, err := experimentID("experiment_id", nr.ExperimentID)
+	if err != nil {
+		return Run{}, err
+	}
+	if err := checkTags("tags", nr.Tags, MaxTagValueBytes); err != nil {
+		return Run{}, err
+	}
+	tags := dedupeTags(nr.Tags)
+	name := nr.RunName
+	for _, t := range tags {
+		if t.Key == RunNameTag {
+			if name != "" && t.Value != name {
+				return Run{}, invalidField("run_name", "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='%s', mlflow.runName='%s').", name, t.Value)
+			}
+			name = t.Value
+		}
+	}
+	if name == "" {
+		name = generatedRunName()
+	}
+	if err := checkValue("run_name", "Run", "run_name", name, MaxTagValueBytes); err != nil {
+		return Run{}, err
+	}
+	if !slices.ContainsFunc(tags, func(t Tag) bool { return t.Key == RunNameTag }) {
+		tags = append(tags, Tag{Key: RunNameTag, Value: name})
+	}
+	start := nr.StartTime
+	if start == 0 {
+		start = s.nowMS()
+	}
+	id := newRunID()
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var loc, stage string
+		err := tx.QueryRow(ctx, `SELECT artifact_location, lifecycle_stage FROM models_experiments WHERE experiment_id = $1 FOR KEY SHARE`, eid).Scan(&loc, &stage)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return CodeExperimentNotFound.New("No Experiment with id=%s exists", nr.ExperimentID)
+		}
+		if err != nil {
+			return err
+		}
+		if stage != StageActive {
+			return CodeInactive.New("The experiment %s must be in the 'active' state. Current state is %s.", nr.ExperimentID, stage)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO models_runs (run_id, experiment_id, run_name, user_id, status, start_time_ms, artifact_uri)
+			VALUES ($1, $2, $3, $4, 'RUNNING', $5, $6)`, id, eid, name, nr.UserID, start, loc+"/"+id+"/artifacts"); err != nil {
+			return err
+		}
+		return upsertTags(ctx, tx, "models_run_tags", "run_id", id, tags)
+	})
+	if err != nil {
+		return Run{}, err
+	}
+	return s.GetRun(ctx, id)
+}
+
+const runInfoColumns = `r.run_id, r.run_name, r.experiment_id::text, r.user_id, r.status, r.start_time_ms, r.end_time_ms, r.artifact_uri, r.lifecycle_stage`
+
+func scanRunInfo(row pgx.Row, extra ...any) (RunInfo, error) {
+	var ri RunInfo
+	err := row.Scan(append([]any{&ri.RunID, &ri.RunName, &ri.ExperimentID, &ri.UserID, &ri.Status, &ri.StartTime, &ri.EndTime, &ri.ArtifactURI, &ri.LifecycleStage}, extra...)...)
+	ri.RunUUID = ri.RunID
+	return ri, err
+}
+
+// runData is the select list that gathers a run's latest metrics, params, tags and inputs
+// as JSON in the same query as its info: one round trip per run, or per page of runs.
+const runData = `,
+	(SELECT jsonb_agg(jsonb_build_object('key', key, 'value', CASE WHEN is_nan THEN to_jsonb('NaN'::text) WHEN value = 'Infinity' THEN to_jsonb('Infinity'::text) WHEN value = '-Infinity' THEN to_jsonb('-Infinity'::text) ELSE to_jsonb(value) END,
+		'timestamp', timestamp_ms, 'step', step) ORDER BY key) FROM models_latest_metrics m WHERE m.run_id = r.run_id),
+	(SELECT jsonb_agg(jsonb_build_object('key', key, 'value', value) ORDER BY key) FROM models_params p WHERE p.run_id = r.run_id),
+	(SELECT jsonb_agg(jsonb_build_object('key', key, 'value', value) ORDER BY key) FROM models_run_tags t WHERE t.run_id = r.run_id),
+	(SELECT jsonb_agg(jsonb_build_object('tags', i.tags, 'dataset', jsonb_strip_nulls(jsonb_build_object('name', d.name, 'digest', d.digest,
+		'source_type', d.source_type, 'source', d.source, 'schema', d.schema, 'profile', d.profile))) ORDER BY d.name, d.digest)
+		FROM models_run_inputs i JOIN models_datasets d USING (dataset_id) WHERE i.run_id = r.run_id)`
+
+func scanRun(row pgx.Row) (Run, error) {
+	var (
+		r                          Run
+		metrics, params, tags, ins []byte
+	)
+	info, err := scanRunInfo(row, &metrics, &params, &tags, &ins)
+	if err != nil {
+		return Run{}, err
+	}
+	r.Info = info
+	for _, part := range []struct {
+		raw []byte
+		to  any
+	}{{metrics, &r.Data.Metrics}, {params, &r.Data.Params}, {tags, &r.Data.Tags}, {ins, &r.Inputs.DatasetInputs}} {
+		if part.raw != nil {
+			if err := json.Unmarshal(part.raw, part.to); err != nil {
+				return Run{}, fmt.Errorf("run %s: %w", info.RunID, err)
+			}
+		}
+	}
+	for i := range r.Inputs.DatasetInputs {
+		if len(r.Inputs.DatasetInputs[i].Tags) == 0 {
+			r.Inputs.DatasetInputs[i].Tags = nil
+		}
+	}
+	return r, nil
+}
+
+// GetRun returns a run with everything it logged, active or deleted.
+func (s *Store) GetRun(ctx context.Context, id string) (Run, error) {
+	if id == "" {
+		return Run{}, invalidField("run_id", "Missing value for required parameter 'run_id'")
+	}
+	r, err := scanRun(s.db.QueryRow(ctx, `SELECT `+runInfoColumns+runData+` FROM models_runs r WHERE run_id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Run{}, CodeRunNotFound.New("Run with id=%s not found", id)
+	}
+	return r, err
+}
+
+// runChange runs fn in a transaction after locking the run and checking it exists and,
+// when mustBeActive, is not deleted.
+func (s *Store) runChange(ctx context.Context, id string, mustBeActive bool, fn func(tx pgx.Tx) error) error {
+	if id == "" {
+		return invalidField("run_id", "Missing value for required parameter 'run_id'")
+	}
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var stage string
+		err := tx.QueryRow(ctx, `SELECT lifecycle_stage FROM models_runs WHERE run_id = $1 FOR NO KEY UPDATE`, id).Scan(&stage)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return CodeRunNotFound.New("Run with id=%s not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		if mustBeActive && stage != StageActive {
+			return CodeInactive.New("The run %s must be in the 'active' state. Current state is %s.", id, stage)
+		}
+		return fn(tx)
+	})
+}
+
+// RunUpdate is what update-run changes; empty fields stay as they are.
+type RunUpdate struct {
+	Status  string
+	EndTime *int64
+	RunName string
+}
+
+// ValidRunStatus reports whether status is one MLflow knows.
+func ValidRunStatus(status string) bool {
+	switch status {
+	case RunRunning, RunScheduled, RunFinished, RunFailed, RunKilled:
+		return true
+	}
+	return false
+}
+
+// UpdateRun changes an active run's status, end time or name and returns its info.
+func (s *Store) UpdateRun(ctx context.Context, id string, u RunUpdate) (RunInfo, error) {
+	if u.Status != "" && !ValidRunStatus(u.Status) {
+		return RunInfo{}, invalidField("status", "Invalid value %q for parameter 'status': use one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED", u.Status)
+	}
+	if u.RunName != "" {
+		if err := checkValue("run_name", "Run", "run_name", u.RunName, MaxTagValueBytes); err != nil {
+			return RunInfo{}, err
+		}
+	}
+	var info RunInfo
+	err := s.runChange(ctx, id, true, func(tx pgx.Tx) error {
+		var err error
+		info, err = scanRunInfo(tx.QueryRow(ctx, `UPDATE models_runs r SET status = coalesce(nullif($2, ''), status),
+				end_time_ms = coalesce($3, end_time_ms), run_name = coalesce(nullif($4, ''), run_name)
+			WHERE run_id = $1 RETURNING `+runInfoColumns, id, u.Status, u.EndTime, u.RunName))
+		if err != nil || u.RunName == "" {
+			return err
+		}
+		return upsertTags(ctx, tx, "models_run_tags", "run_id", id, []Tag{{Key: RunNameTag, Value: u.RunName}})
+	})
+	return info, err
+}
+
+// DeleteRun marks a run deleted; RestoreRun brings it back.
+func (s *Store) DeleteRun(ctx context.Context, id string) error {
+	return s.runChange(ctx, id, false, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE models_runs SET lifecycle_stage = 'deleted', deleted_time_ms = $2 WHERE run_id = $1`, id, s.nowMS())
+		return err
+	})
+}
+
+// RestoreRun brings a deleted run back.
+func (s *Store) RestoreRun(ctx context.Context, id string) error {
+	return s.runChange(ctx, id, false, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE models_runs SET lifecycle_stage = 'active', deleted_time_ms = NULL WHERE run_id = $1`, id)
+		return err
+	})
+}
+
+// Batch is what log-batch logs: metrics, params and tags of one run, at once.
+type Batch struct {
+	Metrics []Metric
+	Params  []Param
+	Tags    []Tag
+}
+
+// validRunID is MLflow's rule for a run id in a write.
+var validRunID = regexp.MustCompile(`^[a-zA-Z0-9][\w\-]{0,255}$`)
+
+// checkBatch applies MLflow's log-batch limits and key rules.
+func checkBatch(b Batch) error {
+	switch {
+	case len(b.Metrics) > MaxMetricsPerBatch:
+		return invalidField("metrics", "A batch logging request can contain at most %d metrics. Got %d metrics. Please split up metrics across multiple requests and try again.", MaxMetricsPerBatch, len(b.Metrics))
+	case len(b.Params) > MaxParamsTagsPerBatch:
+		return invalidField("params", "A batch logging request can contain at most %d params. Got %d params. Please split up params across multiple requests and try again.", MaxParamsTagsPerBatch, len(b.Params))
+	case len(b.Tags) > MaxParamsTagsPerBatch:
+		return invalidField("tags", "A batch logging request can contain at most %d tags. Got %d tags. Please split up tags across multiple requests and try again.", MaxParamsTagsPerBatch, len(b.Tags))
+	case len(b.Metrics)+len(b.Params)+len(b.Tags) > MaxEntitiesPerBatch:
+		return invalidField("metrics", "A batch logging request can contain at most %d metrics, params, and tags in total. Got %d. Please split up across multiple requests and try again.", MaxEntitiesPerBatch, len(b.Metrics)+len(b.Params)+len(b.Tags))
+	}
+	for _, m := range b.Metrics {
+		if err := checkKey("metrics", "metric", m.Key); err != nil {
+			return err
+		}
+		if m.Timestamp < 0 {
+			return invalidField("metrics", "Invalid value %d for parameter 'timestamp' supplied: metric '%s' (value=%v). Timestamp must be a nonnegative long (64-bit integer)", m.Timestamp, m.Key, float64(m.Value))
+		}
+	}
+	seen := make(map[string]string, len(b.Params))
+	for _, p := range b.Params {
+		if err := checkKey("params", "param", p.Key); err != nil {
+			return err
+		}
+		if err := checkValue("params", "Param", p.Key, p.Value, MaxParamValueBytes); err != nil {
+			return err
+		}
+		if v, ok := seen[p.Key]; ok && v != p.Value {
+			return invalidField("params", "Duplicate parameter keys have been submitted: [%s]. Please ensure the request contains only one param value per param key.", p.Key)
+		}
+		seen[p.Key] = p.Value
+	}
+	return checkTags("tags", b.Tags, MaxTagValueBytes)
+}
+
+// LogBatch logs metrics, params and tags to an active run in one transaction: all of it or
+// none. A param logged before with another value refuses the whole batch; the same value
+// again, and a metric point logged again, change nothing, so a client may retry.
+func (s *Store) LogBatch(ctx context.Context, runID string, b Batch) error {
+	if runID != "" && !validRunID.MatchString(runID) {
+		return invalidField("run_id", "Invalid value \"%s\" for parameter 'run_id' supplied.", truncate(runID))
+	}
+	if err := checkBatch(b); err != nil {
+		return err
+	}
+	return s.runChange(ctx, runID, true, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		if len(b.Params) > 0 {
+			keys, values := make([]string, len(b.Params)), make([]string, len(b.Params))
+			for i, p := range b.Params {
+				keys[i], values[i] = p.Key, p.Value
+			}
+			batch.Queue(`INSERT INTO models_params (run_id, key, value) SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t(k, v)
+				ON CONFLICT (run_id, key) DO NOTHING`, runID, keys, values)
+			// A separate statement, so it sees a value a concurrent call committed first.
+			batch.Queue(`SELECT p.key, p.value, t.v FROM unnest($2::text[], $3::text[]) AS t(k, v)
+				JOIN models_params p ON p.run_id = $1 AND p.key = t.k WHERE p.value <> t.v LIMIT 1`, runID, keys, values).QueryRow(func(row pgx.Row) error {
+				var key, old, attempted string
+				err := row.Scan(&key, &old, &attempted)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				return CodeParamChanged.New("Changing param values is not allowed. Param with key='%s' was already logged with value='%s' for run ID='%s'. Attempted logging new value '%s'.", key, old, runID, attempted)
+			})
+		}
+		if len(b.Metrics) > 0 {
+			queueMetrics(batch, runID, b.Metrics)
+		}
+		if len(b.Tags) > 0 {
+			tags := dedupeTags(b.Tags)
+			keys, values := make([]string, len(tags)), make([]string, len(tags))
+			for i, t := range tags {
+				keys[i], values[i] = t.Key, t.Value
+			}
+			batch.Queue(`INSERT INTO models_run_tags (run_id, key, value) SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t(k, v)
+				ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value`, runID, keys, values)
+			if i := slices.IndexFunc(tags, func(t Tag) bool { return t.Key == RunNameTag }); i >= 0 {
+				batch.Queue(`UPDATE models_runs SET run_name = $2 WHERE run_id = $1`, runID, tags[i].Value)
+			}
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
+}
+
+// queueMetrics adds the metric points to the history and moves each key's latest value
+// when a point is later (by step, then timestamp, then value, as MLflow orders them).
+func queueMetrics(batch *pgx.Batch, runID string, metrics []Metric) {
+	n := len(metrics)
+	keys, values, stamps, steps, nans := make([]string, n), make([]float64, n), make([]int64, n), make([]int64, n), make([]bool, n)
+	modelIDs, dsNames, dsDigests := make([]*string, n), make([]*string, n), make([]*string, n)
+	latest := make(map[string]int, n)
+	for i, m := range metrics {
+		v := float64(m.Value)
+		keys[i], values[i], stamps[i], steps[i], nans[i] = m.Key, v, m.Timestamp, m.Step, math.IsNaN(v)
+		if nans[i] {
+			values[i] = 0 // NaN is not equal to itself: it could never be deduplicated by key
+		}
+		modelIDs[i], dsNames[i], dsDigests[i] = nullable(m.ModelID), nullable(m.DatasetName), nullable(m.DatasetDigest)
+		if j, ok := latest[m.Key]; !ok || later(steps[i], stamps[i], values[i], steps[j], stamps[j], values[j]) {
+			latest[m.Key] = i
+		}
+	}
+	batch.Queue(`INSERT INTO models_metrics (run_id, key, value, timestamp_ms, step, is_nan, model_id, dataset_name, dataset_digest)
+		SELECT $1, k, v, ts, st, nan, mid, dn, dd FROM unnest($2::text[], $3::float8[], $4::int8[], $5::int8[], $6::bool[], $7::text[], $8::text[], $9::text[])
+			AS t(k, v, ts, st, nan, mid, dn, dd)
+		ON CONFLICT DO NOTHING`, runID, keys, values, stamps, steps, nans, modelIDs, dsNames, dsDigests)
+	lk, lv, lt, ls, ln := make([]string, 0, len(latest)), make([]float64, 0, len(latest)), make([]int64, 0, len(latest)), make([]int64, 0, len(latest)), make([]bool, 0, len(latest))
+	for _, i := range latest {
+		lk, lv, lt, ls, ln = append(lk, keys[i]), append(lv, values[i]), append(lt, stamps[i]), append(ls, steps[i]), append(ln, nans[i])
+	}
+	batch.Queue(`INSERT INTO models_latest_metrics AS l (run_id, key, value, timestamp_ms, step, is_nan)
+		SELECT $1, k, v, ts, st, nan FROM unnest($2::text[], $3::float8[], $4::int8[], $5::int8[], $6::bool[]) AS t(k, v, ts, st, nan)
+		ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value, timestamp_ms = EXCLUDED.timestamp_ms, step = EXCLUDED.step, is_nan = EXCLUDED.is_nan
+		WHERE (EXCLUDED.step, EXCLUDED.timestamp_ms, EXCLUDED.value) > (l.step, l.timestamp_ms, l.value)`, runID, lk, lv, lt, ls, ln)
+}
+
+func later(step, ts int64, v float64, step2, ts2 int64, v2 float64) bool {
+	if step != step2 {
+		return step > step2
+	}
+	if ts != ts2 {
+		return ts > ts2
+	}
+	return v > v2
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// DeleteTag removes a tag from an active run; a tag that is not there is NotFound.
+func (s *Store) DeleteTag(ctx context.Context, runID, key string) error {
+	return s.runChange(ctx, runID, true, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM models_run_tags WHERE run_id = $1 AND key = $2`, runID, key)
+		if err == nil && tag.RowsAffected() == 0 {
+			return CodeRunNotFound.New("No tag with name: %s in run with id %s", key, runID)
+		}
+		return err
+	})
+}
+
+// MetricHistory returns every logged point of one metric of a run, oldest step first.
+func (s *Store) MetricHistory(ctx context.Context, runID, key string, offset, limit int) ([]Metric, bool, error) {
+	if key == "" {
+		return nil, false, invalidField("metric_key", "Missing value for required parameter 'metric_key'")
+	}
+	if _, err := s.GetRun(ctx, runID); err != nil {
+		return nil, false, err
+	}
+	rows, err := s.db.Query(ctx, `SELECT key, CASE WHEN is_nan THEN 'NaN'::float8 ELSE value END, timestamp_ms, step
+		FROM models_metrics WHERE run_id = $1 AND key = $2 ORDER BY step, timestamp_ms, value OFFSET $3 LIMIT $4`, runID, key, offset, limit+1)
+	if err != nil {
+		return nil, false, err
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Metric, error) {
+		var m Metric
+		err := row.Scan(&m.Key, &m.Value, &m.Timestamp, &m.Step)
+		return m, err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	return out, more, nil
+}
