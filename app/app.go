@@ -21,6 +21,7 @@ import (
 	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/ledger"
+	"github.com/codexion/codexion/models"
 	"github.com/codexion/codexion/pipelines"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/auth"
@@ -70,6 +71,7 @@ type App struct {
 	Catalog   *catalog.Store
 	Features  *server.Server
 	Pipelines *ingest.Orchestrator
+	Models    *models.Store
 
 	catalogAPI  *catalog.Handler
 	featureAPI  *server.Handler
@@ -96,7 +98,7 @@ func Events() (*schemas.Declarations, error) { return schemas.Declare(ledger.Eve
 // Migrations lists every domain's migrations, in the order they apply.
 func Migrations() []postgres.Source {
 	return []postgres.Source{idempotency.Migrations(), outbox.Migrations(), registry.Migrations(), ledger.Migrations(), catalog.Migrations(),
-		server.Migrations()}
+		server.Migrations(), models.Migrations()}
 }
 
 // New builds the parts for mode from cfg. Nothing starts until Start.
@@ -198,6 +200,7 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		}
 		a.Checks.Add("objectstore", objects.Check)
 		a.featureStore(reg)
+		a.Models = models.NewStore(a.DB.Pool, objects)
 	}
 	a.group.Add(a.Temporal)
 	a.Checks.Add("temporal", a.Temporal.Check)
@@ -216,6 +219,9 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		maps.Copy(ops, a.featureAPI.OpenAPI())
 		a.Pipelines.Routes(a.Router)
 		maps.Copy(ops, a.Pipelines.OpenAPI())
+		mlflow := models.NewMLflow(a.Models, log)
+		mlflow.Routes(a.Router)
+		maps.Copy(ops, mlflow.OpenAPI())
 	}
 	for _, fn := range extra {
 		fn(a)

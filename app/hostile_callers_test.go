@@ -104,8 +104,8 @@ func stateDiff(before, after []string) string {
 	return b.String()
 }
 
-// answer is what the server said, read as a problem (RFC 9457) or, on the schema
-// registry's Confluent-compatible routes, as Confluent's error body.
+// answer is what the server said, read as a problem (RFC 9457), on the schema registry's
+// Confluent-compatible routes as Confluent's error body, and on MLflow's as MLflow's.
 type answer struct {
 	status      int
 	contentType string
@@ -119,6 +119,10 @@ type answer struct {
 		} `json:"errors"`
 		ErrorCode int    `json:"error_code"` // Confluent
 		Message   string `json:"message"`    // Confluent
+	}
+	mlflow struct {
+		ErrorCode string `json:"error_code"`
+		Message   string `json:"message"`
 	}
 }
 
@@ -136,6 +140,8 @@ func (a answer) refusal() string {
 		if a.problem.ErrorCode == 0 {
 			return fmt.Sprintf("%d registry error without error_code: %.300s", a.status, a.body)
 		}
+	case strings.HasPrefix(a.contentType, "application/json") && a.mlflow.ErrorCode != "":
+		// MLflow's API answers {"error_code": "INVALID_PARAMETER_VALUE", "message": ...}.
 	default:
 		return fmt.Sprintf("%d answered as %q, not a problem: %.300s", a.status, a.contentType, a.body)
 	}
@@ -144,7 +150,7 @@ func (a answer) refusal() string {
 
 // names reports whether the answer names field, in its detail or its field errors.
 func (a answer) names(field string) bool {
-	if strings.Contains(a.problem.Detail, field) || strings.Contains(a.problem.Message, field) {
+	if strings.Contains(a.problem.Detail, field) || strings.Contains(a.problem.Message, field) || strings.Contains(a.mlflow.Message, field) {
 		return true
 	}
 	for _, e := range a.problem.Errors {
@@ -186,6 +192,7 @@ func send(t *testing.T, base, method, target, token string, body []byte) answer 
 	a.status, a.contentType = resp.StatusCode, resp.Header.Get("Content-Type")
 	a.body, _ = io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes))
 	_ = json.Unmarshal(a.body, &a.problem)
+	_ = json.Unmarshal(a.body, &a.mlflow)
 	return a
 }
 

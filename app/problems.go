@@ -6,6 +6,7 @@ import (
 	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/ledger"
+	"github.com/codexion/codexion/models"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/config"
 	"github.com/codexion/codexion/platform/httpx"
@@ -27,5 +28,5 @@ func Codes() []platform.Code {
 // once by its part: docs/problems.md is generated from it.
 func Problems() []platform.Code {
 	return slices.Concat(platform.Codes(), httpx.Codes(), idempotency.Codes(), config.Codes(), Codes(),
-		ledger.Codes(), catalog.Codes(), ingest.Codes(), server.Codes())
+		ledger.Codes(), catalog.Codes(), ingest.Codes(), server.Codes(), models.Codes())
 }

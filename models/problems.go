@@ -15,6 +15,7 @@ var (
 	CodeLoggedModelNotFound = platform.Code{Kind: platform.KindNotFound, Code: "logged_model_not_found", Doc: "no logged model with this id"}
 	CodeArtifactNotFound    = platform.Code{Kind: platform.KindNotFound, Code: "artifact_not_found", Doc: "no artifact at this path"}
 	CodeArtifactTampered    = platform.Code{Kind: platform.KindConflict, Code: "artifact_tampered", Doc: "the artifact in storage no longer matches the digest recorded when it was stored; it is not served"}
+	CodeArtifactFrozen      = platform.Code{Kind: platform.KindConflict, Code: "artifact_frozen", Doc: "the artifact belongs to a registered model version or a finalized logged model; its bytes cannot change"}
 	CodeParamChanged        = platform.Code{Kind: platform.KindInvalid, Code: "param_changed", Doc: "a run's parameter was logged with another value; parameters never change"}
 	CodeInactive            = platform.Code{Kind: platform.KindConflict, Code: "inactive", Doc: "the experiment or run is deleted; restore it first"}
 	CodeBadFilter           = platform.Code{Kind: platform.KindInvalid, Code: "bad_filter", Doc: "the search filter or order_by does not parse; the message says where"}
@@ -23,5 +24,5 @@ var (
 // Codes lists them.
 func Codes() []platform.Code {
 	return []platform.Code{CodeExperimentNotFound, CodeExperimentExists, CodeRunNotFound, CodeModelNotFound, CodeModelExists,
-		CodeVersionNotFound, CodeAliasNotFound, CodeLoggedModelNotFound, CodeArtifactNotFound, CodeArtifactTampered, CodeParamChanged, CodeInactive, CodeBadFilter}
+		CodeVersionNotFound, CodeAliasNotFound, CodeLoggedModelNotFound, CodeArtifactNotFound, CodeArtifactTampered, CodeArtifactFrozen, CodeParamChanged, CodeInactive, CodeBadFilter}
 }

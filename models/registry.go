@@ -260,6 +260,51 @@ func checkSource(src string) error {
 	return invalidField("source", "Invalid model version source '%s': Codexion registers models whose artifacts it stores, named as runs:/RUN_ID/PATH, models:/m-ID or %s/PATH", truncate(src), ArtifactScheme)
 }
 
+// resolveSource finds where a version's artifacts are: a logged model's or a run's
+// artifact location, or the mlflow-artifacts location given. The run defaults to the one
+// that made the logged model or owns the run path.
+func resolveSource(ctx context.Context, tx pgx.Tx, source, runID string) (string, string, error) {
+	switch {
+	case strings.HasPrefix(source, "models:/m-"):
+		id := strings.TrimPrefix(source, "models:/")
+		var loc, stage, srcRun string
+		err := tx.QueryRow(ctx, `SELECT artifact_location, lifecycle_stage, coalesce(source_run_id, '') FROM models_logged_models WHERE model_id = $1`, id).Scan(&loc, &stage, &srcRun)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && stage != StageActive) {
+			return "", "", CodeLoggedModelNotFound.New("Logged model with ID '%s' not found.", id)
+		}
+		if runID == "" {
+			runID = srcRun
+		}
+		return loc, runID, err
+	case strings.HasPrefix(source, "runs:/"):
+		run, path, _ := strings.Cut(strings.TrimPrefix(source, "runs:/"), "/")
+		var uri string
+		err := tx.QueryRow(ctx, `SELECT artifact_uri FROM models_runs WHERE run_id = $1`, run).Scan(&uri)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return "", "", CodeRunNotFound.New("Run with id=%s not found", run)
+		}
+		if runID == "" {
+			runID = run
+		}
+		if path != "" {
+			uri += "/" + path
+		}
+		return uri, runID, err
+	}
+	return source, runID, nil
+}
+
+// DownloadURI is where a version's artifacts are, as get-download-uri answers.
+func (s *Store) DownloadURI(ctx context.Context, name, version string) (string, error) {
+	if _, err := s.GetModelVersion(ctx, name, version); err != nil {
+		return "", err
+	}
+	n, _ := versionNumber("version", version)
+	var loc string
+	err := s.db.QueryRow(ctx, `SELECT storage_location FROM models_versions WHERE name = $1 AND version = $2`, name, n).Scan(&loc)
+	return loc, err
+}
+
 // CreateModelVersion adds the next version of a model, READY at once: its artifacts are
 // already in storage.
 func (s *Store) CreateModelVersion(ctx context.Context, nv NewVersion) (ModelVersion, error) {
@@ -281,15 +326,23 @@ func (s *Store) CreateModelVersion(ctx context.Context, nv NewVersion) (ModelVer
 		if err := lockModel(ctx, tx, nv.Name); err != nil {
 			return err
 		}
+		storage, runID, err := resolveSource(ctx, tx, nv.Source, nv.RunID)
+		if err != nil {
+			return err
+		}
 		var lineage any
 		if len(nv.Lineage) > 0 {
 			lineage = nv.Lineage
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO models_versions (name, version, description, user_id, creation_time_ms, last_updated_time_ms,
+		modelID := nv.ModelID
+		if modelID == "" && strings.HasPrefix(nv.Source, "models:/m-") {
+			modelID = strings.TrimPrefix(nv.Source, "models:/")
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO models_versions (name, version, description, user_id, creation_time_ms, last_updated_time_ms,
 				source, run_id, run_link, status, storage_location, model_id, lineage)
-			SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $4, $5, nullif($6, ''), $7, 'READY', $5, nullif($8, ''), $9
+			SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $4, $5, nullif($6, ''), $7, 'READY', $10, nullif($8, ''), $9
 			FROM models_versions WHERE name = $1
-			RETURNING version`, nv.Name, nv.Description, nv.UserID, now, nv.Source, nv.RunID, nv.RunLink, nv.ModelID, lineage).Scan(&version)
+			RETURNING version`, nv.Name, nv.Description, nv.UserID, now, nv.Source, runID, nv.RunLink, modelID, lineage, storage).Scan(&version)
 		if err != nil {
 			return err
 		}

@@ -125,14 +125,17 @@ const runData = `,
 	(SELECT jsonb_agg(jsonb_build_object('key', key, 'value', value) ORDER BY key) FROM models_run_tags t WHERE t.run_id = r.run_id),
 	(SELECT jsonb_agg(jsonb_build_object('tags', i.tags, 'dataset', jsonb_strip_nulls(jsonb_build_object('name', d.name, 'digest', d.digest,
 		'source_type', d.source_type, 'source', d.source, 'schema', d.schema, 'profile', d.profile))) ORDER BY d.name, d.digest)
-		FROM models_run_inputs i JOIN models_datasets d USING (dataset_id) WHERE i.run_id = r.run_id)`
+		FROM models_run_inputs i JOIN models_datasets d USING (dataset_id) WHERE i.run_id = r.run_id),
+	(SELECT jsonb_agg(jsonb_build_object('model_id', model_id) ORDER BY model_id) FROM models_run_model_io io WHERE io.run_id = r.run_id AND direction = 'input'),
+	(SELECT jsonb_agg(jsonb_build_object('model_id', model_id, 'step', step) ORDER BY model_id, step) FROM models_run_model_io io WHERE io.run_id = r.run_id AND direction = 'output')`
 
 func scanRun(row pgx.Row) (Run, error) {
 	var (
 		r                          Run
 		metrics, params, tags, ins []byte
+		modelIns, modelOuts        []byte
 	)
-	info, err := scanRunInfo(row, &metrics, &params, &tags, &ins)
+	info, err := scanRunInfo(row, &metrics, &params, &tags, &ins, &modelIns, &modelOuts)
 	if err != nil {
 		return Run{}, err
 	}
@@ -140,7 +143,8 @@ func scanRun(row pgx.Row) (Run, error) {
 	for _, part := range []struct {
 		raw []byte
 		to  any
-	}{{metrics, &r.Data.Metrics}, {params, &r.Data.Params}, {tags, &r.Data.Tags}, {ins, &r.Inputs.DatasetInputs}} {
+	}{{metrics, &r.Data.Metrics}, {params, &r.Data.Params}, {tags, &r.Data.Tags}, {ins, &r.Inputs.DatasetInputs},
+		{modelIns, &r.Inputs.ModelInputs}, {modelOuts, &r.Outputs.ModelOutputs}} {
 		if part.raw != nil {
 			if err := json.Unmarshal(part.raw, part.to); err != nil {
 				return Run{}, fmt.Errorf("run %s: %w", info.RunID, err)
@@ -429,4 +433,101 @@ func (s *Store) MetricHistory(ctx context.Context, runID, key string, offset, li
 		out = out[:limit]
 	}
 	return out, more, nil
+}
+
+// Dataset limits, as MLflow's.
+const (
+	maxDatasetNameBytes    = 500
+	maxDatasetDigestBytes  = 36
+	maxDatasetSourceBytes  = 65535
+	maxDatasetSchemaBytes  = 1048575
+	maxDatasetProfileBytes = 16777215
+	maxInputTagKeyBytes    = 255
+	maxInputTagValueBytes  = 500
+)
+
+func checkDataset(i int, in DatasetInput) error {
+	field := "datasets[" + itoa(i) + "]"
+	d := in.Dataset
+	for _, c := range []struct {
+		name, value string
+		max         int
+		required    bool
+	}{{"name", d.Name, maxDatasetNameBytes, true}, {"digest", d.Digest, maxDatasetDigestBytes, true},
+		{"source_type", d.SourceType, maxDatasetNameBytes, true}, {"source", d.Source, maxDatasetSourceBytes, true},
+		{"schema", d.Schema, maxDatasetSchemaBytes, false}, {"profile", d.Profile, maxDatasetProfileBytes, false}} {
+		if c.required && c.value == "" {
+			return invalidField(field+".dataset."+c.name, "Missing value for required parameter '%s.dataset.%s'", field, c.name)
+		}
+		if err := checkValue(field+".dataset."+c.name, "Dataset", d.Name, c.value, c.max); err != nil {
+			return err
+		}
+	}
+	for _, t := range in.Tags {
+		if t.Key == "" || len(t.Key) > maxInputTagKeyBytes {
+			return invalidField(field+".tags", "an input tag's key must be 1 to %d bytes", maxInputTagKeyBytes)
+		}
+		if err := checkValue(field+".tags", "Input tag", t.Key, t.Value, maxInputTagValueBytes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LogInputs records the datasets (and logged models) an active run read. A dataset is
+// known by its experiment, name and digest; logging the same one again changes nothing.
+func (s *Store) LogInputs(ctx context.Context, runID string, datasets []DatasetInput, models []ModelInput) error {
+	if len(datasets) > MaxDatasetsPerInputs {
+		return invalidField("datasets", "a log-inputs request holds at most %d datasets, got %d", MaxDatasetsPerInputs, len(datasets))
+	}
+	for i, d := range datasets {
+		if err := checkDataset(i, d); err != nil {
+			return err
+		}
+	}
+	return s.runChange(ctx, runID, true, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		for _, in := range datasets {
+			d := in.Dataset
+			tags, err := json.Marshal(in.Tags)
+			if err != nil {
+				return err
+			}
+			if in.Tags == nil {
+				tags = []byte("[]")
+			}
+			batch.Queue(`WITH ds AS (
+					INSERT INTO models_datasets (dataset_id, experiment_id, name, digest, source_type, source, schema, profile)
+					SELECT $2, experiment_id, $3, $4, $5, $6, nullif($7, ''), nullif($8, '') FROM models_runs WHERE run_id = $1
+					ON CONFLICT (experiment_id, name, digest) DO UPDATE SET name = EXCLUDED.name
+					RETURNING dataset_id)
+				INSERT INTO models_run_inputs (run_id, dataset_id, tags) SELECT $1, dataset_id, $9 FROM ds
+				ON CONFLICT (run_id, dataset_id) DO NOTHING`,
+				runID, newRunID(), d.Name, d.Digest, d.SourceType, d.Source, d.Schema, d.Profile, tags)
+		}
+		for _, m := range models {
+			if m.ModelID == "" {
+				return invalidField("models", "Missing value for required parameter 'models.model_id'")
+			}
+			batch.Queue(`INSERT INTO models_run_model_io (run_id, model_id, direction) VALUES ($1, $2, 'input') ON CONFLICT DO NOTHING`, runID, m.ModelID)
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
+}
+
+// LogOutputs records the logged models an active run produced.
+func (s *Store) LogOutputs(ctx context.Context, runID string, outputs []ModelOutput) error {
+	if len(outputs) > MaxDatasetsPerInputs {
+		return invalidField("models", "a request holds at most %d models, got %d", MaxDatasetsPerInputs, len(outputs))
+	}
+	return s.runChange(ctx, runID, true, func(tx pgx.Tx) error {
+		batch := &pgx.Batch{}
+		for _, m := range outputs {
+			if m.ModelID == "" {
+				return invalidField("models", "Missing value for required parameter 'models.model_id'")
+			}
+			batch.Queue(`INSERT INTO models_run_model_io (run_id, model_id, direction, step) VALUES ($1, $2, 'output', $3) ON CONFLICT DO NOTHING`, runID, m.ModelID, m.Step)
+		}
+		return tx.SendBatch(ctx, batch).Close()
+	})
 }

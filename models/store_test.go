@@ -142,11 +142,19 @@ func TestRegistryVersionsAliasesAndRename(t *testing.T) {
 	if _, err := s.CreateRegisteredModel(ctx, "entry-risk", "", "ana", nil); platform.KindOf(err) != platform.KindConflict {
 		t.Fatalf("duplicate model: %v", err)
 	}
+	exp := must[string](t)(s.CreateExperiment(ctx, "train", "", nil))
+	run := must[models.Run](t)(s.CreateRun(ctx, models.NewRun{ExperimentID: exp}))
 	for i := range 2 {
-		v := must[models.ModelVersion](t)(s.CreateModelVersion(ctx, models.NewVersion{Name: "entry-risk", Source: "runs:/abc/model", RunID: "abc"}))
-		if v.Version != []string{"1", "2"}[i] || v.Status != models.VersionReady {
+		v := must[models.ModelVersion](t)(s.CreateModelVersion(ctx, models.NewVersion{Name: "entry-risk", Source: "runs:/" + run.Info.RunID + "/model"}))
+		if v.Version != []string{"1", "2"}[i] || v.Status != models.VersionReady || v.RunID != run.Info.RunID {
 			t.Fatalf("version = %+v", v)
 		}
+	}
+	if uri := must[string](t)(s.DownloadURI(ctx, "entry-risk", "1")); uri != run.Info.ArtifactURI+"/model" {
+		t.Fatalf("download uri = %s, want the run's artifacts/model", uri)
+	}
+	if _, err := s.CreateModelVersion(ctx, models.NewVersion{Name: "entry-risk", Source: "runs:/nope/model"}); platform.KindOf(err) != platform.KindNotFound {
+		t.Fatalf("a version from a run that does not exist: %v", err)
 	}
 	if err := s.SetAlias(ctx, "entry-risk", "champion", "1"); err != nil {
 		t.Fatal(err)
@@ -170,10 +178,18 @@ func TestRegistryVersionsAliasesAndRename(t *testing.T) {
 	if v := must[models.ModelVersion](t)(s.GetModelVersion(ctx, "entry-risk-v2", "1")); v.CurrentStage != "Archived" {
 		t.Fatalf("version 1 after 2 went to Production with archive_existing_versions: %s", v.CurrentStage)
 	}
+	if err := s.DeleteModelVersion(ctx, "entry-risk-v2", "2"); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.DeleteModelVersion(ctx, "entry-risk-v2", "1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.VersionByAlias(ctx, "entry-risk-v2", "champion"); platform.KindOf(err) != platform.KindNotFound {
 		t.Fatalf("alias of a deleted version: %v", err)
+	}
+	// Numbers are never given twice: the next version after deleting 1 and 2 is 3.
+	v3 := must[models.ModelVersion](t)(s.CreateModelVersion(ctx, models.NewVersion{Name: "entry-risk-v2", Source: "runs:/" + run.Info.RunID + "/model"}))
+	if v3.Version != "3" {
+		t.Fatalf("version after deletes = %s, want 3", v3.Version)
 	}
 }

@@ -163,7 +163,7 @@ func (s *Store) SHA256(ctx context.Context, key string) (string, int64, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	defer obj.Close()
+	defer func() { _ = obj.Close() }()
 	h := sha256.New()
 	n, err := io.Copy(h, obj)
 	if err != nil {
@@ -186,6 +186,13 @@ func (s *Store) List(ctx context.Context, prefix string, recursive bool) ([]Obje
 	var out []Object
 	for info := range s.Client.ListObjects(ctx, s.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: recursive}) {
 		if info.Err != nil {
+			// Some S3-compatible servers answer a prefix with no objects under it as a
+			// missing bucket; S3 answers it as an empty listing, and so does List.
+			if minio.ToErrorResponse(info.Err).Code == "NoSuchBucket" {
+				if ok, err := s.Client.BucketExists(ctx, s.Bucket); err == nil && ok {
+					return out, nil
+				}
+			}
 			return nil, fmt.Errorf("list s3://%s/%s: %w", s.Bucket, prefix, info.Err)
 		}
 		if len(out) == MaxListObjects {

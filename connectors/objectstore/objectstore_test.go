@@ -143,6 +143,9 @@ func TestListStatDeleteAndStreamingDigest(t *testing.T) {
 	if err := store.Delete(ctx, "runs/r1/MLmodel"); err != nil {
 		t.Fatalf("deleting what is gone: %v", err)
 	}
+	if none, err := store.List(ctx, "nothing-here/", false); err != nil || len(none) != 0 {
+		t.Fatalf("a prefix with no objects: %v %v, want an empty listing", none, err)
+	}
 	left, err := store.List(ctx, "runs/", true)
 	if err != nil || len(left) != 1 || left[0].Key != "runs/r2/MLmodel" {
 		t.Fatalf("left = %v %v", left, err)

@@ -99,6 +99,15 @@ CREATE TABLE models_run_inputs (
     PRIMARY KEY (run_id, dataset_id)
 );
 
+-- Logged models a run read (inputs) or produced (outputs, at a step).
+CREATE TABLE models_run_model_io (
+    run_id    text NOT NULL REFERENCES models_runs ON DELETE CASCADE,
+    model_id  text NOT NULL,
+    direction text NOT NULL CHECK (direction IN ('input', 'output')),
+    step      bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, model_id, direction, step)
+);
+
 -- MLflow 3 logs a model as an entity of its own, with its own artifacts, then registers it.
 CREATE TABLE models_logged_models (
     model_id          text PRIMARY KEY,

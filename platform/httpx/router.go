@@ -144,6 +144,16 @@ func (r *Router) Handle(pattern string, access Access, h http.Handler) {
 	r.mux.Handle(pattern, routed(pattern, access, h))
 }
 
+// Fallback answers requests under prefix ("/api/x/") that no route takes, in place of the
+// router's own 404, for APIs that keep another ecosystem's error form. It is not a route:
+// it declares no access and is not listed in Rules.
+func (r *Router) Fallback(prefix string, h http.HandlerFunc) {
+	if !strings.HasSuffix(prefix, "/") {
+		panic("httpx.Router.Fallback needs a prefix ending in /")
+	}
+	r.mux.Handle(prefix, routed("unmatched", Public, h))
+}
+
 // HandleFunc is Handle for a function.
 func (r *Router) HandleFunc(pattern string, access Access, h http.HandlerFunc) {
 	r.Handle(pattern, access, h)
