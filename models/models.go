@@ -14,6 +14,8 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/codexion/codexion/platform/postgres"
 )
 
@@ -219,3 +221,5 @@ type Run struct {
 	Inputs  RunInputs  `json:"inputs"`
 	Outputs RunOutputs `json:"outputs"`
 }
+
+var errNoRows = pgx.ErrNoRows
