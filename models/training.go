@@ -380,7 +380,7 @@ func readTrainingCSV(in TrainingInput) (trainingRows, error) {
 		}
 		ts, err := parseTime(rec[ti])
 		if err != nil {
-			return trainingRows{}, fmt.Errorf("line %d: %s: %v", line, spec.Rows.TimestampColumn, err)
+			return trainingRows{}, fmt.Errorf("line %d: %s: %w", line, spec.Rows.TimestampColumn, err)
 		}
 		var y float64
 		switch strings.ToLower(rec[li]) {

@@ -30,7 +30,7 @@ func FitLogistic(d Dataset, prm LogisticParams) (*Model, error) {
 		return nil, err
 	}
 	if prm.C <= 0 || math.IsNaN(prm.C) {
-		return nil, fmt.Errorf("C is %v; it must be positive", prm.C)
+		return nil, fmt.Errorf("parameter C is %v; it must be positive", prm.C)
 	}
 	if prm.MaxIter <= 0 || prm.MaxIter > 10*maxNewtonIts {
 		return nil, fmt.Errorf("max_iter is %d; use 1 to %d", prm.MaxIter, 10*maxNewtonIts)
