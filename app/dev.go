@@ -234,6 +234,10 @@ func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, e
 	return d, nil
 }
 
+// DemoAnomaliesPerDay is the demo book's rate of labelled anomalies: enough (about 45 in
+// 90 days) for the entry-risk model's metrics to mean something.
+const DemoAnomaliesPerDay = 0.5
+
 // seedDemo gives a new dev stack something to look at: when the demo book does not exist
 // yet, it creates it from the sme chart and posts 90 simulated days through the API.
 func seedDemo(ctx context.Context, base string, issuer *auth.DevIssuer, book string, log *slog.Logger) error {
@@ -250,7 +254,8 @@ func seedDemo(ctx context.Context, base string, issuer *auth.DevIssuer, book str
 	if _, err := cl.InitBook(ctx, book, "Acme Ltd", "EUR", "sme"); err != nil {
 		return err
 	}
-	entries, err := sim.Generate(sim.Options{Book: book, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Days: 90, Seed: 1})
+	entries, err := sim.Generate(sim.Options{Book: book, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Days: 90, Seed: 1,
+		AnomaliesPerDay: DemoAnomaliesPerDay})
 	if err != nil {
 		return err
 	}

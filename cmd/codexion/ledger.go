@@ -291,6 +291,7 @@ func (c *cli) simulateCmd() *cobra.Command {
 	var book, start string
 	var days int
 	var seed uint64
+	var anomalies float64
 	led := &cobra.Command{
 		Use:   "ledger",
 		Short: "Post a small company's bookkeeping (sales, bills, payroll, rent, fees, labelled anomalies)",
@@ -307,7 +308,7 @@ The book must exist (codexion ledger init --book NAME --template sme).`,
 			if err != nil {
 				return usageError{fmt.Errorf("--start %q is not a date YYYY-MM-DD", start)}
 			}
-			entries, err := sim.Generate(sim.Options{Book: book, Start: from, Days: days, Seed: seed})
+			entries, err := sim.Generate(sim.Options{Book: book, Start: from, Days: days, Seed: seed, AnomaliesPerDay: anomalies})
 			if err != nil {
 				return usageError{err}
 			}
@@ -325,6 +326,7 @@ The book must exist (codexion ledger init --book NAME --template sme).`,
 	led.Flags().IntVar(&days, "days", 90, "days to simulate")
 	led.Flags().Uint64Var(&seed, "seed", 1, "random seed; the same seed gives the same entries")
 	led.Flags().StringVar(&start, "start", "2026-01-01", "first day")
+	led.Flags().Float64Var(&anomalies, "anomalies-per-day", 0, "mean number of extra labelled anomalies a day (0 to 10), of every kind")
 	cmd.AddCommand(led)
 	return cmd
 }

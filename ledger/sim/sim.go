@@ -20,13 +20,26 @@ type Options struct {
 	Start time.Time // first day
 	Days  int
 	Seed  uint64
+	// AnomaliesPerDay is the mean number of extra labelled anomalies a day, of every kind
+	// in AnomalyKinds (duplicated invoices, round amounts at odd hours, rare account pairs,
+	// amounts far outside an account's range, postings to dormant accounts, weekend
+	// postings). Zero keeps only the handful every simulation has. They are drawn from their
+	// own stream, so the ordinary entries do not change with the rate.
+	AnomaliesPerDay float64
 }
+
+// AnomalyKinds are the labelled anomalies a simulation can hold.
+var AnomalyKinds = []string{"unusual_amount", "odd_hour", "rare_pair", "duplicate_invoice", "round_amount_odd_hour",
+	"dormant_account", "weekend_posting"}
+
+// MaxAnomaliesPerDay bounds the rate.
+const MaxAnomaliesPerDay = 10
 
 // Entry is one generated entry with its idempotency key and, for anomalies, the label.
 type Entry struct {
 	Key     string
 	Input   ledger.EntryInput
-	Anomaly string // "", "unusual_amount", "odd_hour", "rare_pair"
+	Anomaly string // "" or one of AnomalyKinds
 }
 
 // Bounds of a simulation.
@@ -35,11 +48,14 @@ const (
 	customers      = 25
 	suppliers      = 12
 	vatRatePercent = 19
+	maxRecentSales = 50 // invoices a duplicate may copy
 )
 
 type gen struct {
 	o       Options
 	rng     *rand.Rand
+	arng    *rand.Rand // the extra anomalies' own stream
+	sales   []Entry    // recent invoices, for duplicates
 	out     []Entry
 	pending map[int][]ledger.EntryInput // payments due on a day
 }
@@ -49,7 +65,11 @@ func Generate(o Options) ([]Entry, error) {
 	if o.Days < 1 || o.Days > MaxDays {
 		return nil, fmt.Errorf("days %d: simulate 1 to %d days", o.Days, MaxDays)
 	}
-	g := &gen{o: o, rng: rand.New(rand.NewPCG(o.Seed, 0x636f646578696f6e)), pending: map[int][]ledger.EntryInput{}}
+	if o.AnomaliesPerDay < 0 || o.AnomaliesPerDay > MaxAnomaliesPerDay || math.IsNaN(o.AnomaliesPerDay) {
+		return nil, fmt.Errorf("anomalies per day %v: use 0 to %d", o.AnomaliesPerDay, MaxAnomaliesPerDay)
+	}
+	g := &gen{o: o, rng: rand.New(rand.NewPCG(o.Seed, 0x636f646578696f6e)), arng: rand.New(rand.NewPCG(o.Seed, 0x616e6f6d616c79)),
+		pending: map[int][]ledger.EntryInput{}}
 	// Anomaly days are drawn first so they do not depend on the number of days simulated.
 	anomalies := map[int]string{}
 	kinds := []string{"unusual_amount", "odd_hour", "rare_pair"}
@@ -88,8 +108,56 @@ func Generate(o Options) ([]Entry, error) {
 		if kind, ok := anomalies[d]; ok {
 			g.anomaly(d, date, kind)
 		}
+		if o.AnomaliesPerDay > 0 {
+			for range poisson(g.arng, o.AnomaliesPerDay) {
+				g.extraAnomaly(d, date, AnomalyKinds[g.arng.IntN(len(AnomalyKinds))])
+			}
+		}
 	}
 	return g.out, nil
+}
+
+// extraAnomaly adds one labelled anomaly of kind on day d, drawn from the anomalies' stream.
+func (g *gen) extraAnomaly(d int, date time.Time, kind string) {
+	meta := func(hour int) map[string]any {
+		return map[string]any{"simulated": true, "seed": g.o.Seed, "hour": hour, "anomaly": kind}
+	}
+	ref := fmt.Sprintf("X%s-%d", date.Format("20060102"), len(g.out))
+	switch kind {
+	case "unusual_amount": // a purchase a hundred times an account's usual size
+		amt := cents(3000000 + g.arng.IntN(4000000))
+		g.add(g.entryMeta(d, "purchases", "BILL-"+ref, "Bill from S001", meta(8+g.arng.IntN(10)),
+			line("5000", amt, true, dim("counterparty", "S001")), line("2000", amt, false, dim("counterparty", "S001"))), kind)
+	case "odd_hour":
+		amt := cents(50000 + g.arng.IntN(200000))
+		g.add(g.entryMeta(d, "general", "ADJ-"+ref, "Manual adjustment", meta(1+g.arng.IntN(4)),
+			line("6900", amt, true, nil), line("1010", amt, false, nil)), kind)
+	case "rare_pair":
+		amt := cents(80000 + g.arng.IntN(120000))
+		g.add(g.entryMeta(d, "general", "MISC-"+ref, "Equipment booked as service revenue", meta(10+g.arng.IntN(6)),
+			line("1500", amt, true, nil), line("4100", amt, false, nil)), kind)
+	case "duplicate_invoice": // an invoice posted again under another reference
+		if len(g.sales) == 0 {
+			return
+		}
+		orig := g.sales[g.arng.IntN(len(g.sales))].Input
+		dup := g.entryMeta(d, orig.Journal, orig.Reference+"-DUP", orig.Description, meta(9+g.arng.IntN(8)), orig.Lines...)
+		g.add(dup, kind)
+	case "round_amount_odd_hour":
+		amt := cents((5 + g.arng.IntN(45)) * 100000)
+		g.add(g.entryMeta(d, "general", "ADJ-"+ref, "Transfer", meta(g.arng.IntN(5)),
+			line("6900", amt, true, nil), line("1010", amt, false, nil)), kind)
+	case "dormant_account": // depreciation, which nothing else in the simulation books
+		amt := cents(20000 + g.arng.IntN(300000))
+		g.add(g.entryMeta(d, "general", "MISC-"+ref, "Reclassification", meta(9+g.arng.IntN(8)),
+			line("6500", amt, true, nil), line("1010", amt, false, nil)), kind)
+	case "weekend_posting": // a bank payment on the next Saturday or Sunday
+		off := (int(time.Saturday) - int(date.Weekday()) + 7) % 7
+		day := min(d+off+g.arng.IntN(2), g.o.Days-1)
+		amt := cents(100000 + g.arng.IntN(400000))
+		g.add(g.entryMeta(day, "bank", "PAY-"+ref, "Payment", meta(10+g.arng.IntN(6)),
+			line("6200", amt, true, nil), line("1010", amt, false, nil)), kind)
+	}
 }
 
 func (g *gen) add(in ledger.EntryInput, anomaly string) {
@@ -124,6 +192,12 @@ func (g *gen) sale(d int, date time.Time, i int, scale float64) {
 	cp := dim("counterparty", customer)
 	g.add(g.entry(d, "sales", ref, "Invoice to "+customer, 9+g.rng.IntN(9),
 		line("1200", cents(gross), true, cp), line(revenue, cents(netCents), false, cp), line("2200", cents(vat), false, nil)), "")
+	if scale == 1 {
+		g.sales = append(g.sales, g.out[len(g.out)-1])
+		if len(g.sales) > maxRecentSales {
+			g.sales = g.sales[1:]
+		}
+	}
 	due := d + 14 + g.rng.IntN(32)
 	if due < g.o.Days {
 		g.pending[due] = append(g.pending[due], g.entry(due, "bank", "PMT-"+ref, "Payment from "+customer, 10+g.rng.IntN(6),

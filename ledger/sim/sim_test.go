@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
@@ -65,5 +66,48 @@ func TestActivityIsRealisticAndBalanced(t *testing.T) {
 func TestBadDays(t *testing.T) {
 	if _, err := Generate(opts(1, 0)); err == nil {
 		t.Fatal("accepted 0 days")
+	}
+}
+
+func TestAnomaliesAtARateAreLabelledAndLeaveOrdinaryEntriesAlone(t *testing.T) {
+	plain, err := Generate(opts(1, 90))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := opts(1, 90)
+	o.AnomaliesPerDay = 1
+	rich, err := Generate(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	var ordinary []Entry
+	for _, e := range rich {
+		if e.Anomaly == "" {
+			ordinary = append(ordinary, e)
+			continue
+		}
+		kinds[e.Anomaly]++
+		var meta map[string]any
+		if err := json.Unmarshal(e.Input.Metadata, &meta); err != nil || meta["anomaly"] != e.Anomaly {
+			t.Fatalf("anomaly %s is not labelled in its metadata: %s", e.Anomaly, e.Input.Metadata)
+		}
+	}
+	for _, k := range AnomalyKinds {
+		if kinds[k] == 0 {
+			t.Errorf("no %s anomaly in 90 days at one a day: %v", k, kinds)
+		}
+	}
+	var plainOrdinary int
+	for _, e := range plain {
+		if e.Anomaly == "" {
+			plainOrdinary++
+		}
+	}
+	if len(ordinary) != plainOrdinary {
+		t.Fatalf("the rate changed the ordinary entries: %d, without it %d", len(ordinary), plainOrdinary)
+	}
+	if _, err := Generate(Options{Book: "b", Days: 1, AnomaliesPerDay: 11}); err == nil {
+		t.Fatal("a rate past the bound must be refused")
 	}
 }
