@@ -38,6 +38,7 @@ import (
 	"github.com/codexion/codexion/schemas/registry"
 	"github.com/codexion/codexion/workflows"
 	"github.com/codexion/codexion/workflows/ingest"
+	"github.com/codexion/codexion/workflows/training"
 	"github.com/codexion/codexion/workflows/trainingset"
 )
 
@@ -80,6 +81,7 @@ type App struct {
 	// owns the offline store).
 	FeatureWorker *workflows.Worker
 
+	training *modelTraining
 	group    *lifecycle.Group
 	ops      map[string]openapi.Op
 	registry *registry.Handler
@@ -88,7 +90,7 @@ type App struct {
 // Kinds registers every catalog kind: what users may declare in YAML, each brought by the
 // package that owns it.
 func Kinds() *catalog.Kinds {
-	return catalog.NewKinds(append([]catalog.Kind{pipelines.Kind{}}, features.Kinds()...)...)
+	return catalog.NewKinds(append(append([]catalog.Kind{pipelines.Kind{}}, features.Kinds()...), models.ModelKind{})...)
 }
 
 // Events gathers the event types every domain declares: the relay routes and validates by
@@ -222,6 +224,10 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		mlflow := models.NewMLflow(a.Models, log)
 		mlflow.Routes(a.Router)
 		maps.Copy(ops, mlflow.OpenAPI())
+		a.training = newModelTraining(a.Catalog, a.Features.TrainingSets(), a.Temporal)
+		mh := models.NewHandler(a.Models, a.training, log)
+		mh.Routes(a.Router)
+		maps.Copy(ops, mh.OpenAPI())
 	}
 	for _, fn := range extra {
 		fn(a)
@@ -238,7 +244,8 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		// The process that owns the offline store runs the feature store's activities.
 		a.FeatureWorker = &workflows.Worker{Client: a.Temporal, TaskQueue: ingest.TaskQueue, Log: log,
 			Register: []workflows.Registration{ingest.RegisterWorkflows, a.featureActs.Register,
-				trainingset.RegisterWorkflows, trainingset.NewActivities(a.Features.TrainingSets(), log.With("component", "training-sets")).Register}}
+				trainingset.RegisterWorkflows, trainingset.NewActivities(a.Features.TrainingSets(), log.With("component", "training-sets")).Register,
+				training.RegisterWorkflows, training.NewActivities(a.training, a.training, a.Models, log.With("component", "model-training")).Register}}
 		a.group.Add(a.FeatureWorker)
 		if cfg.Features.RunPipelines {
 			a.group.Add(a.Pipelines)

@@ -219,6 +219,12 @@ func StartDev(ctx context.Context, cfg config.Config, log *slog.Logger) (*Dev, e
 			return nil, fmt.Errorf("demo book %s: %w", cfg.Dev.DemoBook, err)
 		}
 	}
+	if cfg.Dev.DemoBook != "" {
+		if err := a.trainDemo(ctx, log); err != nil {
+			// The stack is usable without the model; say why it is missing.
+			log.Warn("demo model not trained", "model", DemoModel, "error", err)
+		}
+	}
 	ep.HTTP, ep.Readyz, ep.Metrics = base, base+"/readyz?verbose", base+"/metrics"
 	ep.Postgres = cfg.Database.URL
 	ep.Kafka = cfg.Kafka.Brokers

@@ -288,6 +288,8 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 		}
 	})
 
+	t.Run("a declared model trains on the ledger and knows its data", func(t *testing.T) { modelsOnTheDevStack(t, a.with(t), d) })
+
 	t.Run("push and materialize", func(t *testing.T) {
 		a := a.with(t)
 		now := time.Now().UTC().Format(time.RFC3339Nano)

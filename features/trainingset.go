@@ -32,3 +32,16 @@ type ObjectVersion struct {
 	Name    string `json:"name"`
 	Version int    `json:"version"`
 }
+
+// TrainingRowsRequest asks for a training set whose entity rows a query picks: a model's
+// rows query, one SELECT over an offline table (as {{batch}}), run in the offline store.
+type TrainingRowsRequest struct {
+	FeatureService  string
+	Table           string
+	SQL             string
+	TimestampColumn string
+	MaxRows         int
+	// Key makes the submit safe to repeat: the same key gets the same job.
+	Key   string
+	Actor string
+}

@@ -17,54 +17,54 @@ const KindModel = "Model"
 // ModelSpec declares a model: the rows it learns from, the features it sees, the trainer,
 // how it is evaluated and what it is for. Applying it registers nothing; training does.
 type ModelSpec struct {
-	Name        string `json:"name"`
-	Description string `json:"description,omitempty"`
+	Name        string `json:"name" yaml:"name"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 	// Card is the model card: what the model is for, who owns it, where it must not be used.
-	Card ModelCard `json:"card"`
+	Card ModelCard `json:"card" yaml:"card"`
 	// FeatureService names the feature service whose features the model sees.
-	FeatureService string `json:"feature_service"`
+	FeatureService string `json:"feature_service" yaml:"feature_service"`
 	// Rows picks the training rows from one offline table: a SELECT over {{batch}} (the
 	// table) returning the service's entity join keys, the event time, the label and the
 	// inputs of the on-demand features.
-	Rows TrainingRows `json:"rows"`
+	Rows TrainingRows `json:"rows" yaml:"rows"`
 	// OnDemand are features computed from each row itself by the same Go code at training
 	// and at serving time.
-	OnDemand []string `json:"on_demand,omitempty"`
-	Trainer  Trainer  `json:"trainer"`
+	OnDemand []string `json:"on_demand,omitempty" yaml:"on_demand,omitempty"`
+	Trainer  Trainer  `json:"trainer" yaml:"trainer"`
 	// Evaluation holds out the latest rows by event time: never a random split across time.
-	Evaluation Evaluation `json:"evaluation"`
+	Evaluation Evaluation `json:"evaluation" yaml:"evaluation"`
 	// RetrainEvery, when set, retrains on a schedule (Go duration, e.g. 24h).
-	RetrainEvery string `json:"retrain_every,omitempty"`
+	RetrainEvery string `json:"retrain_every,omitempty" yaml:"retrain_every,omitempty"`
 }
 
 // ModelCard says what a model is for.
 type ModelCard struct {
-	Purpose string `json:"purpose"`
-	Owner   string `json:"owner"`
-	Limits  string `json:"limits,omitempty"`
+	Purpose string `json:"purpose" yaml:"purpose"`
+	Owner   string `json:"owner" yaml:"owner"`
+	Limits  string `json:"limits,omitempty" yaml:"limits,omitempty"`
 }
 
 // TrainingRows is the query that picks training rows.
 type TrainingRows struct {
-	Table           string `json:"table"`
-	SQL             string `json:"sql"`
-	TimestampColumn string `json:"timestamp_column"`
-	Label           string `json:"label"`
+	Table           string `json:"table" yaml:"table"`
+	SQL             string `json:"sql" yaml:"sql"`
+	TimestampColumn string `json:"timestamp_column" yaml:"timestamp_column"`
+	Label           string `json:"label" yaml:"label"`
 	// MaxRows bounds the rows one training reads (default and most: MaxTrainingRows).
-	MaxRows int `json:"max_rows,omitempty"`
+	MaxRows int `json:"max_rows,omitempty" yaml:"max_rows,omitempty"`
 }
 
 // Trainer names the algorithm and its parameters.
 type Trainer struct {
-	Type   string             `json:"type"`
-	Params map[string]float64 `json:"params,omitempty"`
+	Type   string             `json:"type" yaml:"type"`
+	Params map[string]float64 `json:"params,omitempty" yaml:"params,omitempty"`
 }
 
 // Evaluation says how much of the latest data is held out and where the decision threshold is.
 type Evaluation struct {
-	TestFraction float64 `json:"test_fraction"`
-	Threshold    float64 `json:"threshold,omitempty"`
-	TopK         int     `json:"top_k,omitempty"`
+	TestFraction float64 `json:"test_fraction" yaml:"test_fraction"`
+	Threshold    float64 `json:"threshold,omitempty" yaml:"threshold,omitempty"`
+	TopK         int     `json:"top_k,omitempty" yaml:"top_k,omitempty"`
 }
 
 // MaxTrainingRows bounds the rows of one training.

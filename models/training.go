@@ -485,3 +485,22 @@ func curveSVG(title, xLabel, yLabel string, pts []train.Point) string {
 </svg>
 `, size+2*pad, pad, esc(title), size, strings.TrimSpace(path.String()), pad+size/2, size+2*pad-8, esc(xLabel), esc(yLabel))
 }
+
+// RecordFailedTraining leaves a training that failed before or during its fit as a FAILED
+// run with the reason, in the model's experiment: the run a retry made, or a new one.
+func (s *Store) RecordFailedTraining(ctx context.Context, model, trainingID, actor, reason string) error {
+	expID, err := s.ensureExperiment(ctx, ExperimentFor(model))
+	if err != nil {
+		return err
+	}
+	run, err := s.trainingRun(ctx, expID, TrainingInput{TrainingID: trainingID, Spec: ModelSpec{Name: model}, Actor: actor})
+	if err != nil {
+		return err
+	}
+	if err := s.LogBatch(ctx, run.Info.RunID, Batch{Tags: []Tag{{Key: TagFailure, Value: httpxBound(reason)}}}); err != nil {
+		return err
+	}
+	end := s.nowMS()
+	_, err = s.UpdateRun(ctx, run.Info.RunID, RunUpdate{Status: RunFailed, EndTime: &end})
+	return err
+}

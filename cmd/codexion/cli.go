@@ -43,7 +43,7 @@ and --key.path flags, in rising precedence. Run 'codexion config print' to see i
 	}
 	root.PersistentFlags().StringVarP(&c.configFile, "config", "c", "", "config file (default codexion.yaml when present, or $CODEXION_CONFIG)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(c.serveCmd(), c.workerCmd(), c.devCmd(), c.migrateCmd(), c.configCmd(), c.ledgerCmd(), c.simulateCmd(), c.eventsCmd(), c.applyCmd(), c.deleteCmd(), c.pipelineCmd(), c.versionCmd())
+	root.AddCommand(c.serveCmd(), c.workerCmd(), c.devCmd(), c.migrateCmd(), c.configCmd(), c.ledgerCmd(), c.simulateCmd(), c.eventsCmd(), c.applyCmd(), c.deleteCmd(), c.pipelineCmd(), c.modelCmd(), c.versionCmd())
 	return root
 }
 
