@@ -69,6 +69,9 @@ type token struct {
 	pos  int
 	// quoted identifier parts: the key after a prefix may be backquoted or double-quoted
 	quoted bool
+	// whole is a backquoted name standing alone (`metrics.a` names an attribute "metrics.a",
+	// as MLflow reads it); a backquoted prefix followed by a key (`metrics`.a) is not.
+	whole bool
 }
 
 func filterError(filter string, pos int, format string, args ...any) error {
@@ -102,8 +105,19 @@ func lex(filter string) ([]token, error) {
 			if r == '`' {
 				kind = tokIdent
 			}
-			out = append(out, token{kind: kind, text: text, pos: i, quoted: true})
-			i += end + 2
+			next := i + end + 2
+			if r == '`' && next < len(filter) && filter[next] == '.' {
+				// `metrics`.auc: a backquoted prefix and its key
+				t, j, err := lexIdent(filter, next+1)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, token{kind: tokIdent, text: text + "." + t.text, pos: i, quoted: true})
+				i = j
+				continue
+			}
+			out = append(out, token{kind: kind, text: text, pos: i, quoted: true, whole: r == '`'})
+			i = next
 		case strings.ContainsRune("=!<>", r):
 			j := i + 1
 			if j < len(filter) && filter[j] == '=' {
@@ -323,6 +337,9 @@ func (p *filterParser) list(c Clause) (Clause, error) {
 
 // identifier splits "metrics.auc" into its entity type and key; a bare name is an attribute.
 func identifier(filter string, t token) (Clause, error) {
+	if t.whole {
+		return Clause{Type: EntityAttribute, Key: t.text}, nil
+	}
 	prefix, key, dotted := strings.Cut(t.text, ".")
 	if dotted {
 		if typ, ok := entityPrefixes[strings.ToLower(prefix)]; ok {

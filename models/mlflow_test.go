@@ -359,3 +359,102 @@ func TestArtifactsAreCheckedAgainstTheirDigestAndPathsCannotEscape(t *testing.T)
 		t.Fatalf("a planted artifact: %d %s", status, body)
 	}
 }
+
+// TestTheMLflow3LogModelRegisterAndLoadSequence replays the calls MLflow 3's Python client
+// makes for `mlflow.sklearn.log_model(model, name="model", registered_model_name="m")` and
+// then `mlflow.pyfunc.load_model("models:/m@champion")`, in order and with the bodies it
+// sends (read from MLflow's client code), and checks each answer is what that client reads.
+func TestTheMLflow3LogModelRegisterAndLoadSequence(t *testing.T) {
+	a := newMLflowAPI(t)
+	exp := a.ok("POST", api+"/experiments/create", map[string]any{"name": "sk"})["experiment_id"].(string)
+	run := a.ok("POST", api+"/runs/create", map[string]any{"experiment_id": exp, "start_time": 1717000000000,
+		"tags": []map[string]string{{"key": "mlflow.user", "value": "ana"}}})
+	runID := dig(run, "run", "info", "run_id").(string)
+	a.ok("POST", api+"/runs/log-parameter", map[string]any{"run_id": runID, "run_uuid": runID, "key": "alpha", "value": "0.5"})
+	a.ok("POST", api+"/runs/log-metric", map[string]any{"run_id": runID, "run_uuid": runID, "key": "rmse", "value": 0.7, "timestamp": 1717000001000, "step": 0})
+
+	// Model.log: get the run, create the logged model (PENDING) with the run's params.
+	a.ok("GET", api+"/runs/get", map[string]any{"run_id": runID, "run_uuid": runID})
+	lm := a.ok("POST", api+"/logged-models", map[string]any{"experiment_id": exp, "name": "model", "source_run_id": runID,
+		"params": []map[string]string{{"key": "alpha", "value": "0.5"}}, "tags": []map[string]string{{"key": "mlflow.user", "value": "ana"}}})
+	modelID, _ := dig(lm, "model", "info", "model_id").(string)
+	artifactURI, _ := dig(lm, "model", "info", "artifact_uri").(string)
+	if !strings.HasPrefix(modelID, "m-") || dig(lm, "model", "info", "status") != "LOGGED_MODEL_PENDING" ||
+		artifactURI != "mlflow-artifacts:/"+exp+"/models/"+modelID+"/artifacts" {
+		t.Fatalf("logged model = %v", lm)
+	}
+	a.ok("POST", api+"/runs/outputs", map[string]any{"run_id": runID, "models": []map[string]any{{"model_id": modelID, "step": 0}}})
+	hist := a.ok("GET", api+"/metrics/get-history", map[string]any{"run_id": runID, "run_uuid": runID, "metric_key": "rmse"})
+	a.ok("POST", api+"/runs/log-batch", map[string]any{"run_id": runID, "metrics": []map[string]any{{"key": "rmse",
+		"value": dig(hist, "metrics", 0, "value"), "timestamp": dig(hist, "metrics", 0, "timestamp"), "step": 0, "model_id": modelID, "run_id": runID}}})
+	a.ok("GET", api+"/logged-models/"+modelID, nil)
+	// The flavor's files, uploaded to the proxied artifact API under the model's location.
+	files := map[string]string{"MLmodel": "artifact_path: " + artifactURI + "\nflavors:\n  python_function: {}\nmodel_id: " + modelID + "\n",
+		"model.pkl": strings.Repeat("\x80\x04pickle", 1000), "requirements.txt": "scikit-learn==1.5.0\n"}
+	root := strings.TrimPrefix(artifactURI, "mlflow-artifacts:/")
+	for name, body := range files {
+		req, _ := http.NewRequest(http.MethodPut, a.srv.URL+"/api/2.0/mlflow-artifacts/artifacts/"+root+"/"+name, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		req.Header.Set("Content-Type", "application/octet-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("upload %s: %v %v", name, resp, err)
+		}
+		_ = resp.Body.Close()
+	}
+	fin := a.ok("PATCH", api+"/logged-models/"+modelID, map[string]any{"model_id": modelID, "status": "LOGGED_MODEL_READY"})
+	if dig(fin, "model", "info", "status") != "LOGGED_MODEL_READY" {
+		t.Fatalf("finalized = %v", fin)
+	}
+	// Registration: create the model (already-exists is swallowed by the client), then the
+	// version from the logged model with no run_id: the registry fills it in.
+	a.ok("POST", api+"/registered-models/create", map[string]any{"name": "m"})
+	mv := a.ok("POST", api+"/model-versions/create", map[string]any{"name": "m", "source": "models:/" + modelID, "model_id": modelID})
+	if dig(mv, "model_version", "status") != "READY" || dig(mv, "model_version", "run_id") != runID || dig(mv, "model_version", "model_id") != modelID {
+		t.Fatalf("model version = %v", mv)
+	}
+	a.ok("GET", api+"/logged-models/"+modelID, nil)
+	a.ok("PATCH", api+"/logged-models/"+modelID+"/tags", map[string]any{"tags": []map[string]string{{"key": "mlflow.modelVersions", "value": `[{"name": "m", "version": "1"}]`}}})
+	a.ok("POST", api+"/runs/update", map[string]any{"run_id": runID, "run_uuid": runID, "status": "FINISHED", "end_time": 1717000009000})
+	got := a.ok("GET", api+"/logged-models/"+modelID, nil)
+	if dig(got, "model", "info", "registrations", 0, "name") != "m" || dig(got, "model", "data", "metrics", 0, "key") != "rmse" {
+		t.Fatalf("logged model after registration = %v", got)
+	}
+	// A finalized model's files cannot be changed; the same bytes again (a retry) are fine.
+	req, _ := http.NewRequest(http.MethodPut, a.srv.URL+"/api/2.0/mlflow-artifacts/artifacts/"+root+"/model.pkl", strings.NewReader("evil"))
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusConflict {
+		t.Fatalf("overwriting a registered model's file: %v %v", resp, err)
+	}
+
+	// load_model("models:/m@champion"): alias → download URI → list → download each file.
+	if status, out := a.call(a.srv.Tokens[access.RoleMLApprover], "POST", api+"/registered-models/alias", map[string]any{"name": "m", "alias": "champion", "version": "1"}); status != 200 {
+		t.Fatalf("set alias: %d %v", status, out)
+	}
+	byAlias := a.ok("GET", api+"/registered-models/alias", map[string]any{"name": "m", "alias": "champion"})
+	uri := a.ok("GET", api+"/model-versions/get-download-uri", map[string]any{"name": "m", "version": dig(byAlias, "model_version", "version")})
+	if uri["artifact_uri"] != artifactURI {
+		t.Fatalf("download uri = %v, want the logged model's location %s", uri, artifactURI)
+	}
+	list := a.ok("GET", "/api/2.0/mlflow-artifacts/artifacts", map[string]any{"path": root})
+	listed := map[string]bool{}
+	for _, f := range list["files"].([]any) {
+		listed[f.(map[string]any)["path"].(string)] = true
+	}
+	for name, body := range files {
+		if !listed[name] {
+			t.Fatalf("listing %v lacks %s", list, name)
+		}
+		req, _ := http.NewRequest(http.MethodGet, a.srv.URL+"/api/2.0/mlflow-artifacts/artifacts/"+root+"/"+name, nil)
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != 200 || string(got) != body {
+			t.Fatalf("download %s: %d, %d bytes", name, resp.StatusCode, len(got))
+		}
+	}
+}

@@ -350,6 +350,7 @@ func (s *Store) LogBatch(ctx context.Context, runID string, b Batch) error {
 // queueMetrics adds the metric points to the history and moves each key's latest value
 // when a point is later (by step, then timestamp, then value, as MLflow orders them).
 func queueMetrics(batch *pgx.Batch, runID string, metrics []Metric) {
+	metrics = dedupeMetrics(metrics)
 	n := len(metrics)
 	keys, values, stamps, steps, nans := make([]string, n), make([]float64, n), make([]int64, n), make([]int64, n), make([]bool, n)
 	modelIDs, dsNames, dsDigests := make([]*string, n), make([]*string, n), make([]*string, n)
@@ -368,7 +369,11 @@ func queueMetrics(batch *pgx.Batch, runID string, metrics []Metric) {
 	batch.Queue(`INSERT INTO models_metrics (run_id, key, value, timestamp_ms, step, is_nan, model_id, dataset_name, dataset_digest)
 		SELECT $1, k, v, ts, st, nan, mid, dn, dd FROM unnest($2::text[], $3::float8[], $4::int8[], $5::int8[], $6::bool[], $7::text[], $8::text[], $9::text[])
 			AS t(k, v, ts, st, nan, mid, dn, dd)
-		ON CONFLICT DO NOTHING`, runID, keys, values, stamps, steps, nans, modelIDs, dsNames, dsDigests)
+		ON CONFLICT (run_id, key, step, timestamp_ms, value, is_nan) DO UPDATE SET
+			model_id = coalesce(models_metrics.model_id, EXCLUDED.model_id),
+			dataset_name = coalesce(models_metrics.dataset_name, EXCLUDED.dataset_name),
+			dataset_digest = coalesce(models_metrics.dataset_digest, EXCLUDED.dataset_digest)`,
+		runID, keys, values, stamps, steps, nans, modelIDs, dsNames, dsDigests)
 	lk, lv, lt, ls, ln := make([]string, 0, len(latest)), make([]float64, 0, len(latest)), make([]int64, 0, len(latest)), make([]int64, 0, len(latest)), make([]bool, 0, len(latest))
 	for _, i := range latest {
 		lk, lv, lt, ls, ln = append(lk, keys[i]), append(lv, values[i]), append(lt, stamps[i]), append(ls, steps[i]), append(ln, nans[i])
@@ -377,6 +382,38 @@ func queueMetrics(batch *pgx.Batch, runID string, metrics []Metric) {
 		SELECT $1, k, v, ts, st, nan FROM unnest($2::text[], $3::float8[], $4::int8[], $5::int8[], $6::bool[]) AS t(k, v, ts, st, nan)
 		ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value, timestamp_ms = EXCLUDED.timestamp_ms, step = EXCLUDED.step, is_nan = EXCLUDED.is_nan
 		WHERE (EXCLUDED.step, EXCLUDED.timestamp_ms, EXCLUDED.value) > (l.step, l.timestamp_ms, l.value)`, runID, lk, lv, lt, ls, ln)
+}
+
+// dedupeMetrics keeps one of each point (a point logged again links it to a model, as
+// MLflow 3's client does after logging a model): a statement cannot update a row twice.
+func dedupeMetrics(metrics []Metric) []Metric {
+	type point struct {
+		key      string
+		step, ts int64
+		value    float64
+		nan      bool
+	}
+	seen := make(map[point]int, len(metrics))
+	out := make([]Metric, 0, len(metrics))
+	for _, m := range metrics {
+		v := float64(m.Value)
+		p := point{m.Key, m.Step, m.Timestamp, v, math.IsNaN(v)}
+		if p.nan {
+			p.value = 0
+		}
+		if i, ok := seen[p]; ok {
+			if out[i].ModelID == "" {
+				out[i].ModelID = m.ModelID
+			}
+			if out[i].DatasetName == "" {
+				out[i].DatasetName, out[i].DatasetDigest = m.DatasetName, m.DatasetDigest
+			}
+			continue
+		}
+		seen[p] = len(out)
+		out = append(out, m)
+	}
+	return out
 }
 
 func later(step, ts int64, v float64, step2, ts2 int64, v2 float64) bool {
