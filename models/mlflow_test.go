@@ -23,14 +23,14 @@ import (
 // mlflowAPI serves MLflow's APIs over a fresh database and object store, through the real
 // platform chain with real tokens, as an MLflow client pointed at Codexion would see them.
 type mlflowAPI struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *apitest.Server
 	token  string
 	store  *models.Store
 	bucket *objectstore.Store
 }
 
-func newMLflowAPI(t *testing.T) *mlflowAPI {
+func newMLflowAPI(t testing.TB) *mlflowAPI {
 	t.Helper()
 	objSrv := &devstack.ObjectServer{Addr: "127.0.0.1:0", Dir: t.TempDir()}
 	if err := objSrv.Start(context.Background()); err != nil {

@@ -116,47 +116,124 @@ func scanRunInfo(row pgx.Row, extra ...any) (RunInfo, error) {
 	return ri, err
 }
 
-// runData is the select list that gathers a run's latest metrics, params, tags and inputs
-// as JSON in the same query as its info: one round trip per run, or per page of runs.
-const runData = `,
-	(SELECT jsonb_agg(jsonb_build_object('key', key, 'value', CASE WHEN is_nan THEN to_jsonb('NaN'::text) WHEN value = 'Infinity' THEN to_jsonb('Infinity'::text) WHEN value = '-Infinity' THEN to_jsonb('-Infinity'::text) ELSE to_jsonb(value) END,
-		'timestamp', timestamp_ms, 'step', step) ORDER BY key) FROM models_latest_metrics m WHERE m.run_id = r.run_id),
-	(SELECT jsonb_agg(jsonb_build_object('key', key, 'value', value) ORDER BY key) FROM models_params p WHERE p.run_id = r.run_id),
-	(SELECT jsonb_agg(jsonb_build_object('key', key, 'value', value) ORDER BY key) FROM models_run_tags t WHERE t.run_id = r.run_id),
-	(SELECT jsonb_agg(jsonb_build_object('tags', i.tags, 'dataset', jsonb_strip_nulls(jsonb_build_object('name', d.name, 'digest', d.digest,
-		'source_type', d.source_type, 'source', d.source, 'schema', d.schema, 'profile', d.profile))) ORDER BY d.name, d.digest)
-		FROM models_run_inputs i JOIN models_datasets d USING (dataset_id) WHERE i.run_id = r.run_id),
-	(SELECT jsonb_agg(jsonb_build_object('model_id', model_id) ORDER BY model_id) FROM models_run_model_io io WHERE io.run_id = r.run_id AND direction = 'input'),
-	(SELECT jsonb_agg(jsonb_build_object('model_id', model_id, 'step', step) ORDER BY model_id, step) FROM models_run_model_io io WHERE io.run_id = r.run_id AND direction = 'output')`
+// runDataQueries read what the runs named by $1 logged, one statement per part, each in
+// order of run and then as MLflow lists them. They are sent together in one round trip
+// (with the run's own row for a single run), which is cheaper than a subquery per run and
+// part once a page holds many runs.
+var runDataQueries = []string{
+	`SELECT run_id, key, value, is_nan, timestamp_ms, step FROM models_latest_metrics WHERE run_id = ANY($1) ORDER BY run_id, key`,
+	`SELECT run_id, key, value FROM models_params WHERE run_id = ANY($1) ORDER BY run_id, key`,
+	`SELECT run_id, key, value FROM models_run_tags WHERE run_id = ANY($1) ORDER BY run_id, key`,
+	`SELECT i.run_id, i.tags, d.name, d.digest, d.source_type, d.source, coalesce(d.schema, ''), coalesce(d.profile, '')
+		FROM models_run_inputs i JOIN models_datasets d USING (dataset_id) WHERE i.run_id = ANY($1) ORDER BY i.run_id, d.name, d.digest`,
+	`SELECT run_id, direction, model_id, step FROM models_run_model_io WHERE run_id = ANY($1) ORDER BY run_id, model_id, step`,
+}
 
-func scanRun(row pgx.Row) (Run, error) {
-	var (
-		r                          Run
-		metrics, params, tags, ins []byte
-		modelIns, modelOuts        []byte
-	)
-	info, err := scanRunInfo(row, &metrics, &params, &tags, &ins, &modelIns, &modelOuts)
-	if err != nil {
-		return Run{}, err
+// queueRunData adds runDataQueries for ids to batch; readRunData reads their answers into runs.
+func queueRunData(batch *pgx.Batch, ids []string) {
+	for _, q := range runDataQueries {
+		batch.Queue(q, ids)
 	}
-	r.Info = info
-	for _, part := range []struct {
-		raw []byte
-		to  any
-	}{{metrics, &r.Data.Metrics}, {params, &r.Data.Params}, {tags, &r.Data.Tags}, {ins, &r.Inputs.DatasetInputs},
-		{modelIns, &r.Inputs.ModelInputs}, {modelOuts, &r.Outputs.ModelOutputs}} {
-		if part.raw != nil {
-			if err := json.Unmarshal(part.raw, part.to); err != nil {
-				return Run{}, fmt.Errorf("run %s: %w", info.RunID, err)
+}
+
+func readRunData(results pgx.BatchResults, runs []Run) error {
+	at := make(map[string]*Run, len(runs))
+	for i := range runs {
+		at[runs[i].Info.RunID] = &runs[i]
+	}
+	read := func(scan func(row pgx.CollectableRow) error) error {
+		rows, err := results.Query()
+		if err != nil {
+			return err
+		}
+		_, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct{}, error) { return struct{}{}, scan(row) })
+		return err
+	}
+	var id string
+	steps := []func(row pgx.CollectableRow) error{
+		func(row pgx.CollectableRow) error {
+			var m Metric
+			var nan bool
+			if err := row.Scan(&id, &m.Key, &m.Value, &nan, &m.Timestamp, &m.Step); err != nil {
+				return err
 			}
+			if nan {
+				m.Value = Float(math.NaN())
+			}
+			at[id].Data.Metrics = append(at[id].Data.Metrics, m)
+			return nil
+		},
+		func(row pgx.CollectableRow) error {
+			var p Param
+			if err := row.Scan(&id, &p.Key, &p.Value); err != nil {
+				return err
+			}
+			at[id].Data.Params = append(at[id].Data.Params, p)
+			return nil
+		},
+		func(row pgx.CollectableRow) error {
+			var t Tag
+			if err := row.Scan(&id, &t.Key, &t.Value); err != nil {
+				return err
+			}
+			at[id].Data.Tags = append(at[id].Data.Tags, t)
+			return nil
+		},
+		func(row pgx.CollectableRow) error {
+			var in DatasetInput
+			var tags []byte
+			d := &in.Dataset
+			if err := row.Scan(&id, &tags, &d.Name, &d.Digest, &d.SourceType, &d.Source, &d.Schema, &d.Profile); err != nil {
+				return err
+			}
+			if err := json.Unmarshal(tags, &in.Tags); err != nil {
+				return fmt.Errorf("run %s: dataset tags: %w", id, err)
+			}
+			if len(in.Tags) == 0 {
+				in.Tags = nil
+			}
+			at[id].Inputs.DatasetInputs = append(at[id].Inputs.DatasetInputs, in)
+			return nil
+		},
+		func(row pgx.CollectableRow) error {
+			var direction, model string
+			var step int64
+			if err := row.Scan(&id, &direction, &model, &step); err != nil {
+				return err
+			}
+			if direction == "input" {
+				at[id].Inputs.ModelInputs = append(at[id].Inputs.ModelInputs, ModelInput{ModelID: model})
+			} else {
+				at[id].Outputs.ModelOutputs = append(at[id].Outputs.ModelOutputs, ModelOutput{ModelID: model, Step: step})
+			}
+			return nil
+		},
+	}
+	for _, step := range steps {
+		if err := read(step); err != nil {
+			return fmt.Errorf("run data: %w", err)
 		}
 	}
-	for i := range r.Inputs.DatasetInputs {
-		if len(r.Inputs.DatasetInputs[i].Tags) == 0 {
-			r.Inputs.DatasetInputs[i].Tags = nil
-		}
+	return nil
+}
+
+// withRunData fills in what each run logged.
+func (s *Store) withRunData(ctx context.Context, runs []Run) error {
+	if len(runs) == 0 {
+		return nil
 	}
-	return r, nil
+	ids := make([]string, len(runs))
+	for i, r := range runs {
+		ids[i] = r.Info.RunID
+	}
+	batch := &pgx.Batch{}
+	queueRunData(batch, ids)
+	results := s.db.SendBatch(ctx, batch)
+	err := readRunData(results, runs)
+	if cerr := results.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // GetRun returns a run with everything it logged, active or deleted.
@@ -164,11 +241,23 @@ func (s *Store) GetRun(ctx context.Context, id string) (Run, error) {
 	if id == "" {
 		return Run{}, invalidField("run_id", "Missing value for required parameter 'run_id'")
 	}
-	r, err := scanRun(s.db.QueryRow(ctx, `SELECT `+runInfoColumns+runData+` FROM models_runs r WHERE run_id = $1`, id))
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT `+runInfoColumns+` FROM models_runs r WHERE run_id = $1`, id)
+	queueRunData(batch, []string{id})
+	results := s.db.SendBatch(ctx, batch)
+	defer func() { _ = results.Close() }()
+	info, err := scanRunInfo(results.QueryRow())
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Run{}, CodeRunNotFound.New("Run with id=%s not found", id)
 	}
-	return r, err
+	if err != nil {
+		return Run{}, err
+	}
+	runs := []Run{{Info: info}}
+	if err := readRunData(results, runs); err != nil {
+		return Run{}, err
+	}
+	return runs[0], results.Close()
 }
 
 // runChange runs fn in a transaction after locking the run and checking it exists and,

@@ -193,8 +193,9 @@ func encodePageToken(offset int) string {
 	return base64.StdEncoding.EncodeToString(raw)
 }
 
-// orderTerm adds the SQL ORDER BY term for o over runs, joining what it needs.
-func (b *sqlBuilder) runOrder(o OrderBy, i int, joins *[]string) (string, error) {
+// runOrder gives the SQL ORDER BY term for o over runs, joining what it needs; filtered
+// holds the metrics the filter already requires to be present and not NaN.
+func (b *sqlBuilder) runOrder(o OrderBy, i int, filtered map[string]bool, joins *[]string) (string, error) {
 	dir := "ASC"
 	if o.Desc {
 		dir = "DESC"
@@ -202,6 +203,12 @@ func (b *sqlBuilder) runOrder(o OrderBy, i int, joins *[]string) (string, error)
 	alias := "o" + strconv.Itoa(i)
 	switch o.Type {
 	case EntityMetric:
+		if filtered[o.Key] {
+			// The filter keeps only runs where this metric is present and a number, so an
+			// inner join orders the same and lets the metric's (key, value) index give the order.
+			*joins = append(*joins, fmt.Sprintf("JOIN models_latest_metrics %s ON %s.run_id = r.run_id AND %s.key = %s", alias, alias, alias, b.arg(o.Key)))
+			return fmt.Sprintf("%s.value %s", alias, dir), nil
+		}
 		*joins = append(*joins, fmt.Sprintf("LEFT JOIN models_latest_metrics %s ON %s.run_id = r.run_id AND %s.key = %s", alias, alias, alias, b.arg(o.Key)))
 		// Runs without the metric sort last, NaN just before them, as MLflow sorts.
 		return fmt.Sprintf("(%s.key IS NULL), %s.is_nan, %s.value %s", alias, alias, alias, dir), nil
@@ -253,11 +260,20 @@ func (s *Store) SearchRuns(ctx context.Context, q RunSearch) ([]Run, string, err
 		return nil, "", err
 	}
 	b := &sqlBuilder{}
-	b.add("r.experiment_id = ANY(%s::int8[])", b.arg(ids))
+	if len(ids) == 1 {
+		// A plain equality lets the planner walk the experiment's index in start-time order.
+		b.add("r.experiment_id = %s", b.arg(ids[0]))
+	} else {
+		b.add("r.experiment_id = ANY(%s::int8[])", b.arg(ids))
+	}
 	b.add("r.lifecycle_stage %s", stage)
+	filtered := map[string]bool{}
 	for _, c := range clauses {
 		if err := b.runClause(q.Filter, c); err != nil {
 			return nil, "", err
+		}
+		if c.Type == EntityMetric {
+			filtered[c.Key] = true
 		}
 	}
 	var (
@@ -269,21 +285,24 @@ func (s *Store) SearchRuns(ctx context.Context, q RunSearch) ([]Run, string, err
 		if err != nil {
 			return nil, "", err
 		}
-		sql, err := b.runOrder(o, i, &joins)
+		sql, err := b.runOrder(o, i, filtered, &joins)
 		if err != nil {
 			return nil, "", err
 		}
 		order = append(order, sql)
 	}
 	order = append(order, "r.start_time_ms DESC", "r.run_id")
-	query := `SELECT ` + runInfoColumns + runData + ` FROM models_runs r ` + strings.Join(joins, " ") +
+	query := `SELECT ` + runInfoColumns + ` FROM models_runs r ` + strings.Join(joins, " ") +
 		` WHERE ` + b.clause() + ` ORDER BY ` + strings.Join(order, ", ") +
 		` OFFSET ` + b.arg(offset) + ` LIMIT ` + b.arg(limit+1)
 	rows, err := s.db.Query(ctx, query, b.args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("search runs: %w", err)
 	}
-	runs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Run, error) { return scanRun(row) })
+	runs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Run, error) {
+		info, err := scanRunInfo(row)
+		return Run{Info: info}, err
+	})
 	if err != nil {
 		return nil, "", fmt.Errorf("search runs: %w", err)
 	}
@@ -291,6 +310,9 @@ func (s *Store) SearchRuns(ctx context.Context, q RunSearch) ([]Run, string, err
 	if len(runs) > limit {
 		runs = runs[:limit]
 		next = encodePageToken(offset + limit)
+	}
+	if err := s.withRunData(ctx, runs); err != nil {
+		return nil, "", fmt.Errorf("search runs: %w", err)
 	}
 	return runs, next, nil
 }
