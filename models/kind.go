@@ -119,29 +119,8 @@ func (m *ModelSpec) Check() error {
 }
 
 // TrainerParams resolves the trainer's parameters over its defaults.
-func (m *ModelSpec) TrainerParams() (train.LogisticParams, error) {
-	switch m.Trainer.Type {
-	case train.KindLogistic:
-	case "":
-		return train.LogisticParams{}, fmt.Errorf("trainer.type is required: %s", train.KindLogistic)
-	default:
-		return train.LogisticParams{}, fmt.Errorf("trainer.type %q is not a trainer (known: %s)", m.Trainer.Type, train.KindLogistic)
-	}
-	p := train.DefaultLogistic()
-	for k, v := range m.Trainer.Params {
-		switch k {
-		case "C":
-			p.C = v
-		case "max_iter":
-			p.MaxIter = int(v)
-		default:
-			return p, fmt.Errorf("trainer.params.%s is not a parameter of %s (known: C, max_iter)", k, m.Trainer.Type)
-		}
-	}
-	if p.C <= 0 || p.MaxIter < 1 || p.MaxIter > 1000 {
-		return p, fmt.Errorf("trainer.params: C must be positive and max_iter 1 to 1000")
-	}
-	return p, nil
+func (m *ModelSpec) TrainerParams() (map[string]float64, error) {
+	return train.Resolve(m.Trainer.Type, m.Trainer.Params)
 }
 
 // ModelKind registers models with the catalog.

@@ -24,6 +24,8 @@ func TestAModelSpecThatCannotTrainIsRefusedNamingTheField(t *testing.T) {
 		{"type: logistic_regression", "type: deep_magic", `trainer.type "deep_magic"`},
 		{"params: {C: 1.0}", "params: {C: 1.0, gamma: 2}", "trainer.params.gamma"},
 		{"params: {C: 1.0}", "params: {C: -1}", "C must be positive"},
+		{"type: logistic_regression", "type: isolation_forest", "trainer.params.C is not a parameter of isolation_forest"},
+		{"params: {C: 1.0}", "params: {C: 1.5, max_iter: 20.5}", "max_iter is 20.5; it must be a finite whole number"},
 		{"FROM {{batch}}", "FROM ledger_lines", "{{batch}}"},
 		{"label: label", "label: \"x; DROP TABLE y\"", "rows.label"},
 		{"owner: finance-controls", "owner: \"\"", "card.purpose and card.owner"},

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,7 +65,7 @@ type Lineage struct {
 	TrainingSet     features.TrainingLineage `json:"training_set"`
 	RowsSQL         string                   `json:"rows_sql"`
 	Trainer         string                   `json:"trainer"`
-	Params          train.LogisticParams     `json:"params"`
+	Params          map[string]float64       `json:"params"`
 	Build           string                   `json:"build"`
 	Signature       Signature                `json:"signature"`
 	TrainRows       int                      `json:"train_rows"`
@@ -215,7 +217,7 @@ func (s *Store) fitAndRegister(ctx context.Context, in TrainingInput, run Run, k
 	if err != nil {
 		return TrainingResult{}, platform.Invalid("model %s: %v", spec.Name, err)
 	}
-	model, err := train.FitLogistic(trainSet, params)
+	model, err := train.Fit(spec.Trainer.Type, params, trainSet)
 	if err != nil {
 		return TrainingResult{}, platform.Invalid("model %s: %v", spec.Name, err)
 	}
@@ -238,20 +240,25 @@ func (s *Store) fitAndRegister(ctx context.Context, in TrainingInput, run Run, k
 	runID := run.Info.RunID
 	now := s.nowMS()
 	batch := Batch{
-		Params: []Param{{Key: "trainer", Value: spec.Trainer.Type}, {Key: "C", Value: strconv.FormatFloat(params.C, 'g', -1, 64)},
-			{Key: "max_iter", Value: strconv.Itoa(params.MaxIter)}, {Key: "features", Value: strconv.Itoa(len(rows.data.Features))},
+		Params: []Param{{Key: "trainer", Value: spec.Trainer.Type}, {Key: "features", Value: strconv.Itoa(len(rows.data.Features))},
 			{Key: "train_rows", Value: strconv.Itoa(len(trainSet.Y))}, {Key: "test_rows", Value: strconv.Itoa(len(testSet.Y))},
 			{Key: "test_fraction", Value: strconv.FormatFloat(spec.Evaluation.TestFraction, 'g', -1, 64)},
 			{Key: "feature_service", Value: spec.FeatureService}, {Key: "training_set_job", Value: in.TrainingSetJob},
 			{Key: "training_set_sha256", Value: in.Lineage.SHA256}},
+	}
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		batch.Params = append(batch.Params, Param{Key: k, Value: strconv.FormatFloat(params[k], 'g', -1, 64)})
 	}
 	for _, m := range []struct {
 		k string
 		v float64
 	}{{"roc_auc", eval.ROCAUC}, {"pr_auc", eval.PRAUC}, {"log_loss", eval.LogLoss}, {"precision", eval.Precision},
 		{"recall", eval.Recall}, {"precision_at_k", eval.PrecisionAtK}, {"recall_at_k", eval.RecallAtK},
-		{"test_positives", float64(eval.Positives)}, {"iterations", float64(model.Iterations)}} {
+		{"test_positives", float64(eval.Positives)}} {
 		batch.Metrics = append(batch.Metrics, Metric{Key: m.k, Value: Float(m.v), Timestamp: now})
+	}
+	if model.Kind == train.KindLogistic {
+		batch.Metrics = append(batch.Metrics, Metric{Key: "iterations", Value: Float(model.Iterations), Timestamp: now})
 	}
 	if err := s.LogBatch(ctx, runID, batch); err != nil {
 		return TrainingResult{}, err

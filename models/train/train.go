@@ -1,5 +1,6 @@
 // Package train fits and evaluates Codexion's built-in models in Go (gonum): logistic
-// regression (standardised, L2) for labels, ordinary least squares for amounts. A fitted
+// regression (standardised, L2) for labels, ordinary least squares for amounts, an
+// isolation forest for anomaly scores without labels. A fitted
 // model is plain data (Model) that serialises to JSON, so what is registered is exactly
 // what is served; nothing here reads files or runs user code.
 package train
@@ -64,19 +65,48 @@ func (d Dataset) Check() error {
 type Model struct {
 	Kind      string    `json:"kind"`
 	Features  []string  `json:"features"`
-	Mean      []float64 `json:"mean"`
-	Scale     []float64 `json:"scale"`
-	Coef      []float64 `json:"coef"` // on standardised features
-	Intercept float64   `json:"intercept"`
+	Mean      []float64 `json:"mean,omitempty"`
+	Scale     []float64 `json:"scale,omitempty"`
+	Coef      []float64 `json:"coef,omitempty"` // on standardised features
+	Intercept float64   `json:"intercept,omitempty"`
+	// Forest is the isolation forest's trees (KindIsolationForest).
+	Forest *Forest `json:"forest,omitempty"`
 	// Iterations and Converged describe the fit (logistic regression).
 	Iterations int  `json:"iterations,omitempty"`
 	Converged  bool `json:"converged,omitempty"`
 }
 
-// Predict scores one row: a probability for logistic regression, a value for linear.
+// Check refuses a model that cannot score: a model file read back is input too.
+func (m *Model) Check() error {
+	p := len(m.Features)
+	switch m.Kind {
+	case KindLogistic, KindLinear:
+		if p == 0 || len(m.Mean) != p || len(m.Scale) != p || len(m.Coef) != p {
+			return fmt.Errorf("%s: %d features but %d means, %d scales and %d coefficients", m.Kind, p, len(m.Mean), len(m.Scale), len(m.Coef))
+		}
+		for _, s := range m.Scale {
+			if s == 0 || math.IsNaN(s) {
+				return fmt.Errorf("%s: a feature's scale is %v", m.Kind, s)
+			}
+		}
+		return nil
+	case KindIsolationForest:
+		if p == 0 || m.Forest == nil {
+			return errors.New("isolation_forest: no features or no trees")
+		}
+		return m.Forest.check(p)
+	}
+	return fmt.Errorf("model kind %q is not one Codexion scores (known: %s, %s, %s)", m.Kind, KindLogistic, KindLinear, KindIsolationForest)
+}
+
+// Predict scores one row: a probability for logistic regression, a value for linear, an
+// anomaly score in (0, 1] for an isolation forest.
 func (m *Model) Predict(row []float64) (float64, error) {
 	if len(row) != len(m.Features) {
 		return 0, fmt.Errorf("%d values for %d features (%v)", len(row), len(m.Features), m.Features)
+	}
+	if m.Kind == KindIsolationForest {
+		return m.Forest.score(row), nil
 	}
 	z := m.Intercept
 	for j, v := range row {
@@ -92,11 +122,16 @@ func (m *Model) Predict(row []float64) (float64, error) {
 func (m *Model) PredictAll(x [][]float64) ([]float64, error) {
 	out := make([]float64, len(x))
 	for i, row := range x {
-		p, err := m.Predict(row)
-		if err != nil {
-			return nil, fmt.Errorf("row %d: %w", i, err)
+		if len(row) != len(m.Features) {
+			return nil, fmt.Errorf("row %d: %d values for %d features (%v)", i, len(row), len(m.Features), m.Features)
 		}
-		out[i] = p
+	}
+	if m.Kind == KindIsolationForest {
+		m.Forest.scoreAll(x, out)
+		return out, nil
+	}
+	for i, row := range x {
+		out[i], _ = m.Predict(row)
 	}
 	return out, nil
 }
@@ -112,6 +147,20 @@ func sigmoid(z float64) float64 {
 // standardise returns each feature's mean and population standard deviation (1 for a
 // constant feature, as scikit-learn's StandardScaler does) and the scaled matrix.
 func standardise(x [][]float64, p int) (mean, scale []float64, z [][]float64) {
+	mean, scale = featureMoments(x, p)
+	z = make([][]float64, len(x))
+	for i, row := range x {
+		z[i] = make([]float64, p)
+		for j, v := range row {
+			z[i][j] = (v - mean[j]) / scale[j]
+		}
+	}
+	return mean, scale, z
+}
+
+// featureMoments returns each feature's mean and population standard deviation (1 for a
+// constant feature).
+func featureMoments(x [][]float64, p int) (mean, scale []float64) {
 	n := float64(len(x))
 	mean, scale = make([]float64, p), make([]float64, p)
 	for _, row := range x {
@@ -134,11 +183,17 @@ func standardise(x [][]float64, p int) (mean, scale []float64, z [][]float64) {
 			scale[j] = 1
 		}
 	}
-	z = make([][]float64, len(x))
+	return mean, scale
+}
+
+// standardiseFlat is standardise with the scaled matrix in one slice, row by row.
+func standardiseFlat(x [][]float64, p int) (mean, scale, z []float64) {
+	mean, scale = featureMoments(x, p)
+	z = make([]float64, len(x)*p)
 	for i, row := range x {
-		z[i] = make([]float64, p)
+		out := z[i*p : i*p+p]
 		for j, v := range row {
-			z[i][j] = (v - mean[j]) / scale[j]
+			out[j] = (v - mean[j]) / scale[j]
 		}
 	}
 	return mean, scale, z

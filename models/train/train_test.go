@@ -176,3 +176,29 @@ func TestFitsRefuseWhatTheyCannotUse(t *testing.T) {
 		}
 	}
 }
+
+// On many rows the Newton steps sum the Hessian over a share of them; the fit must be the
+// one the full Hessian gives, to well within the tolerance the sklearn comparison uses.
+func TestAHessianOverAShareOfTheRowsGivesTheSameFit(t *testing.T) {
+	d := benchRows(60_000, 12)
+	saved := hessianRows
+	t.Cleanup(func() { hessianRows = saved })
+	hessianRows = 10_000 // every 6th row
+	part, err := FitLogistic(d, DefaultLogistic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hessianRows = len(d.Y)
+	full, err := FitLogistic(d, DefaultLogistic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !part.Converged || !full.Converged {
+		t.Fatalf("converged: %v %v", part.Converged, full.Converged)
+	}
+	for j := range full.Coef {
+		near(t, "coefficient "+full.Features[j], part.Coef[j], full.Coef[j], 1e-9)
+	}
+	near(t, "intercept", part.Intercept, full.Intercept, 1e-9)
+	t.Logf("iterations: %d with a sixth of the rows, %d with all", part.Iterations, full.Iterations)
+}

@@ -9,6 +9,8 @@ import json
 
 import numpy as np
 import sklearn
+from sklearn.ensemble import IsolationForest
+from sklearn.ensemble._iforest import _average_path_length
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import (average_precision_score, log_loss, mean_absolute_error,
                              mean_squared_error, precision_score, recall_score, roc_auc_score)
@@ -48,6 +50,26 @@ rs = StandardScaler().fit(R)
 reg = LinearRegression().fit(rs.transform(R), t)
 rp = reg.predict(rs.transform(R))
 
+# Anomalies: 3,000 ordinary rows (correlated, on different scales, one integer-valued
+# feature with many ties) and 60 anomalies spread over a wider box. The forest is random,
+# so the Go test compares what does not depend on the draws: c(n) exactly, and the ranking
+# quality and score agreement against the spread of scikit-learn's own seeds.
+k = 3000
+base = rng.normal(0, 1, (k, 2))
+A = np.column_stack([1000 + 200 * base[:, 0], 5 + 3 * (0.8 * base[:, 0] + 0.6 * base[:, 1]),
+                     rng.integers(8, 18, k), rng.exponential(2, k)])
+B = np.column_stack([rng.uniform(-500, 2500, 60), rng.uniform(-20, 30, 60), rng.integers(0, 24, 60),
+                     rng.uniform(0, 30, 60)])
+W = np.vstack([A, B])
+wy = np.concatenate([np.zeros(k), np.ones(60)])
+np.savetxt("anomalies.csv", np.column_stack([W, wy]), delimiter=",", fmt="%.10g",
+           header="amount,ratio,hour,gap,label", comments="")
+forests = [IsolationForest(random_state=seed).fit(W) for seed in range(5)]
+scores = [-f.score_samples(W) for f in forests]
+aucs = [roc_auc_score(wy, sc) for sc in scores]
+from scipy.stats import spearmanr
+rhos = [spearmanr(scores[0], sc).statistic for sc in scores[1:]]
+
 out = {
     "sklearn_version": sklearn.__version__,
     "logistic": {
@@ -64,6 +86,14 @@ out = {
         "recall": recall_score(y, pred, zero_division=0),
         "tied_scores_roc_auc": roc_auc_score(y, p_tied),
         "tied_scores_pr_auc": average_precision_score(y, p_tied),
+    },
+    "isolation_forest": {
+        "average_path_length": {str(n): float(_average_path_length(np.array([n]))[0]) for n in [1, 2, 3, 10, 255, 256, 1000]},
+        "roc_auc_by_seed": aucs,
+        "spearman_between_seeds_min": float(min(rhos)),
+        "mean_score": float(np.mean(scores[0])),
+        "mean_score_anomalies": float(np.mean(scores[0][wy == 1])),
+        "scores_seed0": [round(float(v), 6) for v in scores[0]],
     },
     "linear": {
         "coef": reg.coef_.tolist(),
