@@ -55,6 +55,7 @@ test-race: temporal-cli ## run the tests with the race detector
 .PHONY: bench
 bench: ## run benchmarks, keep the raw output in docs/bench/runs/ and regenerate docs/benchmarks.md from it
 	@mkdir -p $(DATA_DIR)
+	@deploy/bench/sklearn.sh || true
 	@export CODEXION_BENCH_DURABLE=1; \
 	  status=0; $(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee $(DATA_DIR)/bench.txt || status=$$?; \
 	  if [ $$status = 0 ]; then \

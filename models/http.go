@@ -4,11 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 
 	"github.com/google/uuid"
 
+	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/httpx"
 	"github.com/codexion/codexion/platform/idempotency"
 	"github.com/codexion/codexion/platform/openapi"
@@ -46,6 +48,7 @@ func (h *Handler) Routes(r *httpx.Router) {
 	r.HandleFunc("GET /v1/models/{name}", read, wrap(h.get))
 	r.HandleFunc("GET /v1/models/{name}/versions", read, wrap(h.versions))
 	r.HandleFunc("GET /v1/models/{name}/versions/{version}", read, wrap(h.version))
+	r.HandleFunc("POST /v1/models/{name}/versions/{version}/predict", httpx.Roles(mlScorers...), wrap(h.predict))
 }
 
 // OpenAPI describes the model API.
@@ -54,8 +57,10 @@ func (h *Handler) OpenAPI() map[string]openapi.Op {
 	return map[string]openapi.Op{
 		"POST /v1/models/{name}/train": {Tag: tag, Summary: "Train a declared model (a TrainModel workflow; Idempotency-Key makes a retry the same training)",
 			Response: TrainingStarted{}, Status: "202"},
-		"GET /v1/models/{name}/trainings/{id}":     {Tag: tag, Summary: "A training's state and, when it succeeded, the version it registered"},
-		"GET /v1/models":                           {Tag: tag, Summary: "Registered models with their latest versions and aliases", Response: []RegisteredModel{}},
+		"GET /v1/models/{name}/trainings/{id}": {Tag: tag, Summary: "A training's state and, when it succeeded, the version it registered"},
+		"GET /v1/models":                       {Tag: tag, Summary: "Registered models with their latest versions and aliases", Response: []RegisteredModel{}},
+		"POST /v1/models/{name}/versions/{version}/predict": {Tag: tag, Summary: "Score rows with a version's model (Codexion trainers' models and XGBoost JSON models), read from its checksummed artifacts; MLflow's dataframe_split or dataframe_records",
+			Request: PredictRequest{}, Response: PredictResponse{}},
 		"GET /v1/models/{name}":                    {Tag: tag, Summary: "A registered model", Response: RegisteredModel{}},
 		"GET /v1/models/{name}/versions":           {Tag: tag, Summary: "A model's versions, newest first", Response: []ModelVersion{}},
 		"GET /v1/models/{name}/versions/{version}": {Tag: tag, Summary: "A version with its lineage: training set, SQL, trainer, parameters, signature, evaluation, card", Response: ModelVersion{}},
@@ -154,4 +159,107 @@ func (h *Handler) version(w http.ResponseWriter, r *http.Request) error {
 	}
 	httpx.WriteJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// MaxPredictRows bounds the rows of one predict request.
+const MaxPredictRows = 10_000
+
+// PredictRequest is MLflow's scoring input: columns and rows (dataframe_split), or one
+// object per row (dataframe_records). A null is a missing value.
+type PredictRequest struct {
+	DataframeSplit *struct {
+		Columns []string     `json:"columns"`
+		Data    [][]*float64 `json:"data"`
+	} `json:"dataframe_split,omitempty"`
+	DataframeRecords []map[string]*float64 `json:"dataframe_records,omitempty"`
+}
+
+// PredictResponse is MLflow's scoring answer and which model answered.
+type PredictResponse struct {
+	Predictions []float64   `json:"predictions"`
+	Model       LoadedModel `json:"model"`
+}
+
+func (h *Handler) predict(w http.ResponseWriter, r *http.Request) error {
+	var req PredictRequest
+	body, err := httpx.ReadJSONBody(r)
+	if err != nil {
+		return err
+	}
+	if err := httpx.DecodeJSONBytes(body, &req); err != nil {
+		return err
+	}
+	loaded, err := h.store.LoadModel(r.Context(), r.PathValue("name"), r.PathValue("version"))
+	if err != nil {
+		return err
+	}
+	rows, err := predictRows(req, loaded.Model.Features)
+	if err != nil {
+		return err
+	}
+	out, err := loaded.Model.PredictAll(rows)
+	if err != nil {
+		return platform.Invalid("%v", err)
+	}
+	httpx.WriteJSON(w, http.StatusOK, PredictResponse{Predictions: nonNil(out), Model: loaded})
+	return nil
+}
+
+// predictRows orders the request's values as the model's features, by name.
+func predictRows(req PredictRequest, features []string) ([][]float64, error) {
+	val := func(v *float64) float64 {
+		if v == nil {
+			return math.NaN()
+		}
+		return *v
+	}
+	switch {
+	case req.DataframeSplit != nil && req.DataframeRecords != nil:
+		return nil, invalidField("dataframe_split", "send dataframe_split or dataframe_records, not both")
+	case req.DataframeSplit != nil:
+		ds := req.DataframeSplit
+		if len(ds.Data) > MaxPredictRows {
+			return nil, invalidField("dataframe_split.data", "%d rows; one request scores at most %d", len(ds.Data), MaxPredictRows)
+		}
+		at := map[string]int{}
+		for i, c := range ds.Columns {
+			at[c] = i
+		}
+		idx := make([]int, len(features))
+		for j, f := range features {
+			i, ok := at[f]
+			if !ok {
+				return nil, invalidField("dataframe_split.columns", "the model needs column %q (it reads %s)", f, strings.Join(features, ", "))
+			}
+			idx[j] = i
+		}
+		rows := make([][]float64, len(ds.Data))
+		for n, raw := range ds.Data {
+			if len(raw) != len(ds.Columns) {
+				return nil, invalidField("dataframe_split.data", "row %d has %d values for %d columns", n, len(raw), len(ds.Columns))
+			}
+			rows[n] = make([]float64, len(features))
+			for j, i := range idx {
+				rows[n][j] = val(raw[i])
+			}
+		}
+		return rows, nil
+	case req.DataframeRecords != nil:
+		if len(req.DataframeRecords) > MaxPredictRows {
+			return nil, invalidField("dataframe_records", "%d rows; one request scores at most %d", len(req.DataframeRecords), MaxPredictRows)
+		}
+		rows := make([][]float64, len(req.DataframeRecords))
+		for n, rec := range req.DataframeRecords {
+			rows[n] = make([]float64, len(features))
+			for j, f := range features {
+				v, ok := rec[f]
+				if !ok {
+					return nil, invalidField("dataframe_records", "row %d has no %q (the model reads %s)", n, f, strings.Join(features, ", "))
+				}
+				rows[n][j] = val(v)
+			}
+		}
+		return rows, nil
+	}
+	return nil, invalidField("dataframe_split", "send the rows as dataframe_split {columns, data} or dataframe_records [{column: value}]")
 }

@@ -53,6 +53,8 @@ var (
 	mlReaders   = []string{access.RoleMLEngineer, access.RoleMLApprover, access.RoleCompliance, access.RoleDataEngineer, access.RoleAdmin}
 	mlWriters   = []string{access.RoleMLEngineer, access.RoleAdmin}
 	mlApprovers = []string{access.RoleMLApprover, access.RoleAdmin}
+	// mlScorers may score rows with a registered version (not compliance: scoring reads no record but runs a model).
+	mlScorers = []string{access.RoleMLEngineer, access.RoleMLApprover, access.RoleAdmin}
 )
 
 // MLflow's error codes and the HTTP status its server answers each with.

@@ -49,6 +49,7 @@ func newMLflowAPI(t testing.TB) *mlflowAPI {
 	a.srv = apitest.Start(t, 1<<20, []postgres.Source{models.Migrations()}, func(r *httpx.Router, db *postgres.Pool, log *slog.Logger) {
 		a.store = models.NewStore(db.Pool, objects)
 		models.NewMLflow(a.store, log).Routes(r)
+		models.NewHandler(a.store, nil, log).Routes(r)
 	})
 	a.token = a.srv.Tokens[access.RoleMLEngineer]
 	return a

@@ -19,10 +19,11 @@ var (
 	CodeParamChanged        = platform.Code{Kind: platform.KindInvalid, Code: "param_changed", Doc: "a run's parameter was logged with another value; parameters never change"}
 	CodeInactive            = platform.Code{Kind: platform.KindConflict, Code: "inactive", Doc: "the experiment or run is deleted; restore it first"}
 	CodeBadFilter           = platform.Code{Kind: platform.KindInvalid, Code: "bad_filter", Doc: "the search filter or order_by does not parse; the message says where"}
+	CodeNotScorable         = platform.Code{Kind: platform.KindInvalid, Code: "model_not_scorable", Doc: "the version's artifacts hold no model Codexion can score (its own trainers' models, XGBoost JSON); the message says what was found"}
 )
 
 // Codes lists them.
 func Codes() []platform.Code {
 	return []platform.Code{CodeExperimentNotFound, CodeExperimentExists, CodeRunNotFound, CodeModelNotFound, CodeModelExists,
-		CodeVersionNotFound, CodeAliasNotFound, CodeLoggedModelNotFound, CodeArtifactNotFound, CodeArtifactTampered, CodeArtifactFrozen, CodeParamChanged, CodeInactive, CodeBadFilter}
+		CodeVersionNotFound, CodeAliasNotFound, CodeLoggedModelNotFound, CodeArtifactNotFound, CodeArtifactTampered, CodeArtifactFrozen, CodeParamChanged, CodeInactive, CodeBadFilter, CodeNotScorable}
 }

@@ -187,4 +187,12 @@ func TestAnIsolationForestIsTrainedRegisteredAndReadBack(t *testing.T) {
 	if err != nil || score <= 0 || score > 1 {
 		t.Fatalf("score = %v %v", score, err)
 	}
+	// The version loads through its MLmodel file, checked against the recorded digest.
+	lm, err := s.LoadModel(ctx, spec.Name, res.Version)
+	if err != nil || lm.Flavor != models.FlavorCodexion || lm.SHA256 != lin.ArtifactSHA256 {
+		t.Fatalf("load: %+v %v (lineage digest %s)", lm, err, lin.ArtifactSHA256)
+	}
+	if again, _ := lm.Model.Predict(make([]float64, len(mf.Model.Features))); again != score {
+		t.Fatalf("the loaded model scores %v, the file %v", again, score)
+	}
 }

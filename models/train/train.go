@@ -71,6 +71,8 @@ type Model struct {
 	Intercept float64   `json:"intercept,omitempty"`
 	// Forest is the isolation forest's trees (KindIsolationForest).
 	Forest *Forest `json:"forest,omitempty"`
+	// Boosted is a boosted-tree ensemble read from XGBoost's JSON format (KindXGBoost).
+	Boosted *Boosted `json:"boosted,omitempty"`
 	// Iterations and Converged describe the fit (logistic regression).
 	Iterations int  `json:"iterations,omitempty"`
 	Converged  bool `json:"converged,omitempty"`
@@ -95,18 +97,26 @@ func (m *Model) Check() error {
 			return errors.New("isolation_forest: no features or no trees")
 		}
 		return m.Forest.check(p)
+	case KindXGBoost:
+		if p == 0 || m.Boosted == nil {
+			return errors.New("xgboost: no features or no trees")
+		}
+		return m.Boosted.check(p)
 	}
-	return fmt.Errorf("model kind %q is not one Codexion scores (known: %s, %s, %s)", m.Kind, KindLogistic, KindLinear, KindIsolationForest)
+	return fmt.Errorf("model kind %q is not one Codexion scores (known: %s, %s, %s, %s)", m.Kind, KindLogistic, KindLinear, KindIsolationForest, KindXGBoost)
 }
 
 // Predict scores one row: a probability for logistic regression, a value for linear, an
-// anomaly score in (0, 1] for an isolation forest.
+// anomaly score in (0, 1] for an isolation forest, XGBoost's prediction for its model.
 func (m *Model) Predict(row []float64) (float64, error) {
 	if len(row) != len(m.Features) {
 		return 0, fmt.Errorf("%d values for %d features (%v)", len(row), len(m.Features), m.Features)
 	}
-	if m.Kind == KindIsolationForest {
+	switch m.Kind {
+	case KindIsolationForest:
 		return m.Forest.score(row), nil
+	case KindXGBoost:
+		return m.Boosted.predict(row), nil
 	}
 	z := m.Intercept
 	for j, v := range row {
