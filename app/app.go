@@ -249,6 +249,7 @@ func New(ctx context.Context, cfg config.Config, mode Mode, log *slog.Logger, ex
 		a.group.Add(a.FeatureWorker)
 		if cfg.Features.RunPipelines {
 			a.group.Add(a.Pipelines)
+			a.group.Add(a.retraining(log.With("component", "model-retraining")))
 		}
 	}
 	a.group.Add(a.Server)

@@ -289,6 +289,7 @@ func TestFeatureStoreOnTheDevStack(t *testing.T) {
 	})
 
 	t.Run("a declared model trains on the ledger and knows its data", func(t *testing.T) { modelsOnTheDevStack(t, a.with(t), d) })
+	t.Run("a model retrains on its Temporal schedule", func(t *testing.T) { retrainingOnASchedule(t, a.with(t), d) })
 
 	t.Run("push and materialize", func(t *testing.T) {
 		a := a.with(t)

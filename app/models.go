@@ -14,6 +14,7 @@ import (
 	"github.com/codexion/codexion/features/server"
 	"github.com/codexion/codexion/models"
 	"github.com/codexion/codexion/platform"
+	"github.com/codexion/codexion/platform/lifecycle"
 	"github.com/codexion/codexion/workflows"
 	"github.com/codexion/codexion/workflows/ingest"
 	"github.com/codexion/codexion/workflows/training"
@@ -129,4 +130,76 @@ func (a *App) trainDemo(ctx context.Context, log *slog.Logger) error {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// retraining keeps a Temporal Schedule per declared model with retrain_every, in the process
+// that owns the offline store (where the trainings run). It follows the catalog: a change
+// of revision reconciles at once, and every half minute it reconciles anyway, so a schedule
+// deleted by hand comes back and one left by a model no longer declared goes.
+func (a *App) retraining(log *slog.Logger) lifecycle.Component {
+	schedules := training.NewSchedules(a.Temporal, ingest.TaskQueue)
+	var (
+		stop context.CancelFunc
+		done chan struct{}
+	)
+	reconcile := func(ctx context.Context) error {
+		snap, err := a.Catalog.Snapshot(ctx)
+		if err != nil {
+			return err
+		}
+		want := map[string]time.Duration{}
+		for name, v := range catalog.Of[models.ModelSpec](snap, models.KindModel) {
+			if v.Spec.RetrainEvery == "" {
+				continue
+			}
+			every, err := time.ParseDuration(v.Spec.RetrainEvery)
+			if err != nil {
+				return fmt.Errorf("model %s: retrain_every: %w", name, err)
+			}
+			want[name] = every
+		}
+		return schedules.Reconcile(ctx, want)
+	}
+	loop := func(ctx context.Context) {
+		defer close(done)
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		rev := int64(-1)
+		for i := 0; ; i++ {
+			if r, err := a.Catalog.Revision(ctx); err == nil && (r != rev || i%15 == 0) {
+				if err := reconcile(ctx); err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					log.Warn("retrain schedules: will retry", "error", err)
+				} else {
+					rev = r
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}
+	return lifecycle.Func{ComponentName: "model-retraining",
+		OnStart: func(ctx context.Context) error {
+			bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			stop, done = cancel, make(chan struct{})
+			go loop(bg)
+			return nil
+		},
+		OnStop: func(ctx context.Context) error {
+			if stop == nil {
+				return nil
+			}
+			stop()
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/codexion/codexion/catalog"
 	"github.com/codexion/codexion/models"
 	"github.com/codexion/codexion/workflows/training"
@@ -143,4 +145,67 @@ func experimentID(t *testing.T, d *Dev, name string) string {
 		t.Fatal(err)
 	}
 	return e.ExperimentID
+}
+
+// retrainingOnASchedule: a model that declares retrain_every gets a Temporal Schedule within
+// seconds of its apply; a run of it (triggered here rather than waited for) trains through
+// TrainModel and registers a version; dropping retrain_every removes the schedule.
+func retrainingOnASchedule(t *testing.T, a *api, d *Dev) {
+	ctx := context.Background()
+	spec := strings.Replace(mustRead(t, "../examples/ledger/models/entry-risk.yaml"), "name: entry-risk", "name: entry-risk-nightly", 1)
+	apply := func(content string) {
+		a.do("data-engineer", "POST", "/v1/catalog/apply", catalog.ApplyRequest{Documents: []catalog.Document{{File: "nightly.yaml", Content: content}}}, nil)
+	}
+	apply(spec + "retrain_every: 24h\n")
+	sc := d.App.Temporal.ScheduleClient()
+	h := sc.GetHandle(ctx, training.ScheduleID("entry-risk-nightly"))
+	var desc *client.ScheduleDescription
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		var err error
+		if desc, err = h.Describe(ctx); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no retrain schedule 20 s after the apply: %v", err)
+		}
+	}
+	if iv := desc.Schedule.Spec.Intervals; len(iv) != 1 || iv[0].Every != 24*time.Hour {
+		t.Fatalf("schedule intervals = %+v", iv)
+	}
+	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var run string
+	for deadline := time.Now().Add(20 * time.Second); run == ""; time.Sleep(200 * time.Millisecond) {
+		desc, err := h.Describe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(desc.Info.RecentActions) > 0 {
+			run = desc.Info.RecentActions[0].StartWorkflowResult.WorkflowID
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the triggered schedule started no training")
+		}
+	}
+	// The scheduled run's training id is its workflow id without the prefix, so the API
+	// reports it like any training.
+	st := waitTraining(t, a, "entry-risk-nightly", strings.TrimPrefix(run, "train-model-"))
+	if st.State != "succeeded" || st.Result == nil || st.Result.Version != "1" {
+		t.Fatalf("scheduled training %s: %+v", run, st)
+	}
+	var v models.ModelVersion
+	a.do("ml-engineer", "GET", "/v1/models/entry-risk-nightly/versions/1", nil, &v)
+	if v.Status != models.VersionReady || v.UserID != training.ScheduledActor {
+		t.Fatalf("scheduled version: %+v", v)
+	}
+	apply(spec)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, err := h.Describe(ctx); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the schedule outlived retrain_every")
+		}
+	}
 }

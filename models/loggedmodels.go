@@ -374,7 +374,7 @@ func (s *Store) SearchLoggedModels(ctx context.Context, q LoggedModelSearch) ([]
 	}
 	order = append(order, "l.creation_time_ms DESC", "l.model_id")
 	rows, err := s.db.Query(ctx, `SELECT `+loggedModelColumns+` FROM models_logged_models l WHERE `+b.clause()+
-		` ORDER BY `+strings.Join(order, ", ")+` OFFSET `+b.arg(offset)+` LIMIT `+b.arg(limit+1), b.args...)
+		` ORDER BY `+strings.Join(order, ", ")+` OFFSET `+b.arg(offset)+` LIMIT `+b.arg(limit+1), b.queryArgs()...)
 	if err != nil {
 		return nil, "", fmt.Errorf("search logged models: %w", err)
 	}

@@ -87,7 +87,7 @@ func (s *Store) SearchRegisteredModels(ctx context.Context, q RegistrySearch) ([
 	}
 	order = append(order, "m.name")
 	rows, err := s.db.Query(ctx, `SELECT `+registeredColumns+` FROM models_registered m WHERE `+b.clause()+
-		` ORDER BY `+strings.Join(order, ", ")+` OFFSET `+b.arg(offset)+` LIMIT `+b.arg(limit+1), b.args...)
+		` ORDER BY `+strings.Join(order, ", ")+` OFFSET `+b.arg(offset)+` LIMIT `+b.arg(limit+1), b.queryArgs()...)
 	if err != nil {
 		return nil, "", fmt.Errorf("search registered models: %w", err)
 	}
@@ -176,7 +176,7 @@ func (s *Store) SearchModelVersions(ctx context.Context, q RegistrySearch) ([]Mo
 	}
 	order = append(order, "v.name", "v.version DESC")
 	rows, err := s.db.Query(ctx, `SELECT `+versionColumns+` FROM models_versions v WHERE `+b.clause()+
-		` ORDER BY `+strings.Join(order, ", ")+` OFFSET `+b.arg(offset)+` LIMIT `+b.arg(limit+1), b.args...)
+		` ORDER BY `+strings.Join(order, ", ")+` OFFSET `+b.arg(offset)+` LIMIT `+b.arg(limit+1), b.queryArgs()...)
 	if err != nil {
 		return nil, "", fmt.Errorf("search model versions: %w", err)
 	}

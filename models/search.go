@@ -36,6 +36,14 @@ func (b *sqlBuilder) add(format string, args ...any) {
 	b.where = append(b.where, fmt.Sprintf(format, args...))
 }
 
+// queryArgs are the arguments of the built query, asking pgx to plan it afresh with its
+// values each time (an unnamed statement, its description cached): a search's selectivity
+// depends on the values (which metric, which threshold), and a cached generic plan chosen
+// after a few runs can read every run where the values' plan reads a hundred.
+func (b *sqlBuilder) queryArgs() []any {
+	return append([]any{pgx.QueryExecModeCacheDescribe}, b.args...)
+}
+
 func (b *sqlBuilder) clause() string {
 	if len(b.where) == 0 {
 		return "true"
@@ -295,7 +303,7 @@ func (s *Store) SearchRuns(ctx context.Context, q RunSearch) ([]Run, string, err
 	query := `SELECT ` + runInfoColumns + ` FROM models_runs r ` + strings.Join(joins, " ") +
 		` WHERE ` + b.clause() + ` ORDER BY ` + strings.Join(order, ", ") +
 		` OFFSET ` + b.arg(offset) + ` LIMIT ` + b.arg(limit+1)
-	rows, err := s.db.Query(ctx, query, b.args...)
+	rows, err := s.db.Query(ctx, query, b.queryArgs()...)
 	if err != nil {
 		return nil, "", fmt.Errorf("search runs: %w", err)
 	}
@@ -405,7 +413,7 @@ func (s *Store) SearchExperiments(ctx context.Context, q ExperimentSearch) ([]Ex
 	}
 	order = append(order, "e.creation_time_ms DESC", "e.experiment_id")
 	rows, err := s.db.Query(ctx, `SELECT `+experimentColumns+` FROM models_experiments e WHERE `+b.clause()+
-		` ORDER BY `+strings.Join(order, ", ")+` OFFSET `+b.arg(offset)+` LIMIT `+b.arg(limit+1), b.args...)
+		` ORDER BY `+strings.Join(order, ", ")+` OFFSET `+b.arg(offset)+` LIMIT `+b.arg(limit+1), b.queryArgs()...)
 	if err != nil {
 		return nil, "", fmt.Errorf("search experiments: %w", err)
 	}

@@ -8,6 +8,7 @@
 package training
 
 import (
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -45,7 +46,9 @@ type Input struct {
 }
 
 // WorkflowID is a training's workflow id: one training, one workflow.
-func WorkflowID(trainingID string) string { return "train-model-" + trainingID }
+func WorkflowID(trainingID string) string { return workflowIDPrefix + trainingID }
+
+const workflowIDPrefix = "train-model-"
 
 // Prepared is what the first step fixed: the spec as applied and the training-set job.
 type Prepared struct {
@@ -77,6 +80,10 @@ func TrainModel(ctx workflow.Context, in Input) (models.TrainingResult, error) {
 		lineage features.TrainingLineage
 		res     models.TrainingResult
 	)
+	if in.TrainingID == "" {
+		// A run a schedule started: its workflow id (unique per scheduled time) names it.
+		in.TrainingID = strings.TrimPrefix(workflow.GetInfo(ctx).WorkflowExecution.ID, workflowIDPrefix)
+	}
 	err := workflow.ExecuteActivity(opts(prepareTimeout, false), activityPrepare, in).Get(ctx, &p)
 	if err == nil {
 		err = workflow.ExecuteActivity(opts(awaitTimeout, true), activityAwait, p.JobID).Get(ctx, &lineage)
