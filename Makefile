@@ -57,9 +57,9 @@ bench: ## run benchmarks, keep the raw output in docs/bench/runs/ and regenerate
 	@mkdir -p $(DATA_DIR)
 	@deploy/bench/sklearn.sh || true
 	@export CODEXION_BENCH_DURABLE=1; \
-	  status=0; $(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee $(DATA_DIR)/bench.txt || status=$$?; \
+	  status=0; $(GO) test -p 1 -run '^$$' -bench . -benchmem -count 5 ./... | tee $(DATA_DIR)/bench.txt || status=$$?; \
 	  if [ $$status = 0 ]; then \
-	    CODEXION_BENCH_LOAD=1 $(GO) test -run '^$$' -bench 'PostEntryVsPgbench|PostEntryWithPipeline|BatchLines|CommitToTopicLatency|Historical10M|OnlineLookup|Freshness|TrainingSetJob|Training1M' -benchtime 1x -count 1 -timeout 40m ./ledger/ ./connectors/outbox/ ./features/ ./app/ ./models/train/ \
+	    CODEXION_BENCH_LOAD=1 $(GO) test -p 1 -run '^$$' -bench 'PostEntryVsPgbench|PostEntryWithPipeline|BatchLines|CommitToTopicLatency|Historical10M|OnlineLookup|Freshness|TrainingSetJob|Training1M' -benchtime 1x -count 1 -timeout 40m ./ledger/ ./connectors/outbox/ ./features/ ./app/ ./models/train/ \
 	      | tee -a $(DATA_DIR)/bench.txt || status=$$?; \
 	  fi; \
 	  CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/bench-postgres deploy/dev/postgres.sh stop || true; \

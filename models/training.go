@@ -71,7 +71,8 @@ type Lineage struct {
 	TrainRows       int                      `json:"train_rows"`
 	TestRows        int                      `json:"test_rows"`
 	TestFrom        time.Time                `json:"test_from"`
-	Evaluation      train.Classification     `json:"evaluation"`
+	Evaluation      *train.Classification    `json:"evaluation,omitempty"` // a classifier's (logistic regression, isolation forest)
+	Regression      *train.Regression        `json:"regression,omitempty"` // a regression's (linear regression)
 	Card            ModelCard                `json:"card"`
 	RunID           string                   `json:"run_id"`
 	ArtifactSHA256  string                   `json:"artifact_sha256"`
@@ -229,9 +230,23 @@ func (s *Store) fitAndRegister(ctx context.Context, in TrainingInput, run Run, k
 	if threshold == 0 {
 		threshold = 0.5
 	}
-	eval, err := train.EvaluateClassifier(testSet.Y, pred, threshold, spec.Evaluation.TopK)
-	if err != nil {
-		return TrainingResult{}, platform.Invalid("model %s: evaluation: %v", spec.Name, err)
+	// A regression is judged by its errors; everything else scores the label's class.
+	var (
+		eval *train.Classification
+		reg  *train.Regression
+	)
+	if model.Kind == train.KindLinear {
+		r, err := train.EvaluateRegressor(testSet.Y, pred)
+		if err != nil {
+			return TrainingResult{}, platform.Invalid("model %s: evaluation: %v", spec.Name, err)
+		}
+		reg = &r
+	} else {
+		c, err := train.EvaluateClassifier(testSet.Y, pred, threshold, spec.Evaluation.TopK)
+		if err != nil {
+			return TrainingResult{}, platform.Invalid("model %s: evaluation: %v", spec.Name, err)
+		}
+		eval = &c
 	}
 	sig := Signature{OnDemand: spec.OnDemand, Output: SignatureColumn{Name: "score", Type: "double"}}
 	for _, f := range rows.data.Features {
@@ -249,12 +264,19 @@ func (s *Store) fitAndRegister(ctx context.Context, in TrainingInput, run Run, k
 	for _, k := range slices.Sorted(maps.Keys(params)) {
 		batch.Params = append(batch.Params, Param{Key: k, Value: strconv.FormatFloat(params[k], 'g', -1, 64)})
 	}
-	for _, m := range []struct {
+	type metric struct {
 		k string
 		v float64
-	}{{"roc_auc", eval.ROCAUC}, {"pr_auc", eval.PRAUC}, {"log_loss", eval.LogLoss}, {"precision", eval.Precision},
-		{"recall", eval.Recall}, {"precision_at_k", eval.PrecisionAtK}, {"recall_at_k", eval.RecallAtK},
-		{"test_positives", float64(eval.Positives)}} {
+	}
+	var metrics []metric
+	if reg != nil {
+		metrics = []metric{{"rmse", reg.RMSE}, {"mae", reg.MAE}, {"r2", reg.R2}}
+	} else {
+		metrics = []metric{{"roc_auc", eval.ROCAUC}, {"pr_auc", eval.PRAUC}, {"log_loss", eval.LogLoss}, {"precision", eval.Precision},
+			{"recall", eval.Recall}, {"precision_at_k", eval.PrecisionAtK}, {"recall_at_k", eval.RecallAtK},
+			{"test_positives", float64(eval.Positives)}}
+	}
+	for _, m := range metrics {
 		batch.Metrics = append(batch.Metrics, Metric{Key: m.k, Value: Float(m.v), Timestamp: now})
 	}
 	if model.Kind == train.KindLogistic {
@@ -277,13 +299,14 @@ func (s *Store) fitAndRegister(ctx context.Context, in TrainingInput, run Run, k
 	}
 	mlmodel := fmt.Sprintf("artifact_path: model\nflavors:\n  codexion:\n    kind: %s\n    file: model.json\nrun_id: %s\nutc_time_created: '%s'\n",
 		model.Kind, runID, time.UnixMilli(now).UTC().Format("2006-01-02 15:04:05.000000"))
-	card := modelCard(spec, eval, len(trainSet.Y), len(testSet.Y), testFrom)
-	for _, a := range []struct{ path, body, ct string }{
-		{"model/MLmodel", mlmodel, "text/yaml"},
-		{"evaluation/roc.svg", curveSVG("ROC (test rows)", "false positive rate", "true positive rate", eval.ROC), "image/svg+xml"},
-		{"evaluation/pr.svg", curveSVG("Precision-recall (test rows)", "recall", "precision", eval.PR), "image/svg+xml"},
-		{"model_card.md", card, "text/markdown"},
-	} {
+	card := modelCard(spec, eval, reg, len(trainSet.Y), len(testSet.Y), testFrom)
+	artifacts := []struct{ path, body, ct string }{{"model/MLmodel", mlmodel, "text/yaml"}, {"model_card.md", card, "text/markdown"}}
+	if eval != nil {
+		artifacts = append(artifacts,
+			struct{ path, body, ct string }{"evaluation/roc.svg", curveSVG("ROC (test rows)", "false positive rate", "true positive rate", eval.ROC), "image/svg+xml"},
+			struct{ path, body, ct string }{"evaluation/pr.svg", curveSVG("Precision-recall (test rows)", "recall", "precision", eval.PR), "image/svg+xml"})
+	}
+	for _, a := range artifacts {
 		if _, err := s.PutArtifact(ctx, root+"/"+a.path, strings.NewReader(a.body), int64(len(a.body)), a.ct); err != nil {
 			return TrainingResult{}, err
 		}
@@ -291,7 +314,7 @@ func (s *Store) fitAndRegister(ctx context.Context, in TrainingInput, run Run, k
 	lineage, err := json.Marshal(Lineage{Model: spec.Name, SpecVersion: in.SpecVersion, CatalogRevision: in.CatalogRevision,
 		TrainingSetJob: in.TrainingSetJob, TrainingSet: in.Lineage, RowsSQL: spec.Rows.SQL, Trainer: spec.Trainer.Type, Params: params,
 		Build: buildinfo.Get().Version, Signature: sig, TrainRows: len(trainSet.Y), TestRows: len(testSet.Y), TestFrom: testFrom,
-		Evaluation: eval, Card: spec.Card, RunID: runID, ArtifactSHA256: stored.SHA256})
+		Evaluation: eval, Regression: reg, Card: spec.Card, RunID: runID, ArtifactSHA256: stored.SHA256})
 	if err != nil {
 		return TrainingResult{}, err
 	}
@@ -304,7 +327,7 @@ func (s *Store) fitAndRegister(ctx context.Context, in TrainingInput, run Run, k
 		return TrainingResult{}, err
 	}
 	v, err := s.CreateModelVersion(ctx, NewVersion{Name: spec.Name, Source: "runs:/" + runID + "/model", RunID: runID, UserID: in.Actor,
-		Description: fmt.Sprintf("%s on %d rows; ROC AUC %.3f on the latest %d", spec.Trainer.Type, len(trainSet.Y), eval.ROCAUC, len(testSet.Y)),
+		Description: versionDescription(spec.Trainer.Type, len(trainSet.Y), len(testSet.Y), eval, reg),
 		Tags:        []Tag{{Key: TagTrainingKey, Value: key}, {Key: TagTrainingID, Value: in.TrainingID}}, Lineage: lineage})
 	if err != nil {
 		return TrainingResult{}, err
@@ -449,7 +472,7 @@ func splitByTime(rows trainingRows, testFraction float64) (trainSet, testSet tra
 	return trainSet, testSet, rows.times[idx[cut]], nil
 }
 
-func modelCard(spec ModelSpec, eval train.Classification, trainRows, testRows int, testFrom time.Time) string {
+func modelCard(spec ModelSpec, eval *train.Classification, reg *train.Regression, trainRows, testRows int, testFrom time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Model card: %s\n\n", spec.Name)
 	fmt.Fprintf(&b, "- **Purpose:** %s\n- **Owner:** %s\n", spec.Card.Purpose, spec.Card.Owner)
@@ -462,6 +485,10 @@ func modelCard(spec ModelSpec, eval train.Classification, trainRows, testRows in
 	}
 	fmt.Fprintf(&b, "\n- **Data:** %d rows to learn from; evaluated on the %d latest (event time from %s)\n\n",
 		trainRows, testRows, testFrom.Format(time.RFC3339))
+	if reg != nil {
+		fmt.Fprintf(&b, "| metric | value |\n|---|---|\n| RMSE | %.6g |\n| MAE | %.6g |\n| R² | %.4f |\n", reg.RMSE, reg.MAE, reg.R2)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "| metric | value |\n|---|---|\n| ROC AUC | %.4f |\n| PR AUC (average precision) | %.4f |\n| log loss | %.4f |\n",
 		eval.ROCAUC, eval.PRAUC, eval.LogLoss)
 	fmt.Fprintf(&b, "| precision at %.2f | %.4f |\n| recall at %.2f | %.4f |\n| precision at top %d | %.4f |\n| positives in test | %d |\n",
@@ -510,4 +537,12 @@ func (s *Store) RecordFailedTraining(ctx context.Context, model, trainingID, act
 	end := s.nowMS()
 	_, err = s.UpdateRun(ctx, run.Info.RunID, RunUpdate{Status: RunFailed, EndTime: &end})
 	return err
+}
+
+// versionDescription says in a line what a version was trained on and how it did.
+func versionDescription(trainer string, trainRows, testRows int, eval *train.Classification, reg *train.Regression) string {
+	if reg != nil {
+		return fmt.Sprintf("%s on %d rows; RMSE %.4g on the latest %d", trainer, trainRows, reg.RMSE, testRows)
+	}
+	return fmt.Sprintf("%s on %d rows; ROC AUC %.3f on the latest %d", trainer, trainRows, eval.ROCAUC, testRows)
 }

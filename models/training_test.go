@@ -196,3 +196,43 @@ func TestAnIsolationForestIsTrainedRegisteredAndReadBack(t *testing.T) {
 		t.Fatalf("the loaded model scores %v, the file %v", again, score)
 	}
 }
+
+func TestALinearRegressionIsJudgedByItsErrors(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	spec := entryRiskSpec()
+	spec.Name = "entry-amount"
+	spec.Trainer = models.Trainer{Type: "linear_regression"}
+	res, err := s.Train(ctx, models.TrainingInput{TrainingID: "l1", Spec: spec, SpecVersion: 1, CatalogRevision: 1, TrainingSetJob: "job-l",
+		Lineage:    features.TrainingLineage{CatalogRevision: 1, Rows: 500, SHA256: "beef"},
+		RowColumns: []string{"account", "event_timestamp", "amount", "label"}, CSV: strings.NewReader(trainingCSV(500, 4, false)), Actor: "ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.GetModelVersion(ctx, spec.Name, res.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lin models.Lineage
+	if err := json.Unmarshal(v.Lineage, &lin); err != nil {
+		t.Fatal(err)
+	}
+	if lin.Regression == nil || lin.Evaluation != nil || lin.Regression.RMSE <= 0 || lin.Regression.Rows != lin.TestRows || !strings.Contains(v.Description, "RMSE") {
+		t.Fatalf("lineage = %+v %+v, description %q", lin.Regression, lin.Evaluation, v.Description)
+	}
+	run, err := s.GetRun(ctx, res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, m := range run.Data.Metrics {
+		got[m.Key] = true
+	}
+	if !got["rmse"] || !got["mae"] || !got["r2"] || got["roc_auc"] {
+		t.Fatalf("metrics = %v", run.Data.Metrics)
+	}
+	lm, err := s.LoadModel(ctx, spec.Name, res.Version)
+	if err != nil || lm.Model.Kind != "linear_regression" {
+		t.Fatalf("load: %+v %v", lm, err)
+	}
+}

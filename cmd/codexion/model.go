@@ -113,7 +113,7 @@ func (c *cli) modelVersionsCmd() *cobra.Command {
 				return apiErr(err)
 			}
 			tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tSTATUS\tALIASES\tROC_AUC\tPR_AUC\tROWS\tTRAINING_SET_SHA256\tRUN")
+			fmt.Fprintln(tw, "VERSION\tSTATUS\tALIASES\tEVALUATION\tROWS\tTRAINING_SET_SHA256\tRUN")
 			for _, v := range out.Items {
 				var lin models.Lineage
 				_ = json.Unmarshal(v.Lineage, &lin)
@@ -121,8 +121,14 @@ func (c *cli) modelVersionsCmd() *cobra.Command {
 				if len(sha) > 12 {
 					sha = sha[:12]
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%v\t%.4f\t%.4f\t%d\t%s\t%s\n", v.Version, v.Status, v.Aliases, lin.Evaluation.ROCAUC, lin.Evaluation.PRAUC,
-					lin.TrainingSet.Rows, sha, v.RunID)
+				eval := "-" // registered from elsewhere: no evaluation of Codexion's
+				switch {
+				case lin.Evaluation != nil:
+					eval = fmt.Sprintf("roc_auc %.4f pr_auc %.4f", lin.Evaluation.ROCAUC, lin.Evaluation.PRAUC)
+				case lin.Regression != nil:
+					eval = fmt.Sprintf("rmse %.4g mae %.4g", lin.Regression.RMSE, lin.Regression.MAE)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%d\t%s\t%s\n", v.Version, v.Status, v.Aliases, eval, lin.TrainingSet.Rows, sha, v.RunID)
 			}
 			return tw.Flush()
 		},

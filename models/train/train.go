@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 )
 
 // Model kinds.
@@ -196,15 +198,30 @@ func featureMoments(x [][]float64, p int) (mean, scale []float64) {
 	return mean, scale
 }
 
-// standardiseFlat is standardise with the scaled matrix in one slice, row by row.
+// standardiseFlat is standardise with the scaled matrix in one slice, row by row, written
+// on every core.
 func standardiseFlat(x [][]float64, p int) (mean, scale, z []float64) {
 	mean, scale = featureMoments(x, p)
-	z = make([]float64, len(x)*p)
-	for i, row := range x {
-		out := z[i*p : i*p+p]
-		for j, v := range row {
-			out[j] = (v - mean[j]) / scale[j]
-		}
+	inv := make([]float64, p)
+	for j, sc := range scale {
+		inv[j] = 1 / sc
 	}
+	z = make([]float64, len(x)*p)
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(x)/4096))
+	chunk := (len(x) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*chunk, min(len(x), (w+1)*chunk)
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				out := z[i*p : i*p+p : i*p+p]
+				row := x[i][:len(out)]
+				for j, v := range row {
+					out[j] = (v - mean[j]) * inv[j]
+				}
+			}
+		})
+	}
+	wg.Wait()
 	return mean, scale, z
 }

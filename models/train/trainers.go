@@ -36,6 +36,11 @@ var trainers = map[string]trainer{
 			return FitLogistic(d, LogisticParams{C: p["C"], MaxIter: int(p["max_iter"]), Tol: p["tol"]})
 		},
 	},
+	KindLinear: {
+		defaults: map[string]float64{},
+		check:    func(map[string]float64) error { return nil },
+		fit:      func(d Dataset, _ map[string]float64) (*Model, error) { return FitLinear(d) },
+	},
 	KindIsolationForest: {
 		defaults: map[string]float64{"n_estimators": 100, "max_samples": 256, "random_state": 0},
 		integer:  map[string]bool{"n_estimators": true, "max_samples": true, "random_state": true},
