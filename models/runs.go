@@ -467,8 +467,9 @@ func queueMetrics(batch *pgx.Batch, runID string, metrics []Metric) {
 	for _, i := range latest {
 		lk, lv, lt, ls, ln = append(lk, keys[i]), append(lv, values[i]), append(lt, stamps[i]), append(ls, steps[i]), append(ln, nans[i])
 	}
-	batch.Queue(`INSERT INTO models_latest_metrics AS l (run_id, key, value, timestamp_ms, step, is_nan)
-		SELECT $1, k, v, ts, st, nan FROM unnest($2::text[], $3::float8[], $4::int8[], $5::int8[], $6::bool[]) AS t(k, v, ts, st, nan)
+	batch.Queue(`INSERT INTO models_latest_metrics AS l (run_id, experiment_id, key, value, timestamp_ms, step, is_nan)
+		SELECT $1, (SELECT experiment_id FROM models_runs WHERE run_id = $1), k, v, ts, st, nan
+		FROM unnest($2::text[], $3::float8[], $4::int8[], $5::int8[], $6::bool[]) AS t(k, v, ts, st, nan)
 		ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value, timestamp_ms = EXCLUDED.timestamp_ms, step = EXCLUDED.step, is_nan = EXCLUDED.is_nan
 		WHERE (EXCLUDED.step, EXCLUDED.timestamp_ms, EXCLUDED.value) > (l.step, l.timestamp_ms, l.value)`, runID, lk, lv, lt, ls, ln)
 }

@@ -287,11 +287,30 @@ func (s *Store) SearchRuns(ctx context.Context, q RunSearch) ([]Run, string, err
 	var (
 		joins []string
 		order []string
+		from  = "models_runs r"
+		where = b.clause()
 	)
 	for i, term := range q.OrderBy {
 		o, err := ParseOrderBy(term)
 		if err != nil {
 			return nil, "", err
+		}
+		if i == 0 && len(ids) == 1 && o.Type == EntityMetric && filtered[o.Key] {
+			// Ordered first by a metric the filter requires, in one experiment: walk that
+			// experiment's values of the metric in order through their index, checking each
+			// run against the filter, and stop after the page. The fences (OFFSET 0, LATERAL)
+			// keep the planner from trading the walk for a join of every run, which its
+			// estimates of filters over several key-value tables would have it do.
+			dir := "ASC"
+			if o.Desc {
+				dir = "DESC"
+			}
+			from = fmt.Sprintf(`(SELECT run_id, value FROM models_latest_metrics WHERE experiment_id = %s AND key = %s AND NOT is_nan
+				ORDER BY value %s OFFSET 0) o0 CROSS JOIN LATERAL (SELECT r.* FROM models_runs r WHERE r.run_id = o0.run_id AND %s OFFSET 0) r`,
+				b.arg(ids[0]), b.arg(o.Key), dir, where)
+			where = "true"
+			order = append(order, "o0.value "+dir)
+			continue
 		}
 		sql, err := b.runOrder(o, i, filtered, &joins)
 		if err != nil {
@@ -300,8 +319,8 @@ func (s *Store) SearchRuns(ctx context.Context, q RunSearch) ([]Run, string, err
 		order = append(order, sql)
 	}
 	order = append(order, "r.start_time_ms DESC", "r.run_id")
-	query := `SELECT ` + runInfoColumns + ` FROM models_runs r ` + strings.Join(joins, " ") +
-		` WHERE ` + b.clause() + ` ORDER BY ` + strings.Join(order, ", ") +
+	query := `SELECT ` + runInfoColumns + ` FROM ` + from + ` ` + strings.Join(joins, " ") +
+		` WHERE ` + where + ` ORDER BY ` + strings.Join(order, ", ") +
 		` OFFSET ` + b.arg(offset) + ` LIMIT ` + b.arg(limit+1)
 	rows, err := s.db.Query(ctx, query, b.queryArgs()...)
 	if err != nil {

@@ -3,6 +3,7 @@ package models_test
 import (
 	"context"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,5 +192,90 @@ func TestRegistryVersionsAliasesAndRename(t *testing.T) {
 	v3 := must[models.ModelVersion](t)(s.CreateModelVersion(ctx, models.NewVersion{Name: "entry-risk-v2", Source: "runs:/" + run.Info.RunID + "/model"}))
 	if v3.Version != "3" {
 		t.Fatalf("version after deletes = %s, want 3", v3.Version)
+	}
+}
+
+// A search ordered by a metric its filter requires walks one experiment's values in order;
+// across experiments it joins. Both must give MLflow's order (the metric, then newest first,
+// then run id, ties included), page after page, and skip runs without the metric or with NaN.
+func TestAMetricOrderedSearchPagesAsTheFullOrder(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	exp := must[string](t)(s.CreateExperiment(ctx, "walk", "", nil))
+	other := must[string](t)(s.CreateExperiment(ctx, "elsewhere", "", nil))
+	type row struct {
+		id    string
+		auc   float64
+		start int64
+	}
+	var mine, theirs []row
+	for i := range 40 {
+		r := must[models.Run](t)(s.CreateRun(ctx, models.NewRun{ExperimentID: exp, StartTime: int64(1000 + i%7)}))
+		auc := float64((i*37)%11) / 10 // ties on purpose
+		batch := models.Batch{Metrics: []models.Metric{{Key: "auc", Value: models.Float(auc), Timestamp: 1}},
+			Tags: []models.Tag{{Key: "team", Value: []string{"risk", "ops"}[i%3/2]}}}
+		switch i % 9 {
+		case 4:
+			batch.Metrics = nil // no metric: never matches a filter on it
+		case 5:
+			batch.Metrics[0].Value = models.Float(math.NaN())
+		}
+		if err := s.LogBatch(ctx, r.Info.RunID, batch); err != nil {
+			t.Fatal(err)
+		}
+		if i%9 != 4 && i%9 != 5 && auc > 0.2 && i%3/2 == 0 {
+			mine = append(mine, row{r.Info.RunID, auc, int64(1000 + i%7)})
+		}
+		if i%4 == 0 { // runs of another experiment with the same metric
+			o := must[models.Run](t)(s.CreateRun(ctx, models.NewRun{ExperimentID: other, StartTime: int64(900 + i)}))
+			if err := s.LogBatch(ctx, o.Info.RunID, models.Batch{Metrics: []models.Metric{{Key: "auc", Value: models.Float(auc), Timestamp: 1}},
+				Tags: []models.Tag{{Key: "team", Value: "risk"}}}); err != nil {
+				t.Fatal(err)
+			}
+			if auc > 0.2 {
+				theirs = append(theirs, row{o.Info.RunID, auc, int64(900 + i)})
+			}
+		}
+	}
+	for _, c := range []struct {
+		exps []string
+		rows []row
+	}{{[]string{exp}, mine}, {[]string{exp, other}, append(slices.Clone(mine), theirs...)}} {
+		for _, desc := range []bool{true, false} {
+			want := slices.Clone(c.rows)
+			slices.SortFunc(want, func(a, b row) int {
+				if a.auc != b.auc {
+					if (a.auc > b.auc) == desc {
+						return -1
+					}
+					return 1
+				}
+				if a.start != b.start {
+					return int(b.start - a.start)
+				}
+				return strings.Compare(a.id, b.id)
+			})
+			dir := map[bool]string{true: "DESC", false: "ASC"}[desc]
+			var got, ids []string
+			for tok := ""; ; {
+				page, n, err := s.SearchRuns(ctx, models.RunSearch{ExperimentIDs: c.exps, MaxResults: 4, PageToken: tok,
+					Filter: "metrics.auc > 0.2 and tags.team = 'risk'", OrderBy: []string{"metrics.auc " + dir}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range page {
+					got = append(got, r.Info.RunID)
+				}
+				if tok = n; n == "" {
+					break
+				}
+			}
+			for _, r := range want {
+				ids = append(ids, r.id)
+			}
+			if len(ids) < 10 || strings.Join(got, ",") != strings.Join(ids, ",") {
+				t.Fatalf("%d experiments, %s: paged %d runs, want %d\n got %v\nwant %v", len(c.exps), dir, len(got), len(ids), got, ids)
+			}
+		}
 	}
 }
