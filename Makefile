@@ -63,6 +63,7 @@ bench: ## run benchmarks, keep the raw output in docs/bench/runs/ and regenerate
 	      | tee -a $(DATA_DIR)/bench.txt || status=$$?; \
 	  fi; \
 	  CODEXION_PG_DIR=$(CURDIR)/$(DATA_DIR)/bench-postgres deploy/dev/postgres.sh stop || true; \
+	  CODEXION_REDIS_DIR=$(CURDIR)/$(DATA_DIR)/test-redis deploy/dev/redis.sh stop || true; \
 	  [ $$status = 0 ] && deploy/bench/ratios.sh $(DATA_DIR)/bench.txt && \
 	  $(GO) run ./internal/benchreport/cmd/benchreport record -in $(DATA_DIR)/bench.txt -dir docs/bench/runs && \
 	  $(GO) run ./internal/benchreport/cmd/benchreport render -dir docs/bench/runs -template docs/bench/benchmarks.md.tmpl -out docs/benchmarks.md
