@@ -138,10 +138,6 @@ func (a *App) trainDemo(ctx context.Context, log *slog.Logger) error {
 // deleted by hand comes back and one left by a model no longer declared goes.
 func (a *App) retraining(log *slog.Logger) lifecycle.Component {
 	schedules := training.NewSchedules(a.Temporal, ingest.TaskQueue)
-	var (
-		stop context.CancelFunc
-		done chan struct{}
-	)
 	reconcile := func(ctx context.Context) error {
 		snap, err := a.Catalog.Snapshot(ctx)
 		if err != nil {
@@ -160,8 +156,7 @@ func (a *App) retraining(log *slog.Logger) lifecycle.Component {
 		}
 		return schedules.Reconcile(ctx, want)
 	}
-	loop := func(ctx context.Context) {
-		defer close(done)
+	return &lifecycle.Loop{ComponentName: "model-retraining", Run: func(ctx context.Context) {
 		tick := time.NewTicker(2 * time.Second)
 		defer tick.Stop()
 		rev := int64(-1)
@@ -182,24 +177,5 @@ func (a *App) retraining(log *slog.Logger) lifecycle.Component {
 			case <-tick.C:
 			}
 		}
-	}
-	return lifecycle.Func{ComponentName: "model-retraining",
-		OnStart: func(ctx context.Context) error {
-			bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-			stop, done = cancel, make(chan struct{})
-			go loop(bg)
-			return nil
-		},
-		OnStop: func(ctx context.Context) error {
-			if stop == nil {
-				return nil
-			}
-			stop()
-			select {
-			case <-done:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}}
+	}}
 }

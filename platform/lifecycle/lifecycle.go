@@ -42,6 +42,45 @@ func (f Func) Stop(ctx context.Context) error {
 	return f.OnStop(ctx)
 }
 
+// Loop is a component that runs Run in the background from Start until Stop. Run's context
+// outlives Start's (it keeps its values, not its cancellation) and is cancelled by Stop,
+// which then waits for Run to return or for its own deadline.
+type Loop struct {
+	ComponentName string
+	Run           func(ctx context.Context)
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+func (l *Loop) Name() string { return l.ComponentName }
+
+func (l *Loop) Start(ctx context.Context) error {
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.stop, l.done = cancel, make(chan struct{})
+	go func() {
+		defer close(l.done)
+		l.Run(bg)
+	}()
+	return nil
+}
+
+// Started tells whether Start was called.
+func (l *Loop) Started() bool { return l.stop != nil }
+
+func (l *Loop) Stop(ctx context.Context) error {
+	if l.stop == nil {
+		return nil
+	}
+	l.stop()
+	select {
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Group runs components in the order they were added.
 type Group struct {
 	log        *slog.Logger

@@ -80,3 +80,35 @@ func TestStopCallsEveryComponentEvenAfterAnError(t *testing.T) {
 		t.Fatalf("stopped = %v, want %v", stopped, want)
 	}
 }
+
+func TestALoopRunsUntilStopAndStopWaitsForIt(t *testing.T) {
+	started, ended := make(chan struct{}), make(chan struct{})
+	l := &Loop{ComponentName: "loop", Run: func(ctx context.Context) {
+		close(started)
+		<-ctx.Done()
+		time.Sleep(20 * time.Millisecond) // work after the cancel that Stop must wait for
+		close(ended)
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := l.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // the start context ending does not stop the loop
+	<-started
+	select {
+	case <-ended:
+		t.Fatal("the loop ended with its start context")
+	case <-time.After(30 * time.Millisecond):
+	}
+	if err := l.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ended:
+	default:
+		t.Fatal("Stop returned before the loop did")
+	}
+	if err := (&Loop{}).Stop(context.Background()); err != nil {
+		t.Fatalf("stopping a loop never started: %v", err)
+	}
+}

@@ -16,13 +16,13 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/codexion/codexion/features"
 	"github.com/codexion/codexion/governance/access"
 	"github.com/codexion/codexion/pipelines"
 	"github.com/codexion/codexion/platform"
 	"github.com/codexion/codexion/platform/httpx"
+	"github.com/codexion/codexion/platform/lifecycle"
 	"github.com/codexion/codexion/platform/openapi"
 	"github.com/codexion/codexion/workflows"
 )
@@ -40,8 +40,7 @@ type Orchestrator struct {
 	started   map[string]int           // pipeline → version whose workflow this process made sure of
 	schedules map[string]time.Duration // view → interval of its schedule
 	lastLag   map[string]int64
-	stop      context.CancelFunc
-	done      chan struct{}
+	bg        lifecycle.Loop
 }
 
 // NewOrchestrator returns an orchestrator that runs acts' pipelines through c, each ingest
@@ -61,28 +60,14 @@ func (o *Orchestrator) Name() string { return "pipeline-orchestrator" }
 // readiness check says so and the next pass catches up.
 func (o *Orchestrator) Start(ctx context.Context) error {
 	o.started, o.schedules, o.lastLag = map[string]int{}, map[string]time.Duration{}, map[string]int64{}
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	o.stop, o.done = cancel, make(chan struct{})
-	go o.loop(bg)
-	return nil
+	o.bg = lifecycle.Loop{ComponentName: o.Name(), Run: o.loop}
+	return o.bg.Start(ctx)
 }
 
 // Stop ends the background work; the workflows go on in Temporal.
-func (o *Orchestrator) Stop(ctx context.Context) error {
-	if o.stop == nil {
-		return nil
-	}
-	o.stop()
-	select {
-	case <-o.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (o *Orchestrator) Stop(ctx context.Context) error { return o.bg.Stop(ctx) }
 
 func (o *Orchestrator) loop(ctx context.Context) {
-	defer close(o.done)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	rev := int64(-1)
@@ -186,38 +171,18 @@ func (o *Orchestrator) ensureSchedule(ctx context.Context, view string, every ti
 	if ok && known == every {
 		return nil
 	}
-	sc := o.temporal.ScheduleClient()
-	h := sc.GetHandle(ctx, ScheduleID(view))
-	if every == 0 {
-		if err := h.Delete(ctx); err != nil {
-			var nf *serviceerror.NotFound
-			if !errors.As(err, &nf) {
-				return err
-			}
-		}
-		o.mu.Lock()
-		delete(o.schedules, view)
-		o.mu.Unlock()
-		return nil
-	}
-	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}}
-	_, err := sc.Create(ctx, client.ScheduleOptions{
-		ID: ScheduleID(view), Spec: spec, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-		Action: &client.ScheduleWorkflowAction{ID: "materialize-" + view + "-scheduled", Workflow: Materialize,
-			Args: []any{MaterializeParams{Views: []string{view}}}, TaskQueue: TaskQueue},
-	})
-	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		err = h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			s := in.Description.Schedule
-			s.Spec = &spec
-			return &client.ScheduleUpdate{Schedule: &s}, nil
-		}})
-	}
+	err := workflows.EnsureInterval(ctx, o.temporal.ScheduleClient(), ScheduleID(view), every,
+		&client.ScheduleWorkflowAction{ID: "materialize-" + view + "-scheduled", Workflow: Materialize,
+			Args: []any{MaterializeParams{Views: []string{view}}}, TaskQueue: TaskQueue})
 	if err != nil {
 		return err
 	}
 	o.mu.Lock()
-	o.schedules[view] = every
+	if every == 0 {
+		delete(o.schedules, view)
+	} else {
+		o.schedules[view] = every
+	}
 	o.mu.Unlock()
 	return nil
 }
@@ -350,7 +315,7 @@ func (o *Orchestrator) Drain(ctx context.Context, name string) (Status, error) {
 	if !ok {
 		return Status{}, platform.NotFound("pipeline %s is not in the catalog (apply it with `codexion apply -f DIR`)", name)
 	}
-	if o.stop == nil {
+	if !o.bg.Started() {
 		return Status{}, CodeNotOrchestrated.New("pipelines are not run from this process (features.run_pipelines is false); run `codexion pipeline run -f SPEC --once` against the offline store instead")
 	}
 	e := &pipelines.Engine{Spec: p.Spec, Store: o.activities.features.OfflineStore(), Brokers: o.activities.brokers}

@@ -8,10 +8,7 @@ import (
 	"sync"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/codexion/codexion/workflows"
 )
@@ -27,7 +24,7 @@ const ScheduledActor = "codexion (retrain schedule)"
 // Schedules keeps one Temporal Schedule per model that declares retrain_every. Each run of a
 // schedule starts TrainModel under a workflow id Temporal makes unique per scheduled time,
 // which is also the training's id; a run on the same spec and data finds the version it
-// made and registers nothing. Overlapping runs are skipped.
+// made and registers nothing. Overlapping runs are skipped (workflows.EnsureInterval).
 type Schedules struct {
 	temporal  *workflows.Client
 	taskQueue string
@@ -68,12 +65,9 @@ func (s *Schedules) Reconcile(ctx context.Context, want map[string]time.Duration
 		if _, wanted := want[model]; !ok || wanted {
 			continue
 		}
-		if err := sc.GetHandle(ctx, e.ID).Delete(ctx); err != nil {
-			var nf *serviceerror.NotFound
-			if !errors.As(err, &nf) {
-				errs = append(errs, fmt.Errorf("delete retrain schedule of %s: %w", model, err))
-				continue
-			}
+		if err := workflows.EnsureInterval(ctx, sc, e.ID, 0, nil); err != nil {
+			errs = append(errs, fmt.Errorf("delete retrain schedule of %s: %w", model, err))
+			continue
 		}
 		s.mu.Lock()
 		delete(s.known, model)
@@ -90,19 +84,8 @@ func (s *Schedules) ensure(ctx context.Context, sc client.ScheduleClient, model 
 	if ok && known == every {
 		return nil
 	}
-	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}}
-	_, err := sc.Create(ctx, client.ScheduleOptions{
-		ID: ScheduleID(model), Spec: spec, Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-		Action: &client.ScheduleWorkflowAction{ID: WorkflowID("scheduled-" + model), Workflow: TrainModel,
-			Args: []any{Input{Model: model, Actor: ScheduledActor}}, TaskQueue: s.taskQueue},
-	})
-	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		err = sc.GetHandle(ctx, ScheduleID(model)).Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			sched := in.Description.Schedule
-			sched.Spec = &spec
-			return &client.ScheduleUpdate{Schedule: &sched}, nil
-		}})
-	}
+	err := workflows.EnsureInterval(ctx, sc, ScheduleID(model), every, &client.ScheduleWorkflowAction{ID: WorkflowID("scheduled-" + model),
+		Workflow: TrainModel, Args: []any{Input{Model: model, Actor: ScheduledActor}}, TaskQueue: s.taskQueue})
 	if err != nil {
 		return err
 	}
