@@ -161,8 +161,12 @@ func (h *Handler) version(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// MaxPredictRows bounds the rows of one predict request.
-const MaxPredictRows = 10_000
+// Bounds of one predict request: its rows, and the work of scoring them (a deep ensemble of
+// many trees costs more a row than a linear model).
+const (
+	MaxPredictRows  = 10_000
+	MaxPredictSteps = 500_000_000
+)
 
 // PredictRequest is MLflow's scoring input: columns and rows (dataframe_split), or one
 // object per row (dataframe_records). A null is a missing value.
@@ -196,6 +200,9 @@ func (h *Handler) predict(w http.ResponseWriter, r *http.Request) error {
 	rows, err := predictRows(req, loaded.Model.Features)
 	if err != nil {
 		return err
+	}
+	if steps := loaded.Model.Steps(); len(rows)*steps > MaxPredictSteps {
+		return invalidField("dataframe_split", "this model visits up to %d nodes a row; one request scores at most %d of its rows", steps, MaxPredictSteps/steps)
 	}
 	out, err := loaded.Model.PredictAll(rows)
 	if err != nil {

@@ -89,6 +89,9 @@ func FitIsolationForest(d Dataset, prm IsolationParams) (*Model, error) {
 		return nil, errors.New("an isolation forest needs at least 2 rows")
 	}
 	psi := min(prm.MaxSamples, len(d.X))
+	if prm.NEstimators*(2*psi-1) > MaxTreeNodes {
+		return nil, fmt.Errorf("n_estimators %d of up to %d nodes each is over the %d nodes a forest may hold; use fewer trees or a smaller max_samples", prm.NEstimators, 2*psi-1, MaxTreeNodes)
+	}
 	maxDepth := int(math.Ceil(math.Log2(float64(psi))))
 	rng := rand.New(rand.NewPCG(uint64(prm.RandomState), 0x6973_6f6c_6174_696f)) //nolint:gosec // a seeded forest is reproducible by design
 	perm := make([]int32, len(d.X))
@@ -200,27 +203,17 @@ func (f *Forest) score(row []float64) float64 {
 	return math.Exp2(-sum / float64(len(f.Trees)) / AveragePathLength(f.SampleSize))
 }
 
-// check refuses a forest whose nodes point outside it (a model file is input too).
-func (f *Forest) check(features int) error {
+// check refuses a forest whose nodes point outside it or past the bounds of a tree ensemble
+// (a model file is input too).
+func (f *Forest) check(features int) (int, error) {
 	if f.SampleSize < 2 || len(f.Trees) == 0 {
-		return errors.New("isolation forest: no trees or a sample size below 2")
+		return 0, errors.New("isolation forest: no trees or a sample size below 2")
 	}
-	for ti, t := range f.Trees {
-		n := len(t.Feature)
-		if n == 0 || len(t.Threshold) != n || len(t.Left) != n || len(t.Right) != n || len(t.Value) != n {
-			return fmt.Errorf("isolation forest: tree %d: node arrays of different lengths", ti)
-		}
-		for i := range n {
-			if t.Feature[i] < 0 {
-				continue
-			}
-			// Children come after their parent, so every walk ends.
-			if int(t.Feature[i]) >= features || t.Left[i] <= int32(i) || t.Right[i] <= int32(i) || int(t.Left[i]) >= n || int(t.Right[i]) >= n {
-				return fmt.Errorf("isolation forest: tree %d node %d points outside the tree", ti, i)
-			}
-		}
+	trees := make([]treeShape, len(f.Trees))
+	for i, t := range f.Trees {
+		trees[i] = treeShape{t.Feature, t.Left, t.Right, []int{len(t.Threshold), len(t.Value)}}
 	}
-	return nil
+	return checkTrees("isolation forest", trees, features)
 }
 
 // scoreAll scores rows on every core.

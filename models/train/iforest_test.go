@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -179,5 +180,45 @@ func TestIsolationForestIsReproducibleAndRefusesBadInput(t *testing.T) {
 	}
 	if (&Model{Kind: "xgboost"}).Check() == nil {
 		t.Error("an unknown kind passed the check")
+	}
+}
+
+// A tree ensemble read from a file is bounded before it scores: its depth (counting the
+// deepest way to a node shared by two parents), its trees, and the work of a row.
+func TestTreeEnsemblesAreBoundedBeforeTheyScore(t *testing.T) {
+	chain := func(n int) treeShape {
+		s := treeShape{feature: make([]int32, n), left: make([]int32, n), right: make([]int32, n)}
+		for i := range n {
+			s.feature[i], s.left[i], s.right[i] = 0, int32(i+1), int32(i+1)
+		}
+		s.feature[n-1], s.left[n-1], s.right[n-1] = -1, -1, -1
+		return s
+	}
+	if _, err := checkTrees("t", []treeShape{chain(MaxTreeDepth + 1)}, 1); err != nil {
+		t.Fatalf("a tree %d deep: %v", MaxTreeDepth, err)
+	}
+	if _, err := checkTrees("t", []treeShape{chain(MaxTreeDepth + 2)}, 1); err == nil || !strings.Contains(err.Error(), "deeper than") {
+		t.Fatalf("a tree deeper than %d: %v", MaxTreeDepth, err)
+	}
+	// Node 0 reaches 2 directly and through 1: its depth is 2, not 1.
+	shared := treeShape{feature: []int32{0, 0, -1, -1}, left: []int32{1, 2, -1, -1}, right: []int32{2, 3, -1, -1}}
+	if steps, err := checkTrees("t", []treeShape{shared, shared}, 1); err != nil || steps != 2*3 {
+		t.Fatalf("steps = %d (%v), want 6", steps, err)
+	}
+	leaf := treeShape{feature: []int32{-1}, left: []int32{-1}, right: []int32{-1}}
+	if _, err := checkTrees("t", slices.Repeat([]treeShape{leaf}, MaxTrees+1), 1); err == nil {
+		t.Fatal("more trees than MaxTrees passed")
+	}
+	rows := make([][]float64, 200_000)
+	for i := range rows {
+		rows[i] = []float64{float64(i)}
+	}
+	if _, err := FitIsolationForest(Dataset{Features: []string{"a"}, X: rows}, IsolationParams{NEstimators: 1000, MaxSamples: 100_000}); err == nil ||
+		!strings.Contains(err.Error(), "nodes a forest may hold") {
+		t.Fatalf("a forest over the node bound: %v", err)
+	}
+	m := &Model{Kind: KindLogistic, Features: []string{"a", "b"}, Mean: []float64{0, 0}, Scale: []float64{1, 1}, Coef: []float64{1, 2}}
+	if m.Steps() != 2 {
+		t.Fatalf("steps of a linear model = %d", m.Steps())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -82,30 +83,42 @@ type Model struct {
 
 // Check refuses a model that cannot score: a model file read back is input too.
 func (m *Model) Check() error {
+	_, err := m.steps()
+	return err
+}
+
+// Steps is how much scoring one row costs at most: the nodes it visits in a tree model, the
+// features it weighs in a linear one. It bounds the work of a request before it starts.
+func (m *Model) Steps() int {
+	n, _ := m.steps()
+	return n
+}
+
+func (m *Model) steps() (int, error) {
 	p := len(m.Features)
 	switch m.Kind {
 	case KindLogistic, KindLinear:
 		if p == 0 || len(m.Mean) != p || len(m.Scale) != p || len(m.Coef) != p {
-			return fmt.Errorf("%s: %d features but %d means, %d scales and %d coefficients", m.Kind, p, len(m.Mean), len(m.Scale), len(m.Coef))
+			return 0, fmt.Errorf("%s: %d features but %d means, %d scales and %d coefficients", m.Kind, p, len(m.Mean), len(m.Scale), len(m.Coef))
 		}
 		for _, s := range m.Scale {
 			if s == 0 || math.IsNaN(s) {
-				return fmt.Errorf("%s: a feature's scale is %v", m.Kind, s)
+				return 0, fmt.Errorf("%s: a feature's scale is %v", m.Kind, s)
 			}
 		}
-		return nil
+		return p, nil
 	case KindIsolationForest:
 		if p == 0 || m.Forest == nil {
-			return errors.New("isolation_forest: no features or no trees")
+			return 0, errors.New("isolation_forest: no features or no trees")
 		}
 		return m.Forest.check(p)
 	case KindXGBoost:
 		if p == 0 || m.Boosted == nil {
-			return errors.New("xgboost: no features or no trees")
+			return 0, errors.New("xgboost: no features or no trees")
 		}
 		return m.Boosted.check(p)
 	}
-	return fmt.Errorf("model kind %q is not one Codexion scores (known: %s, %s, %s, %s)", m.Kind, KindLogistic, KindLinear, KindIsolationForest, KindXGBoost)
+	return 0, fmt.Errorf("model kind %q is not one Codexion scores (known: %s, %s, %s, %s)", m.Kind, KindLogistic, KindLinear, KindIsolationForest, KindXGBoost)
 }
 
 // Predict scores one row: a probability for logistic regression, a value for linear, an
@@ -224,4 +237,59 @@ func standardiseFlat(x [][]float64, p int) (mean, scale, z []float64) {
 	}
 	wg.Wait()
 	return mean, scale, z
+}
+
+// Bounds of a tree ensemble (an isolation forest, a boosted model), checked whenever one is
+// read: with them, scoring a row visits at most MaxTrees·MaxTreeDepth nodes.
+const (
+	MaxTrees     = 10_000
+	MaxTreeNodes = 5_000_000 // over all trees
+	MaxTreeDepth = 256
+)
+
+// treeShape is what both tree models store alike: per node the feature it splits on (-1 at a
+// leaf) and its children, plus the lengths of the model's other per-node arrays.
+type treeShape struct {
+	feature, left, right []int32
+	others               []int
+}
+
+// checkTrees refuses trees whose nodes point outside them (children must come after their
+// parent, so every walk ends), split on a feature the model does not have, or go past the
+// bounds above.
+// It returns how many nodes scoring one row visits at most (the sum of the trees' depths).
+func checkTrees(kind string, trees []treeShape, features int) (int, error) {
+	if len(trees) == 0 || len(trees) > MaxTrees {
+		return 0, fmt.Errorf("%s: %d trees; expected 1 to %d", kind, len(trees), MaxTrees)
+	}
+	nodes, steps := 0, 0
+	for ti, t := range trees {
+		n := len(t.feature)
+		nodes += n
+		if n == 0 || len(t.left) != n || len(t.right) != n || slices.ContainsFunc(t.others, func(m int) bool { return m != n }) {
+			return 0, fmt.Errorf("%s: tree %d: node arrays empty or of different lengths", kind, ti)
+		}
+		if nodes > MaxTreeNodes {
+			return 0, fmt.Errorf("%s: over %d nodes in all", kind, MaxTreeNodes)
+		}
+		depth := make([]int, n)
+		for i := range n {
+			f := t.feature[i]
+			if f < 0 {
+				continue
+			}
+			l, r := t.left[i], t.right[i]
+			if int(f) >= features || l <= int32(i) || r <= int32(i) || int(l) >= n || int(r) >= n {
+				return 0, fmt.Errorf("%s: tree %d node %d points outside the tree or at feature %d of %d", kind, ti, i, f, features)
+			}
+			// Every parent comes before its children, so a node's depth is final (the
+			// deepest way to it) by the time it is reached.
+			depth[l], depth[r] = max(depth[l], depth[i]+1), max(depth[r], depth[i]+1)
+			if depth[i]+1 > MaxTreeDepth {
+				return 0, fmt.Errorf("%s: tree %d is deeper than %d", kind, ti, MaxTreeDepth)
+			}
+		}
+		steps += slices.Max(depth) + 1
+	}
+	return steps, nil
 }

@@ -14,12 +14,9 @@ import (
 // JSON model format (what Booster.save_model("model.json") writes, XGBoost 1.0 and later).
 const KindXGBoost = "xgboost"
 
-// Bounds of an XGBoost model file: it is input, so reading it cannot take unbounded memory.
-const (
-	MaxXGBoostBytes = 256 << 20
-	MaxXGBoostTrees = 10_000
-	MaxXGBoostNodes = 5_000_000 // over all trees
-)
+// MaxXGBoostBytes bounds an XGBoost model file: it is input, so reading it cannot take
+// unbounded memory (its trees are bounded by MaxTrees and MaxTreeNodes).
+const MaxXGBoostBytes = 256 << 20
 
 // Objectives a model file may have, and how a margin becomes a prediction.
 var xgbObjectives = map[string]bool{
@@ -139,16 +136,12 @@ func ReadXGBoostJSON(r io.Reader, features []string) (*Model, error) {
 		}
 		b.BaseMargin = math.Log(base / (1 - base))
 	}
-	trees := l.Booster.Model.Trees
-	if len(trees) == 0 || len(trees) > MaxXGBoostTrees {
-		return nil, fmt.Errorf("xgboost model: %d trees; expected 1 to %d", len(trees), MaxXGBoostTrees)
-	}
-	nodes := 0
-	for ti, t := range trees {
+	// The arrays are read by index below, so their lengths are checked here; the tree
+	// structure and the bounds of an ensemble are checked by Model.Check at the end.
+	for ti, t := range l.Booster.Model.Trees {
 		n := len(t.Left)
-		nodes += n
-		if n == 0 || nodes > MaxXGBoostNodes || len(t.Right) != n || len(t.Indices) != n || len(t.Conditions) != n || len(t.DefaultLeft) != n {
-			return nil, fmt.Errorf("xgboost model: tree %d: node arrays empty, of different lengths, or over %d nodes in all", ti, MaxXGBoostNodes)
+		if len(t.Right) != n || len(t.Indices) != n || len(t.Conditions) != n || len(t.DefaultLeft) != n {
+			return nil, fmt.Errorf("xgboost model: tree %d: node arrays of different lengths", ti)
 		}
 		for _, st := range t.SplitType {
 			if st != 0 {
@@ -172,30 +165,20 @@ func ReadXGBoostJSON(r io.Reader, features []string) (*Model, error) {
 	return m, nil
 }
 
-// check refuses an ensemble whose trees point outside themselves or at unknown features.
-func (b *Boosted) check(features int) error {
+// check refuses an ensemble whose trees point outside themselves, at unknown features, or
+// past the bounds of a tree ensemble.
+func (b *Boosted) check(features int) (int, error) {
 	if _, ok := xgbObjectives[b.Objective]; !ok {
-		return fmt.Errorf("xgboost: objective %q is not known", b.Objective)
+		return 0, fmt.Errorf("xgboost: objective %q is not known", b.Objective)
 	}
 	if len(b.Trees) == 0 || math.IsNaN(b.BaseMargin) || math.IsInf(b.BaseMargin, 0) {
-		return errors.New("xgboost: no trees, or a base margin that is not a number")
+		return 0, errors.New("xgboost: no trees, or a base margin that is not a number")
 	}
-	for ti, t := range b.Trees {
-		n := len(t.Feature)
-		if n == 0 || len(t.Value) != n || len(t.Left) != n || len(t.Right) != n || len(t.DefaultLeft) != n {
-			return fmt.Errorf("xgboost: tree %d: node arrays of different lengths", ti)
-		}
-		for i := range n {
-			if t.Feature[i] < 0 {
-				continue
-			}
-			// Children come after their parent (XGBoost numbers nodes so), so every walk ends.
-			if int(t.Feature[i]) >= features || t.Left[i] <= int32(i) || t.Right[i] <= int32(i) || int(t.Left[i]) >= n || int(t.Right[i]) >= n {
-				return fmt.Errorf("xgboost: tree %d node %d points outside the tree or at feature %d of %d", ti, i, t.Feature[i], features)
-			}
-		}
+	trees := make([]treeShape, len(b.Trees))
+	for i, t := range b.Trees {
+		trees[i] = treeShape{t.Feature, t.Left, t.Right, []int{len(t.Value), len(t.DefaultLeft)}}
 	}
-	return nil
+	return checkTrees("xgboost", trees, features)
 }
 
 // margin is the ensemble's raw sum for one row, accumulated in float32 as XGBoost does.
