@@ -141,51 +141,38 @@ func readRunData(results pgx.BatchResults, runs []Run) error {
 	for i := range runs {
 		at[runs[i].Info.RunID] = &runs[i]
 	}
-	read := func(scan func(row pgx.CollectableRow) error) error {
-		rows, err := results.Query()
-		if err != nil {
-			return err
-		}
-		_, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct{}, error) { return struct{}{}, scan(row) })
-		return err
-	}
-	var id string
-	steps := []func(row pgx.CollectableRow) error{
-		func(row pgx.CollectableRow) error {
-			var m Metric
-			var nan bool
-			if err := row.Scan(&id, &m.Key, &m.Value, &nan, &m.Timestamp, &m.Step); err != nil {
-				return err
-			}
+	// Each answer in runDataQueries' order: the columns it scans into, what a row adds.
+	var (
+		id, key, value, text string
+		num                  float64
+		nan                  bool
+		ts, step             int64
+		in                   DatasetInput
+		tags                 []byte
+	)
+	d := &in.Dataset
+	parts := []struct {
+		scans []any
+		add   func() error
+	}{
+		{[]any{&id, &key, &num, &nan, &ts, &step}, func() error {
+			m := Metric{Key: key, Value: Float(num), Timestamp: ts, Step: step}
 			if nan {
 				m.Value = Float(math.NaN())
 			}
 			at[id].Data.Metrics = append(at[id].Data.Metrics, m)
 			return nil
-		},
-		func(row pgx.CollectableRow) error {
-			var p Param
-			if err := row.Scan(&id, &p.Key, &p.Value); err != nil {
-				return err
-			}
-			at[id].Data.Params = append(at[id].Data.Params, p)
+		}},
+		{[]any{&id, &key, &value}, func() error {
+			at[id].Data.Params = append(at[id].Data.Params, Param{Key: key, Value: value})
 			return nil
-		},
-		func(row pgx.CollectableRow) error {
-			var t Tag
-			if err := row.Scan(&id, &t.Key, &t.Value); err != nil {
-				return err
-			}
-			at[id].Data.Tags = append(at[id].Data.Tags, t)
+		}},
+		{[]any{&id, &key, &value}, func() error {
+			at[id].Data.Tags = append(at[id].Data.Tags, Tag{Key: key, Value: value})
 			return nil
-		},
-		func(row pgx.CollectableRow) error {
-			var in DatasetInput
-			var tags []byte
-			d := &in.Dataset
-			if err := row.Scan(&id, &tags, &d.Name, &d.Digest, &d.SourceType, &d.Source, &d.Schema, &d.Profile); err != nil {
-				return err
-			}
+		}},
+		{[]any{&id, &tags, &d.Name, &d.Digest, &d.SourceType, &d.Source, &d.Schema, &d.Profile}, func() error {
+			in.Tags = nil
 			if err := json.Unmarshal(tags, &in.Tags); err != nil {
 				return fmt.Errorf("run %s: dataset tags: %w", id, err)
 			}
@@ -194,23 +181,22 @@ func readRunData(results pgx.BatchResults, runs []Run) error {
 			}
 			at[id].Inputs.DatasetInputs = append(at[id].Inputs.DatasetInputs, in)
 			return nil
-		},
-		func(row pgx.CollectableRow) error {
-			var direction, model string
-			var step int64
-			if err := row.Scan(&id, &direction, &model, &step); err != nil {
-				return err
-			}
-			if direction == "input" {
-				at[id].Inputs.ModelInputs = append(at[id].Inputs.ModelInputs, ModelInput{ModelID: model})
+		}},
+		{[]any{&id, &text, &key, &step}, func() error { // direction, model id, step
+			if text == "input" {
+				at[id].Inputs.ModelInputs = append(at[id].Inputs.ModelInputs, ModelInput{ModelID: key})
 			} else {
-				at[id].Outputs.ModelOutputs = append(at[id].Outputs.ModelOutputs, ModelOutput{ModelID: model, Step: step})
+				at[id].Outputs.ModelOutputs = append(at[id].Outputs.ModelOutputs, ModelOutput{ModelID: key, Step: step})
 			}
 			return nil
-		},
+		}},
 	}
-	for _, step := range steps {
-		if err := read(step); err != nil {
+	for _, p := range parts {
+		rows, err := results.Query()
+		if err == nil {
+			_, err = pgx.ForEachRow(rows, p.scans, p.add)
+		}
+		if err != nil {
 			return fmt.Errorf("run data: %w", err)
 		}
 	}

@@ -3,7 +3,6 @@ package train
 import (
 	"encoding/json"
 	"math"
-	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -20,20 +19,7 @@ type forestReference struct {
 	ScoresSeed0       []float64          `json:"scores_seed0"`
 }
 
-func loadForestReference(t *testing.T) forestReference {
-	t.Helper()
-	raw, err := os.ReadFile("testdata/sklearn_reference.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ref struct {
-		Forest forestReference `json:"isolation_forest"`
-	}
-	if err := json.Unmarshal(raw, &ref); err != nil {
-		t.Fatal(err)
-	}
-	return ref.Forest
-}
+func loadForestReference(t *testing.T) forestReference { return loadReference(t).Forest }
 
 // ranks gives average ranks (ties share theirs), for Spearman's correlation.
 func ranks(v []float64) []float64 {

@@ -27,6 +27,7 @@ type reference struct {
 		Intercept float64
 		RMSE, MAE float64
 	}
+	Forest forestReference `json:"isolation_forest"`
 }
 
 func loadReference(t *testing.T) reference {
