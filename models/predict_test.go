@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -136,6 +137,15 @@ func TestAnXGBoostModelLoggedByMLflowScoresAsXGBoost(t *testing.T) {
 	if status, out := a.postJSON("/v1/models/risk-ubj/versions/"+bin+"/predict", map[string]any{"dataframe_records": []any{}}); status != 400 ||
 		out["code"] != "model_not_scorable" || !strings.Contains(out["detail"].(string), `model_format="json"`) {
 		t.Fatalf("ubj: %d %v", status, out)
+	}
+	// An MLmodel that names a file outside its model's folder is refused, whatever the spelling.
+	for i, data := range []string{"../../../other/model.xgb", "/etc/passwd", "..", "sub/../../model.xgb"} {
+		name := fmt.Sprintf("risk-escape-%d", i)
+		v := a.registerXGBoost(name, strings.Replace(strings.Replace(xgbMLmodel, "%s", "json", 1), "data: model.xgb\n    model_class", "data: "+data+"\n    model_class", 1), file)
+		if status, out := a.postJSON("/v1/models/"+name+"/versions/"+v+"/predict", map[string]any{"dataframe_records": []any{}}); status != 400 ||
+			out["code"] != "model_not_scorable" || !strings.Contains(out["detail"].(string), "outside the model's folder") {
+			t.Errorf("data %q: %d %v", data, status, out)
+		}
 	}
 	// A model file changed in storage behind Codexion's back does not load.
 	run := a.ok("GET", api+"/model-versions/get-download-uri", map[string]any{"name": "risk-xgb", "version": v})
